@@ -1,0 +1,120 @@
+"""``face-enroll``: enroll people and train, evaluate and manage the model bundle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from facecore.app import quiet_tensorflow, run_guarded, setup_logging
+from facecore.config import Config, load_config
+
+__all__ = ["main", "build_parser", "add_common_options"]
+
+PROG = "face-enroll"
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--config``, ``--set`` and ``--debug``, taken by every command."""
+    parser.add_argument("--config", metavar="FILE", help="TOML config file (see configs/default.toml)")
+    parser.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[], dest="overrides",
+                        help="override one config value; repeatable, applied last")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks and debug logs")
+
+
+def _config(args) -> Config:
+    return load_config(args.config, args.overrides)
+
+
+def _print_table(rows: list[tuple], out=sys.stderr) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
+
+
+def cmd_train(args) -> int:
+    from .training import train
+
+    config = _config(args)
+    result = train(config, args.data, args.model, args.unknown, progress=not args.quiet)
+    for path, why in result.skipped:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    m = result.metrics
+    rows = [("person", "images")] + [(name, n) for name, n in result.counts.items()]
+    _print_table(rows, sys.stdout)
+    val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.3f} (closed set {m['val_closed_set_accuracy']:.3f}, {m['n_val']} photos)"
+    print(f"people {m['n_people']}, images {m['n_images']}, skipped {len(result.skipped)}")
+    print(f"validation accuracy {val}")
+    print(f"threshold {result.threshold:.4f} from {m['n_impostor']} impostor and {m['n_strangers']} stranger scores")
+    print(f"bundle written to {result.path} in {result.seconds['total']:.1f} s")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import evaluate
+
+    config = _config(args)
+    model = Path(args.model or config.train.model)
+    result = evaluate(config, args.dir, model, args.unknown, progress=not args.quiet)
+    report = result.report
+    plot = Path(args.plot) if args.plot else model / "confusion.png"
+    plot.write_bytes(result.confusion_png)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        far = report["unknown_false_accept_rate"]
+        rows = [("metric", "value"), ("accuracy", f"{report['accuracy']:.4f}"),
+                ("closed_set_accuracy", f"{report['closed_set_accuracy']:.4f}"),
+                ("unknown_false_accept_rate", "n/a" if far is None else f"{far:.4f}"),
+                ("n", report["n"]), ("n_unknown", report["n_unknown"]), ("n_skipped", report["n_skipped"]),
+                ("threshold", f"{report['threshold']:.4f}")]
+        _print_table(rows, sys.stdout)
+    print(f"confusion matrix written to {plot}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Enroll people and train the recognition model.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train the model from data/people/<name>/ photos")
+    p.add_argument("--data", help="folder of person folders (default: train.data)")
+    p.add_argument("--model", help="bundle folder to write (default: train.model)")
+    p.add_argument("--unknown", metavar="DIR", help="photos of strangers, to calibrate the threshold with")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_common_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="measure accuracy and stranger false accepts")
+    p.add_argument("dir", metavar="DIR", help="photos of enrolled people: DIR/<name>/*")
+    p.add_argument("--model", help="bundle folder (default: train.model)")
+    p.add_argument("--unknown", metavar="DIR2", help="photos of people never enrolled (any depth)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--plot", metavar="PNG", help="confusion matrix file (default: MODEL/confusion.png)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_common_options(p)
+    p.set_defaults(func=cmd_eval)
+
+    _add_people_commands(sub)
+    return parser
+
+
+def _add_people_commands(sub) -> None:
+    """capture, import, list, remove (see enroll/people_cli.py)."""
+    try:
+        from .people_cli import register
+    except ImportError:
+        return
+    register(sub, add_common_options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    setup_logging(args.debug)
+    return run_guarded(PROG, lambda: args.func(args), args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

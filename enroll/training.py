@@ -1,0 +1,170 @@
+"""``face-enroll train``: class folders -> features -> head -> calibrated bundle.
+
+1. scan ``<data>/<name>/*`` and compute features (cached per image),
+2. split each person's images 85/15 (stratified, ``train.seed``),
+3. fit the head on the training part and measure it on the held-out part,
+4. calibrate the open-set threshold from impostor scores: how high a head scores
+   people it never saw (other enrolled people; photos of strangers if given),
+5. write the bundle atomically, with training curves and the score histogram.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from facecore.backbones import Backbone, build_backbone
+from facecore.bundle import Bundle, save_bundle
+from facecore.config import Config
+from facecore.detector import Detector
+from facecore.errors import DataError
+from facecore.features import FeatureCache, features_for_images, settings_key
+from facecore.heads import Head, calibrate_threshold, make_head
+from facecore.images import list_images
+from facecore.people import make_private_dir, scan_people
+
+from . import plots
+
+__all__ = ["train", "TrainResult", "Models"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Models:
+    """The expensive networks, built once and shared by several steps."""
+
+    detector: Detector
+    backbone: Backbone
+
+    @classmethod
+    def build(cls, config: Config) -> "Models":
+        return cls(Detector(config.detector), build_backbone(config.backbone, config.recognition.batch_sizes))
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    labels: list
+    counts: dict
+    skipped: list
+    threshold: float
+    metrics: dict
+    seconds: dict = field(default_factory=dict)
+
+
+def _split(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/validation indices; every person keeps at least one training image."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    n_val = int(np.ceil(share * len(y)))
+    counts = np.bincount(y)
+    if share <= 0 or counts.min() < 2:
+        return idx, idx[:0]
+    n_val = min(max(n_val, len(counts)), len(y) - len(counts))
+    if n_val < len(counts):
+        return idx, idx[:0]
+    tr, va = train_test_split(idx, test_size=n_val, stratify=y, random_state=seed)
+    return np.sort(tr), np.sort(va)
+
+
+def _collect(config: Config, data: Path, models: Models, cache_dir: Path, progress: bool):
+    people = scan_people(data)
+    items = [(name, path) for name, paths in people.items() for path in paths]
+    cache = FeatureCache(cache_dir, settings_key(config, models.backbone))
+    found = features_for_images(items, models.detector, models.backbone, config, cache, progress)
+    counts = {name: found.people.count(name) for name in people}
+    short = [f"{name} ({n})" for name, n in counts.items() if n < config.train.min_images]
+    if short:
+        raise DataError(
+            f"too few usable images (need {config.train.min_images} each): {', '.join(short)}; "
+            f"add photos to {data}/<name>/ or remove the folder"
+        )
+    labels = sorted(people)
+    y = np.array([labels.index(p) for p in found.people], np.int64)
+    return np.stack(found.features), y, labels, counts, found.skipped
+
+
+def _stranger_scores(head: Head, unknown: Path | None, config: Config, models: Models, progress: bool) -> np.ndarray:
+    if unknown is None:
+        return np.zeros(0, np.float32)
+    items = [("_unknown", p) for p in list_images(unknown, recursive=True)]
+    found = features_for_images(items, models.detector, models.backbone, config, None, progress)
+    if not found.features:
+        raise DataError(f"no usable face photos in {unknown} (--unknown)")
+    return head.scores(np.stack(found.features)).max(axis=1)
+
+
+def _validation_metrics(head: Head, x: np.ndarray, y: np.ndarray, threshold: float) -> dict:
+    if len(x) == 0:
+        return {"val_accuracy": None, "val_closed_set_accuracy": None, "n_val": 0}
+    scores = head.scores(x)
+    right = scores.argmax(axis=1) == y
+    accepted = scores.max(axis=1) >= threshold
+    return {
+        "val_accuracy": float(np.mean(right & accepted)),
+        "val_closed_set_accuracy": float(np.mean(right)),
+        "n_val": int(len(x)),
+    }
+
+
+def train(
+    config: Config,
+    data: str | Path | None = None,
+    model: str | Path | None = None,
+    unknown: str | Path | None = None,
+    models: Models | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train and write a bundle; returns what was done (raises ``DataError`` on unusable data)."""
+    data, model = Path(data or config.train.data), Path(model or config.train.model)
+    unknown = Path(unknown) if unknown else None
+    if unknown is not None and not unknown.is_dir():
+        raise DataError(f"--unknown folder not found: {unknown}")
+    clock = {"start": time.monotonic()}
+    models = models or Models.build(config)
+    clock["models"] = time.monotonic()
+    x, y, labels, counts, skipped = _collect(config, data, models, Path(config.train.cache_dir), progress)
+    clock["features"] = time.monotonic()
+    if config.head.kind != "centroid" and len(labels) < 2:
+        raise DataError(f"head {config.head.kind!r} needs at least 2 people; enroll another or use head.kind=centroid")
+    tr, va = _split(y, config.train.validation_split, config.train.seed)
+    head = make_head(config.head, config.train.seed)
+    history = head.fit(x[tr], y[tr], len(labels), validation=(x[va], y[va]), progress=False)
+    final = head
+    if config.head.kind == "centroid":
+        final = make_head(config.head, config.train.seed)
+        final.fit(x, y, len(labels))
+    impostor = final.impostor_scores(x, y, len(labels))
+    strangers = _stranger_scores(final, unknown, config, models, progress)
+    pool = np.concatenate([impostor, strangers])
+    threshold = calibrate_threshold(pool, config.recognition.target_far, config.recognition.threshold)
+    clock["head"] = time.monotonic()
+    metrics = _validation_metrics(head, x[va], y[va], threshold)
+    metrics.update(n_images=int(len(y)), n_people=len(labels), n_impostor=int(len(impostor)), n_strangers=int(len(strangers)))
+    if not len(pool):
+        log.warning("no impostor scores (one person, or fewer than 3 for %s): threshold %.3f from recognition.threshold", config.head.kind, threshold)
+    meta = {
+        "backbone": {"name": models.backbone.name, "input_size": models.backbone.input_size, "weights_id": models.backbone.weights_id},
+        "crop": asdict(config.crop),
+        "head": {"kind": config.head.kind, **({"hidden": config.head.hidden} if config.head.kind == "mlp" else {})},
+        "threshold": threshold,
+        "target_far": config.recognition.target_far,
+        "metrics": metrics,
+        "people": counts,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    extra = {"calibration.png": plots.score_histogram(head.scores(x[va]).max(axis=1) if len(va) else np.zeros(0), pool, threshold)}
+    if history:
+        extra["curves.png"] = plots.training_curves(history, config.head.kind)
+    save_bundle(model, Bundle(final.arrays(), labels, meta), extra_files=extra)
+    clock["end"] = time.monotonic()
+    seconds = {k: round(clock[k] - clock[p], 3) for p, k in zip(["start", "models", "features", "head"], ["models", "features", "head", "end"])}
+    seconds["total"] = round(clock["end"] - clock["start"], 3)
+    return TrainResult(model, labels, counts, skipped, threshold, metrics, seconds)

@@ -1,0 +1,50 @@
+"""What the command-line front ends share: quiet TensorFlow, logging, errors -> exit codes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from typing import Callable
+
+from .errors import FacecamError
+
+__all__ = ["quiet_tensorflow", "setup_logging", "run_guarded"]
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ start-up chatter off the user's terminal (before importing it)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("tensorflow", "absl", "matplotlib", "PIL", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def run_guarded(prog: str, func: Callable[[], int | None], debug: bool = False) -> int:
+    """Run ``func``; turn errors into one line on stderr and the contract's exit code.
+
+    0 success, 1 runtime failure, 2 usage or configuration error, 130 interrupted.
+    With ``debug`` the traceback is printed as well.
+    """
+    try:
+        return int(func() or 0)
+    except FacecamError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one readable line instead of a traceback
+        if debug:
+            traceback.print_exc()
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"{prog}: error: {type(exc).__name__}: {message} (run with --debug for details)", file=sys.stderr)
+        return 1

@@ -1,0 +1,156 @@
+"""Frozen, pretrained feature extractors chosen by name, with their preprocessing inside.
+
+Every backbone takes RGB crops ``(n, s, s, 3)`` with values 0..255 (uint8 or float)
+and returns float32 features: ``vgg16`` gives ``(n, 7, 7, 512)`` feature maps,
+``facenet`` gives ``(n, 128)`` L2-normalised embeddings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import BackboneConfig
+from .errors import ModelError
+
+__all__ = ["Backbone", "build_backbone", "weights_identity", "pad_batches", "INPUT_SIZES"]
+
+log = logging.getLogger(__name__)
+
+INPUT_SIZES = {"vgg16": 224, "facenet": 160}
+VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+def weights_identity(config: BackboneConfig) -> str:
+    """A short string naming the weights: ``imagenet``, ``none`` or ``sha256:<16 hex>`` of a file."""
+    if config.weights.lower() in ("imagenet", "none"):
+        return config.weights.lower()
+    path = Path(config.weights).expanduser()
+    if not path.is_file():
+        raise ModelError(f"backbone weights file not found: {path} (backbone.weights)")
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def pad_batches(n: int, sizes: list[int]) -> list[tuple[int, int, int]]:
+    """Plan calls for ``n`` items with fixed batch ``sizes``: ``[(start, stop, padded_size)]``.
+
+    Up to the largest size, one call padded to the smallest size that holds all
+    items; beyond it, full calls of the largest size and one padded remainder.
+    """
+    sizes = sorted(set(sizes))
+    plan, start = [], 0
+    while start < n:
+        left = n - start
+        size = next((s for s in sizes if s >= left), sizes[-1])
+        stop = start + min(left, size)
+        plan.append((start, stop, size))
+        start = stop
+    return plan
+
+
+@dataclass
+class Backbone:
+    """A built backbone: ``features(crops)`` runs it in fixed-size batches."""
+
+    name: str
+    input_size: int
+    weights_id: str
+    model: Any
+    batch_sizes: tuple = (1, 2, 4, 8, 16)
+
+    def features(self, crops: np.ndarray) -> np.ndarray:
+        """``(n, s, s, 3)`` RGB crops -> float32 features, batched and padded (no retracing)."""
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
+            raise ValueError(
+                f"{self.name} expects crops of shape (n, {self.input_size}, {self.input_size}, 3), got {crops.shape}"
+            )
+        if len(crops) == 0:
+            return np.zeros((0, *self.output_shape), np.float32)
+        out = []
+        for start, stop, size in pad_batches(len(crops), list(self.batch_sizes)):
+            batch = np.zeros((size, *crops.shape[1:]), np.float32)
+            batch[: stop - start] = crops[start:stop]
+            result = self.model.predict_on_batch(batch)
+            out.append(np.asarray(result, dtype=np.float32)[: stop - start])
+        return np.concatenate(out)
+
+    @property
+    def output_shape(self) -> tuple:
+        return tuple(int(d) for d in self.model.output_shape[1:])
+
+    def warm_up(self) -> None:
+        """Trace every fixed batch size once, so no live frame pays for it."""
+        for size in self.batch_sizes:
+            self.model.predict_on_batch(np.zeros((size, self.input_size, self.input_size, 3), np.float32))
+
+
+def _vgg16_base(weights: str):
+    import keras
+
+    size = INPUT_SIZES["vgg16"]
+    if weights == "none":
+        keras.utils.set_random_seed(1234)  # random weights, identical on every build (tests)
+        return keras.applications.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
+    if weights == "imagenet":
+        try:
+            return keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=(size, size, 3))
+        except Exception as exc:  # keras raises plain Exception for a failed download
+            home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / VGG16_NOTOP_FILE
+            raise ModelError(
+                f"cannot get VGG16 ImageNet weights ({type(exc).__name__}); offline? "
+                f"put {VGG16_NOTOP_FILE} at {home} or set backbone.weights to its path"
+            ) from exc
+    model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
+    try:
+        model.load_weights(str(Path(weights).expanduser()))
+    except Exception as exc:  # h5py/keras raise many types for a bad file
+        raise ModelError(f"cannot load VGG16 weights from {weights}: {exc}".splitlines()[0]) from exc
+    return model
+
+
+def _build_vgg16(config: BackboneConfig):
+    import keras
+
+    from .layers import VggPreprocess
+
+    size = INPUT_SIZES["vgg16"]
+    base = _vgg16_base(config.weights.lower() if config.weights.lower() in ("imagenet", "none") else config.weights)
+    base.trainable = False
+    inputs = keras.Input((size, size, 3), name="rgb")
+    outputs = base(VggPreprocess(name="vgg_preprocess")(inputs), training=False)
+    return keras.Model(inputs, outputs, name="vgg16_features")
+
+
+def _build_facenet(config: BackboneConfig):
+    from .facenet import build_facenet
+
+    if config.weights.lower() in ("imagenet", "none"):
+        raise ModelError("backbone facenet needs backbone.weights set to the path of facenet_keras.h5")
+    try:
+        model = build_facenet(Path(config.weights).expanduser())
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise ModelError(f"cannot load facenet weights: {exc}".splitlines()[0]) from exc
+    model.trainable = False
+    return model
+
+
+def build_backbone(config: BackboneConfig, batch_sizes: tuple | list = (1, 2, 4, 8, 16)) -> Backbone:
+    """Build the backbone ``config.name`` with ``config.weights`` (raises ``ModelError``)."""
+    if config.name not in INPUT_SIZES:
+        raise ModelError(f"unknown backbone {config.name!r} (known: {', '.join(INPUT_SIZES)})")
+    identity = weights_identity(config)
+    builder = _build_vgg16 if config.name == "vgg16" else _build_facenet
+    model = builder(config)
+    log.info("backbone %s ready (weights %s)", config.name, identity)
+    return Backbone(config.name, INPUT_SIZES[config.name], identity, model, tuple(sorted(set(batch_sizes))))

@@ -1,0 +1,211 @@
+"""Frame sources: a camera index, a video file, a stream URL or a folder of images.
+
+``Camera`` is an iterator and a context manager that always releases the device.
+Frames come out as RGB uint8 (converted from OpenCV's BGR once, here). Live
+sources (cameras, streams, or a file with ``pace``) are read by a thread that
+keeps only the newest frame, so a slow consumer never sees growing lag; files
+and folders give every frame, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from .config import CameraConfig
+from .errors import ImageError, SourceError
+from .images import list_images, read_image
+
+__all__ = ["Camera", "Frame", "parse_source"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """``image``: ``(h, w, 3)`` uint8 RGB; ``index``: position in the source (gaps where frames
+    were dropped); ``time_s``: source time in seconds (frame index / fps for files)."""
+
+    index: int
+    image: np.ndarray
+    time_s: float
+
+
+def parse_source(source: str | int) -> int | str:
+    """``"0"`` -> camera 0; anything else stays a path or URL."""
+    if isinstance(source, int):
+        return source
+    text = str(source).strip()
+    return int(text) if text.isdigit() else text
+
+
+def _is_stream(source: int | str) -> bool:
+    return isinstance(source, int) or str(source).lower().startswith(("rtsp://", "http://", "https://", "rtmp://"))
+
+
+class Camera:
+    """Iterate over :class:`Frame` objects from ``source``.
+
+    ``opener`` (for tests of faults) replaces ``cv2.VideoCapture``.
+    """
+
+    def __init__(self, source: str | int, config: CameraConfig | None = None,
+                 opener: Callable[[int | str], object] | None = None) -> None:
+        self.config = config or CameraConfig()
+        self.source = parse_source(source)
+        self._opener = opener or cv2.VideoCapture
+        self._cap = None
+        self._folder: list[Path] | None = None
+        self._thread: threading.Thread | None = None
+        self._latest: Frame | None = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._ended = False
+        self.fps = 0.0
+        self.status = ""  # e.g. "reconnecting (2/5)"; shown by the overlay
+        self.live = _is_stream(self.source) or self.config.pace
+
+    # -- opening -----------------------------------------------------------------------
+    def open(self) -> "Camera":
+        if isinstance(self.source, str) and Path(self.source).is_dir():
+            self._folder = list_images(self.source)
+            if not self._folder:
+                raise SourceError(f"no images in folder {self.source}")
+            self.fps, self.live = 30.0, False
+            return self
+        if isinstance(self.source, str) and not _is_stream(self.source) and not Path(self.source).exists():
+            raise SourceError(f"video file not found: {self.source}")
+        self._cap = self._open_capture()
+        if self._cap is None:
+            what = f"camera {self.source}" if isinstance(self.source, int) else str(self.source)
+            raise SourceError(f"cannot open {what}")
+        fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+        if self.live:
+            self._thread = threading.Thread(target=self._reader, name="camera-reader", daemon=True)
+            self._thread.start()
+        return self
+
+    def _open_capture(self):
+        cap = self._opener(self.source)
+        if cap is None or not cap.isOpened():
+            if cap is not None:
+                cap.release()
+            return None
+        if self.config.width:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.config.width)
+        if self.config.height:
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
+        return cap
+
+    def __enter__(self) -> "Camera":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    # -- reading -----------------------------------------------------------------------
+    def _read_one(self, index: int) -> Frame | None:
+        ok, bgr = self._cap.read()
+        if not ok or bgr is None or bgr.size == 0:
+            return None
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return Frame(index, rgb, index / self.fps)
+
+    def _reconnect(self) -> bool:
+        """Reopen a dropped live source with exponential backoff; False when out of attempts."""
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        wait = self.config.reconnect_backoff_s
+        for attempt in range(1, self.config.reconnect_attempts + 1):
+            self.status = f"source lost, reconnecting ({attempt}/{self.config.reconnect_attempts})"
+            log.warning("%s: %s", self.source, self.status)
+            if self._stop.wait(wait):
+                return False
+            self._cap = self._open_capture()
+            if self._cap is not None:
+                self.status = ""
+                log.info("%s: reconnected", self.source)
+                return True
+            wait *= 2
+        self.status = "source lost"
+        return False
+
+    def _reader(self) -> None:
+        """Live sources: keep only the newest frame (paced files sleep to their frame rate)."""
+        index, start = 0, time.monotonic()
+        is_file = not _is_stream(self.source)
+        while not self._stop.is_set():
+            frame = self._read_one(index)
+            if frame is None:
+                if is_file or not self._reconnect():
+                    break
+                continue
+            if is_file:
+                delay = start + index / self.fps - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    break
+            with self._cond:
+                self._latest = frame
+                self._cond.notify_all()
+            index += 1
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def _live_frames(self) -> Iterator[Frame]:
+        last = -1
+        while True:
+            with self._cond:
+                while not self._stop.is_set() and not self._ended and (self._latest is None or self._latest.index == last):
+                    self._cond.wait(timeout=0.5)
+                frame = self._latest
+                if self._stop.is_set() or frame is None or frame.index == last:
+                    return
+            last = frame.index
+            yield frame
+
+    def _file_frames(self) -> Iterator[Frame]:
+        index = 0
+        while not self._stop.is_set():
+            frame = self._read_one(index)
+            if frame is None:
+                return  # end of file, or a corrupt tail: stop at the last good frame
+            yield frame
+            index += 1
+
+    def _folder_frames(self) -> Iterator[Frame]:
+        for index, path in enumerate(self._folder or []):
+            if self._stop.is_set():
+                return
+            try:
+                image = read_image(path)
+            except ImageError as exc:
+                log.warning("skipping %s", exc)
+                continue
+            yield Frame(index, image, index / self.fps)
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._folder is None and self._cap is None and self._thread is None:
+            raise SourceError("Camera is not open: use it as a context manager")
+        if self._folder is not None:
+            return self._folder_frames()
+        return self._live_frames() if self.live else self._file_frames()

@@ -1,0 +1,241 @@
+"""Configuration: TOML file -> frozen dataclasses -> ``--set`` overrides, applied last.
+
+Each section of the file is one frozen dataclass. Unknown sections or keys, wrong
+types and out-of-range values raise :class:`ConfigError` naming the file, the key and
+what was expected. ``configs/default.toml`` documents every key; the defaults below
+are the same values (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import ConfigError
+
+__all__ = ["Config", "load_config", "parse_override"]
+
+
+def _f(default: Any, lo: float | None = None, hi: float | None = None, choices: tuple = ()):
+    """A dataclass field with validation limits kept in its metadata."""
+    kind = list if isinstance(default, list) else None
+    meta = {"lo": lo, "hi": hi, "choices": choices}
+    if kind is list:
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = "0"
+    width: int = _f(0, lo=0)
+    height: int = _f(0, lo=0)
+    reconnect_attempts: int = _f(5, lo=0)
+    reconnect_backoff_s: float = _f(1.0, lo=0.0)
+    pace: bool = False
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    max_side: int = _f(480, lo=32)
+    min_face_size: int = _f(20, lo=12, hi=20)
+    threshold_pnet: float = _f(0.6, lo=0.0, hi=1.0)
+    threshold_rnet: float = _f(0.7, lo=0.0, hi=1.0)
+    threshold_onet: float = _f(0.8, lo=0.0, hi=1.0)
+    min_score: float = _f(0.9, lo=0.0, hi=1.0)
+    every_n_frames: int = _f(3, lo=1)
+    compiled: bool = True
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    margin: float = _f(0.2, lo=0.0, hi=2.0)
+    align: bool = True
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    name: str = _f("vgg16", choices=("vgg16", "facenet"))
+    weights: str = "imagenet"
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    kind: str = _f("centroid", choices=("centroid", "linear", "mlp"))
+    hidden: list = _f([1024, 256])
+    epochs: int = _f(20, lo=1)
+    batch_size: int = _f(32, lo=1)
+    learning_rate: float = _f(0.001, lo=0.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str = "data/people"
+    model: str = "models/current"
+    cache_dir: str = "data/cache"
+    validation_split: float = _f(0.15, lo=0.0, hi=0.5)
+    seed: int = 42
+    min_images: int = _f(2, lo=1)
+    no_face: str = _f("skip", choices=("skip", "whole"))
+    max_image_side: int = _f(2048, lo=64)
+
+
+@dataclass(frozen=True)
+class RecognitionConfig:
+    target_far: float = _f(0.01, lo=0.0, hi=1.0)
+    use_calibrated: bool = True
+    threshold: float = _f(0.5, lo=0.0, hi=1.0)
+    batch_sizes: list = _f([1, 2, 4, 8, 16])
+    device: str = _f("auto", choices=("auto", "cpu", "gpu"))
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    iou_match: float = _f(0.3, lo=0.0, hi=1.0)
+    max_missed: int = _f(10, lo=0)
+    recognize_every: int = _f(10, lo=1)
+    vote_window: int = _f(5, lo=1)
+    vote_min: int = _f(3, lo=1)
+
+
+@dataclass(frozen=True)
+class OverlayConfig:
+    show_stats: bool = True
+    font_scale: float = _f(0.6, lo=0.1)
+    thickness: int = _f(2, lo=1)
+    window_name: str = "facecam"
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    path: str = "logs/recognitions.csv"
+    cooldown_s: float = _f(60.0, lo=0.0)
+    log_unknown: bool = True
+    snapshots: str = ""
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    count: int = _f(10, lo=1)
+    min_score: float = _f(0.95, lo=0.0, hi=1.0)
+    min_face_px: int = _f(80, lo=12)
+    min_sharpness: float = _f(40.0, lo=0.0)
+    min_brightness: float = _f(40.0, lo=0.0, hi=255.0)
+    max_brightness: float = _f(220.0, lo=0.0, hi=255.0)
+    max_similarity: float = _f(0.92, lo=0.0, hi=1.0)
+    min_interval_s: float = _f(0.3, lo=0.0)
+    pose_variety: bool = True
+    yaw_deg: float = _f(10.0, lo=0.0, hi=60.0)
+    pitch_deg: float = _f(8.0, lo=0.0, hi=60.0)
+
+
+@dataclass(frozen=True)
+class Config:
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    crop: CropConfig = field(default_factory=CropConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    recognition: RecognitionConfig = field(default_factory=RecognitionConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    overlay: OverlayConfig = field(default_factory=OverlayConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+
+    def replace(self, **sections: Any) -> "Config":
+        """Return a copy with whole sections or ``section={"key": value}`` dicts changed."""
+        changes = {}
+        for name, value in sections.items():
+            current = getattr(self, name)
+            changes[name] = dataclasses.replace(current, **value) if isinstance(value, dict) else value
+        return dataclasses.replace(self, **changes)
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", list: "a list"}
+
+
+def _check_value(where: str, key: str, spec: dataclasses.Field, value: Any) -> Any:
+    kind = {"int": int, "float": float, "bool": bool, "str": str, "list": list}[str(spec.type)]
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(f"{where}: {key} must be {_TYPE_NAMES[kind]}, got {value!r}")
+    meta = spec.metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(meta['choices'])}, got {value!r}")
+    if meta.get("lo") is not None and value < meta["lo"]:
+        raise ConfigError(f"{where}: {key} must be >= {meta['lo']}, got {value!r}")
+    if meta.get("hi") is not None and value > meta["hi"]:
+        raise ConfigError(f"{where}: {key} must be <= {meta['hi']}, got {value!r}")
+    if kind is list and not all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of numbers or strings, got {value!r}")
+    return value
+
+
+def _apply(config: Config, data: dict, where: str) -> Config:
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    changes: dict[str, dict] = {}
+    for section, values in data.items():
+        if section not in sections:
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(sections)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table of keys")
+        specs = {f.name: f for f in dataclasses.fields(getattr(config, section))}
+        for key, value in values.items():
+            if key not in specs:
+                raise ConfigError(f"{where}: unknown key {section}.{key} (known: {', '.join(specs)})")
+            checked = _check_value(where, f"{section}.{key}", specs[key], value)
+            changes.setdefault(section, {})[key] = checked
+    new = config.replace(**changes)
+    _check_cross(new, where)
+    return new
+
+
+def _check_cross(config: Config, where: str) -> None:
+    if config.capture.min_brightness >= config.capture.max_brightness:
+        raise ConfigError(f"{where}: capture.min_brightness must be below capture.max_brightness")
+    if config.tracker.vote_min > config.tracker.vote_window:
+        raise ConfigError(f"{where}: tracker.vote_min must be <= tracker.vote_window")
+    sizes = config.recognition.batch_sizes
+    if not sizes or not all(isinstance(s, int) and s > 0 for s in sizes):
+        raise ConfigError(f"{where}: recognition.batch_sizes must be a non-empty list of positive integers")
+    if not all(isinstance(h, int) and h > 0 for h in config.head.hidden):
+        raise ConfigError(f"{where}: head.hidden must be a list of positive integers")
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """Parse ``section.key=value``; the value is read as TOML, else taken as a plain string."""
+    name, sep, raw = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return section, key, value
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
+    """Load defaults, then ``path`` (if given), then each ``section.key=value`` override."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        config = _apply(config, data, str(path))
+    for text in overrides:
+        section, key, value = parse_override(text)
+        config = _apply(config, {section: {key: value}}, "--set")
+    return config

@@ -1,0 +1,216 @@
+"""Heads: small classifiers on frozen backbone features, with an open-set score.
+
+Every head maps features ``(n, ...)`` to scores ``(n, k)`` in [0, 1], one per enrolled
+person; the best score is compared with a threshold calibrated from impostor
+scores (``calibrate_threshold``). Weights travel as plain NumPy arrays.
+
+- ``centroid``: cosine similarity to each person's mean unit feature.
+- ``linear``: softmax regression on unit features (Adam).
+- ``mlp``: Flatten -> Dense 1024 relu -> Dense 256 relu -> Dense k softmax, Adam,
+  categorical cross-entropy (the original design).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .config import HeadConfig
+
+__all__ = ["Head", "CentroidHead", "SoftmaxHead", "make_head", "load_head", "unit_features", "calibrate_threshold", "HEAD_KINDS"]
+
+HEAD_KINDS = ("centroid", "linear", "mlp")
+_LINEAR_SCALE = 16.0  # unit features times this: lets a softmax on cosines become confident
+
+
+def unit_features(features: np.ndarray) -> np.ndarray:
+    """``(n, ...)`` -> ``(n, d)`` float32 unit vectors; spatial maps ``(n, h, w, c)`` are averaged."""
+    x = np.asarray(features, np.float32)
+    if x.ndim > 2:
+        x = x.reshape(len(x), -1, x.shape[-1]).mean(axis=1)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class Head:
+    """Base class; subclasses implement ``fit``, ``scores``, ``arrays``, ``from_arrays``."""
+
+    kind = ""
+    n_classes = 0
+
+    def fit(self, x: np.ndarray, y: np.ndarray, n_classes: int, validation=None, progress=False) -> dict:
+        raise NotImplementedError
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def impostor_scores(self, x: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5) -> np.ndarray:
+        """Best score each sample gets from a head that never saw its person.
+
+        People are split into ``folds`` groups; a copy of this head is fitted on the
+        others and scores the held-out group. Empty when fewer than 3 people.
+        """
+        if n_classes < 3:
+            return np.zeros(0, np.float32)
+        folds = min(folds, n_classes)
+        group = np.arange(n_classes) % folds
+        out = np.zeros(len(x), np.float32)
+        for g in range(folds):
+            held = group[y] == g
+            keep_classes = np.flatnonzero(group != g)
+            remap = np.full(n_classes, -1)
+            remap[keep_classes] = np.arange(len(keep_classes))
+            other = self.clone()
+            other.fit(x[~held], remap[y[~held]], len(keep_classes))
+            out[held] = other.scores(x[held]).max(axis=1)
+        return out
+
+    def clone(self) -> "Head":
+        raise NotImplementedError
+
+
+class CentroidHead(Head):
+    kind = "centroid"
+
+    def __init__(self, config: HeadConfig | None = None) -> None:
+        self.config = config or HeadConfig(kind="centroid")
+        self.centroids = np.zeros((0, 0), np.float32)
+
+    def clone(self) -> "CentroidHead":
+        return CentroidHead(self.config)
+
+    def fit(self, x, y, n_classes, validation=None, progress=False) -> dict:
+        u = unit_features(x)
+        self.centroids = unit_features(np.stack([u[y == c].mean(axis=0) for c in range(n_classes)]))
+        self.n_classes = n_classes
+        return {}
+
+    def scores(self, x) -> np.ndarray:
+        return np.clip(unit_features(x) @ self.centroids.T, 0.0, 1.0)
+
+    def impostor_scores(self, x, y, n_classes, folds=5) -> np.ndarray:
+        """Best cosine to any other person's centroid (exact; no refitting needed)."""
+        if n_classes < 2:
+            return np.zeros(0, np.float32)
+        s = self.scores(x).copy()
+        s[np.arange(len(y)), y] = -1.0
+        return s.max(axis=1).astype(np.float32)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"centroids": self.centroids}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, config: HeadConfig) -> "CentroidHead":
+        head = cls(config)
+        head.centroids = np.asarray(arrays["centroids"], np.float32)
+        head.n_classes = len(head.centroids)
+        return head
+
+
+class SoftmaxHead(Head):
+    """``linear`` or ``mlp``: a Keras classifier trained with Adam and cross-entropy."""
+
+    def __init__(self, config: HeadConfig, seed: int = 42) -> None:
+        self.kind = config.kind
+        self.config = config
+        self.seed = seed
+        self.model = None
+        self.input_shape: tuple = ()
+
+    def clone(self) -> "SoftmaxHead":
+        return SoftmaxHead(self.config, self.seed)
+
+    def _prepare(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "linear":
+            return unit_features(x) * _LINEAR_SCALE
+        return np.asarray(x, np.float32)
+
+    def _build(self, input_shape: tuple, n_classes: int):
+        import keras
+
+        keras.utils.set_random_seed(self.seed)
+        layers = [keras.Input(input_shape)]
+        if self.kind == "mlp":
+            layers.append(keras.layers.Flatten())
+            layers += [keras.layers.Dense(width, activation="relu") for width in self.config.hidden]
+        layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+        model = keras.Sequential(layers, name=f"{self.kind}_head")
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.config.learning_rate),
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        self.model, self.input_shape, self.n_classes = model, tuple(input_shape), n_classes
+        return model
+
+    def fit(self, x, y, n_classes, validation=None, progress=False) -> dict:
+        import keras
+
+        px = self._prepare(x)
+        model = self._build(px.shape[1:], n_classes)
+        val = None
+        if validation is not None and len(validation[0]):
+            val = (self._prepare(validation[0]), keras.utils.to_categorical(validation[1], n_classes))
+        history = model.fit(
+            px,
+            keras.utils.to_categorical(y, n_classes),
+            batch_size=self.config.batch_size,
+            epochs=self.config.epochs,
+            validation_data=val,
+            shuffle=True,
+            verbose=2 if progress else 0,
+        )
+        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+    def scores(self, x) -> np.ndarray:
+        if len(x) == 0:
+            return np.zeros((0, self.n_classes), np.float32)
+        return np.asarray(self.model.predict_on_batch(self._prepare(x)), np.float32)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        weights = {f"w{i}": w for i, w in enumerate(self.model.get_weights())}
+        return {"input_shape": np.asarray(self.input_shape, np.int64), **weights}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, config: HeadConfig) -> "SoftmaxHead":
+        head = cls(config)
+        weights = [np.asarray(arrays[f"w{i}"]) for i in range(sum(k.startswith("w") for k in arrays))]
+        n_classes = int(weights[-1].shape[0])
+        head._build(tuple(int(d) for d in arrays["input_shape"]), n_classes)
+        head.model.set_weights(weights)
+        return head
+
+
+def make_head(config: HeadConfig, seed: int = 42) -> Head:
+    if config.kind == "centroid":
+        return CentroidHead(config)
+    if config.kind in ("linear", "mlp"):
+        return SoftmaxHead(config, seed)
+    raise ValueError(f"unknown head kind {config.kind!r} (known: {', '.join(HEAD_KINDS)})")
+
+
+def load_head(kind: str, arrays: dict, config: HeadConfig) -> Head:
+    """Rebuild a head of ``kind`` from its arrays (``config`` supplies hyper-parameters)."""
+    config = HeadConfig(**{**config.__dict__, "kind": kind})
+    loader: Callable = CentroidHead.from_arrays if kind == "centroid" else SoftmaxHead.from_arrays
+    return loader(arrays, config)
+
+
+def calibrate_threshold(impostor: np.ndarray, target_far: float, fallback: float) -> float:
+    """The lowest threshold that at most ``target_far`` of ``impostor`` scores reach.
+
+    A score is accepted when ``score >= threshold``. With no impostor scores,
+    ``fallback`` is returned.
+    """
+    impostor = np.sort(np.asarray(impostor, np.float64))
+    if impostor.size == 0:
+        return float(fallback)
+    allowed = int(np.floor(target_far * impostor.size))  # how many may pass
+    index = impostor.size - allowed - 1
+    if index < 0:
+        return float(impostor[0])
+    return float(min(1.0, np.nextafter(impostor[index], np.inf)))

@@ -1,0 +1,67 @@
+"""Enrolled people on disk: ``<data>/<name>/*.jpg``, one folder per person."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from pathlib import Path
+
+from .errors import DataError, UsageError
+from .images import list_images
+
+__all__ = ["validate_name", "scan_people", "make_private_dir"]
+
+
+def validate_name(name: str, existing: list[str] | tuple = ()) -> str:
+    """Return ``name`` if it is safe as a folder name; raise ``UsageError`` otherwise.
+
+    Refused: empty or blank names, leading/trailing spaces, path separators, ``.``
+    and ``..``, control characters, a leading dot, and a name that differs from an
+    existing person only by case. Unicode letters and inner spaces are fine.
+    """
+    if not name or not name.strip():
+        raise UsageError("a person's name must not be empty")
+    if name != name.strip():
+        raise UsageError(f"name {name!r} has leading or trailing spaces")
+    if "/" in name or "\\" in name or os.sep in name:
+        raise UsageError(f"name {name!r} must not contain path separators")
+    if name in (".", "..") or name.startswith("."):
+        raise UsageError(f"name {name!r} must not start with a dot")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in name):
+        raise UsageError(f"name {name!r} contains control or invisible characters")
+    if len(name.encode("utf-8")) > 200:
+        raise UsageError("a person's name must be at most 200 bytes long")
+    for other in existing:
+        if other != name and other.casefold() == name.casefold():
+            raise UsageError(f"name {name!r} differs from the enrolled {other!r} only by case")
+    return name
+
+
+def make_private_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` (and parents) readable by the owner only; biometric data lives there."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def scan_people(root: str | os.PathLike) -> dict[str, list[Path]]:
+    """``{name: [image paths]}`` for each person folder under ``root``, sorted by name.
+
+    Hidden folders and folders that are links leading out of ``root`` are skipped.
+    Raises ``DataError`` when ``root`` is missing or holds no person folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root} (enroll someone with: face-enroll capture NAME)")
+    resolved = root.resolve()
+    people = {}
+    for folder in sorted(root.iterdir()):
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        if folder.is_symlink() and not folder.resolve().is_relative_to(resolved):
+            continue
+        people[folder.name] = list_images(folder)
+    if not people:
+        raise DataError(f"no person folders in {root}: expected {root}/<name>/*.jpg")
+    return people

@@ -1,0 +1,91 @@
+"""Recognition: crops -> one batched backbone call -> head scores -> name or "unknown"."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backbones import Backbone, build_backbone, weights_identity
+from .bundle import Bundle
+from .config import Config, CropConfig
+from .crops import extract_crops
+from .errors import BundleError
+from .faces import UNKNOWN, Faces
+from .heads import Head, load_head
+
+__all__ = ["Recognizer", "Decision"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Per face: ``names`` (``unknown`` below threshold), ``confidences`` (best score),
+    ``best`` (the best-scoring name, even when rejected)."""
+
+    names: np.ndarray
+    confidences: np.ndarray
+    best: np.ndarray
+
+
+class Recognizer:
+    """A backbone, a trained head, the names and the acceptance threshold."""
+
+    def __init__(self, backbone: Backbone, head: Head, labels: list[str], threshold: float, crop: CropConfig):
+        self.backbone, self.head, self.labels = backbone, head, list(labels)
+        self.threshold, self.crop = float(threshold), crop
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, config: Config, backbone: Backbone | None = None) -> "Recognizer":
+        """Check that the bundle fits ``config`` (backbone and weights) and build the recogniser."""
+        meta = bundle.meta
+        want = meta.get("backbone", {})
+        if want.get("name") != config.backbone.name:
+            raise BundleError(
+                f"the model bundle was trained with backbone {want.get('name')!r}, but the config asks for "
+                f"{config.backbone.name!r}: retrain (face-enroll train) or set backbone.name={want.get('name')}"
+            )
+        identity = backbone.weights_id if backbone else weights_identity(config.backbone)
+        if want.get("weights_id") != identity:
+            raise BundleError(
+                f"the model bundle was trained with other {config.backbone.name} weights "
+                f"({want.get('weights_id')}, config gives {identity}): retrain with face-enroll train"
+            )
+        try:
+            head = load_head(meta["head"]["kind"], bundle.arrays, config.head)
+            crop = CropConfig(**meta["crop"])
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise BundleError(f"model bundle is corrupt: cannot rebuild its head ({exc})") from None
+        if head.n_classes != len(bundle.labels):
+            raise BundleError(f"model bundle is corrupt: {head.n_classes} classes but {len(bundle.labels)} labels")
+        rec = config.recognition
+        threshold = meta.get("threshold", rec.threshold) if rec.use_calibrated else rec.threshold
+        backbone = backbone or build_backbone(config.backbone, rec.batch_sizes)
+        return cls(backbone, head, bundle.labels, threshold, crop)
+
+    def decide(self, scores: np.ndarray) -> Decision:
+        """``(n, k)`` scores -> names (``unknown`` when the best score is below threshold)."""
+        n = len(scores)
+        if n == 0 or scores.shape[1] == 0:
+            return Decision(np.array([UNKNOWN] * n, dtype=object), np.zeros(n, np.float32), np.array([""] * n, dtype=object))
+        idx = scores.argmax(axis=1)
+        conf = scores[np.arange(n), idx].astype(np.float32)
+        best = np.array([self.labels[i] for i in idx], dtype=object)
+        names = np.where(conf >= self.threshold, best, UNKNOWN).astype(object)
+        return Decision(names, conf, best)
+
+    def crops(self, frame: np.ndarray, faces: Faces) -> np.ndarray:
+        return extract_crops(frame, faces, self.backbone.input_size, self.crop.margin, self.crop.align)
+
+    def recognize_crops(self, crops: np.ndarray) -> Decision:
+        """One batched backbone call for all ``(n, s, s, 3)`` RGB crops; none when ``n == 0``."""
+        if len(crops) == 0:
+            return self.decide(np.zeros((0, len(self.labels)), np.float32))
+        return self.decide(self.head.scores(self.backbone.features(crops)))
+
+    def recognize(self, frame: np.ndarray, faces: Faces) -> Faces:
+        """``faces`` with ``names`` and ``confidences`` filled in."""
+        decision = self.recognize_crops(self.crops(frame, faces))
+        return faces.with_(names=decision.names, confidences=decision.confidences)

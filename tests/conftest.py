@@ -1,0 +1,36 @@
+"""Shared fixtures: real data from ../shared, and the expensive models built once per session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from helpers import FACENET_H5, need  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def facenet_config():
+    """Config with the facenet backbone and the centroid head (skips without the weights)."""
+    from facecore.config import load_config
+
+    need(FACENET_H5)
+    return load_config(None, [f"backbone.name=facenet", f"backbone.weights={FACENET_H5}"])
+
+
+@pytest.fixture(scope="session")
+def facenet_models(facenet_config):
+    """MTCNN detector and facenet backbone, built once for the whole session."""
+    from enroll.training import Models
+
+    return Models.build(facenet_config)
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from facecore.config import DetectorConfig
+    from facecore.detector import Detector
+
+    return Detector(DetectorConfig())

@@ -1,0 +1,50 @@
+"""Helpers for tests: where the real data lives, copying it, running the commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATA = SHARED / "data"
+FACENET_H5 = SHARED / "models" / "facenet_keras.h5"
+VIDEOS = DATA / "videos"
+
+
+def need(path: Path) -> Path:
+    """Skip the calling test when ``path`` (from ../shared) is absent."""
+    if not path.exists():
+        pytest.skip(f"{path} not found: the real test data in ../shared is absent")
+    return path
+
+
+def copy_people(dest: Path, people: dict[str, list[Path]]) -> Path:
+    """Copy ``{name: [files]}`` into ``dest/<name>/`` (tests never write into ../shared)."""
+    for name, files in people.items():
+        folder = dest / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copy(f, folder / f.name)
+    return dest
+
+
+def lfw_people(names_or_count, first: int = 0, last: int = 10) -> dict[str, list[Path]]:
+    """``{name: photos[first:last]}`` of lfw-dev people (a list of names, or the first N)."""
+    root = need(DATA / "lfw-dev")
+    names = sorted(p.name for p in root.iterdir() if p.is_dir())
+    chosen = names[:names_or_count] if isinstance(names_or_count, int) else list(names_or_count)
+    return {n: sorted((root / n).glob("*.jpg"))[first:last] for n in chosen}
+
+
+def run_command(module: str, *args: str, timeout: float = 600, env: dict | None = None, cwd=None):
+    """Run ``python -m module args`` as a real process; returns CompletedProcess (text)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd
+    )

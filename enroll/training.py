@@ -74,8 +74,7 @@ def _split(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarr
     return np.sort(tr), np.sort(va)
 
 
-def _collect(config: Config, data: Path, models: Models, cache_dir: Path, progress: bool):
-    people = scan_people(data)
+def _collect(config: Config, people: dict, data: Path, models: Models, cache_dir: Path, progress: bool):
     items = [(name, path) for name, paths in people.items() for path in paths]
     cache = FeatureCache(cache_dir, settings_key(config, models.backbone))
     found = features_for_images(items, models.detector, models.backbone, config, cache, progress)
@@ -128,9 +127,10 @@ def train(
     if unknown is not None and not unknown.is_dir():
         raise DataError(f"--unknown folder not found: {unknown}")
     clock = {"start": time.monotonic()}
+    people = scan_people(data)
     models = models or Models.build(config)
     clock["models"] = time.monotonic()
-    x, y, labels, counts, skipped = _collect(config, data, models, Path(config.train.cache_dir), progress)
+    x, y, labels, counts, skipped = _collect(config, people, data, models, Path(config.train.cache_dir), progress)
     clock["features"] = time.monotonic()
     if config.head.kind != "centroid" and len(labels) < 2:
         raise DataError(f"head {config.head.kind!r} needs at least 2 people; enroll another or use head.kind=centroid")

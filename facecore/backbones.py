@@ -107,8 +107,9 @@ def _vgg16_base(weights: str):
             return keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=(size, size, 3))
         except Exception as exc:  # keras raises plain Exception for a failed download
             home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / VGG16_NOTOP_FILE
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
             raise ModelError(
-                f"cannot get VGG16 ImageNet weights ({type(exc).__name__}); offline? "
+                f"cannot get VGG16 ImageNet weights ({reason}); offline? "
                 f"put {VGG16_NOTOP_FILE} at {home} or set backbone.weights to its path"
             ) from exc
     model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         labels = json.loads((path / "labels.json").read_text(encoding="utf-8"))
         with np.load(path / "head.npz", allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, UnicodeDecodeError, EOFError, zipfile.BadZipFile) as exc:
         raise BundleError(f"model bundle {path} is corrupt: {exc}".splitlines()[0]) from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
     if not isinstance(version, int):

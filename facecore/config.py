@@ -107,6 +107,8 @@ class OverlayConfig:
     font_scale: float = _f(0.6, lo=0.1)
     thickness: int = _f(2, lo=1)
     window_name: str = "facecam"
+    stale_s: float = _f(1.0, lo=0.0)
+    snapshot_dir: str = "snapshots"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class LogConfig:
     cooldown_s: float = _f(60.0, lo=0.0)
     log_unknown: bool = True
     snapshots: str = ""
+    fsync: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,9 @@ class CaptureConfig:
     pose_variety: bool = True
     yaw_deg: float = _f(10.0, lo=0.0, hi=60.0)
     pitch_deg: float = _f(8.0, lo=0.0, hi=60.0)
+    pose_wait_s: float = _f(1.0, lo=0.0)
+    image_px: int = _f(320, lo=64)
+    image_margin: float = _f(0.6, lo=0.0, hi=2.0)
 
 
 @dataclass(frozen=True)

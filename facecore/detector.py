@@ -99,5 +99,6 @@ class Detector:
         keep = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
         raw, boxes = raw[keep], boxes[keep]
         order = np.argsort(-raw[:, 5], kind="stable")
-        landmarks = raw[:, 6:16].reshape(-1, 5, 2) * factor
+        # mtcnn's numpy rows hold the five x values, then the five y values
+        landmarks = raw[:, 6:16].reshape(-1, 2, 5).transpose(0, 2, 1) * factor
         return Faces(boxes[order], raw[order, 5], landmarks[order])

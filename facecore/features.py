@@ -45,7 +45,7 @@ def settings_key(config: Config, backbone: Backbone) -> str:
         "detector": [d.max_side, d.min_face_size, d.threshold_pnet, d.threshold_rnet, d.threshold_onet, d.min_score],
         "no_face": config.train.no_face,
         "max_image_side": config.train.max_image_side,
-        "version": 1,
+        "version": 2,  # 2: landmarks read in mtcnn's order (crops were misaligned)
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 

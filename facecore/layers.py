@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["VggPreprocess", "L2Normalize"]
+__all__ = ["VggPreprocess"]
 
 _VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 
@@ -16,11 +16,3 @@ class VggPreprocess(keras.layers.Layer):
     def call(self, x):
         x = keras.ops.cast(x, "float32")
         return keras.ops.flip(x, axis=-1) - keras.ops.convert_to_tensor(_VGG_MEAN_BGR, "float32")
-
-
-@keras.saving.register_keras_serializable(package="facecam")
-class L2Normalize(keras.layers.Layer):
-    """Scale each row of ``(n, d)`` to unit length."""
-
-    def call(self, x):
-        return x / keras.ops.maximum(keras.ops.norm(x, axis=-1, keepdims=True), 1e-12)

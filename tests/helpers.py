@@ -39,6 +39,8 @@ def lfw_people(names_or_count, first: int = 0, last: int = 10) -> dict[str, list
     root = need(DATA / "lfw-dev")
     names = sorted(p.name for p in root.iterdir() if p.is_dir())
     chosen = names[:names_or_count] if isinstance(names_or_count, int) else list(names_or_count)
+    unknown = set(chosen) - set(names)
+    assert not unknown, f"not in lfw-dev: {sorted(unknown)}"
     return {n: sorted((root / n).glob("*.jpg"))[first:last] for n in chosen}
 
 

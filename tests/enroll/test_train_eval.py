@@ -1,0 +1,130 @@
+"""face-enroll train / eval end to end on real LFW faces with real MTCNN and backbones."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from enroll.evaluation import evaluate
+from enroll.training import Models, train
+from facecore.backbones import build_backbone
+from facecore.bundle import load_bundle
+from facecore.config import load_config
+from facecore.errors import DataError
+from facecore.recognizer import Recognizer
+from helpers import DATA, FACENET_H5, copy_people, lfw_people, need, run_command
+
+PEOPLE = ["Abdullah_Gul", "Amelie_Mauresmo", "Andy_Roddick", "Ann_Veneman", "Bill_Clinton", "Britney_Spears"]
+
+
+@pytest.fixture(scope="module")
+def enrolled(tmp_path_factory, facenet_config, facenet_models):
+    """Six LFW people, photos 1-6 enrolled (photos 9-10 kept for testing), trained once."""
+    root = tmp_path_factory.mktemp("facenet")
+    data = copy_people(root / "people", lfw_people(PEOPLE, 0, 6))
+    test = copy_people(root / "test", lfw_people(PEOPLE, 8, 10))
+    strangers = need(DATA / "unknown-dev" / "lfw")
+    unknown = root / "unknown"
+    for person in sorted(strangers.iterdir())[:12]:
+        shutil.copytree(person, unknown / person.name)
+    config = facenet_config.replace(train={"cache_dir": str(root / "cache")})
+    result = train(config, data, root / "model", models=facenet_models, progress=False)
+    return {"root": root, "data": data, "test": test, "unknown": unknown, "config": config, "result": result}
+
+
+def test_training_writes_a_calibrated_bundle(enrolled):
+    result = enrolled["result"]
+    bundle = load_bundle(result.path)
+    assert bundle.labels == sorted(PEOPLE)
+    assert bundle.meta["backbone"]["name"] == "facenet"
+    assert 0.0 < bundle.meta["threshold"] < 1.0
+    assert set(result.counts) == set(PEOPLE) and min(result.counts.values()) >= 5
+    assert bundle.meta["metrics"]["n_impostor"] == sum(result.counts.values()) == 36 - len(result.skipped)
+    assert (result.path / "calibration.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_names_enrolled_people_and_rejects_strangers(enrolled, facenet_models):
+    report = evaluate(enrolled["config"], enrolled["test"], enrolled["result"].path, enrolled["unknown"],
+                      models=facenet_models, progress=False).report
+    assert report["n"] == 12 and report["n_unknown"] >= 15
+    assert report["closed_set_accuracy"] >= 11 / 12
+    assert report["accuracy"] >= 10 / 12
+    assert report["unknown_false_accept_rate"] <= 0.1
+    assert set(report["per_person"]) == set(PEOPLE)
+
+
+def test_adding_a_person_computes_only_their_features(enrolled, facenet_models):
+    data = enrolled["root"] / "people_plus"
+    shutil.copytree(enrolled["data"], data)
+    copy_people(data, lfw_people(["Halle_Berry"], 0, 4))
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner, self.calls = inner, 0
+            self.config = inner.config
+
+        def detect(self, frame):
+            self.calls += 1
+            return self.inner.detect(frame)
+
+    counting = Counting(facenet_models.detector)
+    models = Models(counting, facenet_models.backbone)
+    result = train(enrolled["config"], data, enrolled["root"] / "model_plus", models=models, progress=False)
+    assert counting.calls == 4
+    assert "Halle_Berry" in result.labels and result.counts["Halle_Berry"] == 4
+
+
+def test_bad_files_are_named_and_skipped(enrolled, facenet_models, tmp_path):
+    data = copy_people(tmp_path / "people", lfw_people(PEOPLE[:3], 0, 3))
+    victim = data / PEOPLE[0]
+    (victim / "empty.jpg").write_bytes(b"")
+    (victim / "notes.png").write_bytes(b"not an image at all")
+    good = (victim / f"{PEOPLE[0]}_0001.jpg").read_bytes()
+    (victim / "cut.jpg").write_bytes(good[: len(good) // 3])
+    noise = np.random.default_rng(0).integers(0, 255, (120, 120, 3), dtype=np.uint8)
+    import cv2
+
+    cv2.imwrite(str(victim / "noface.png"), noise)
+    config = enrolled["config"].replace(train={"cache_dir": str(tmp_path / "cache")})
+    result = train(config, data, tmp_path / "model", models=facenet_models, progress=False)
+    skipped = {p.name: why for p, why in result.skipped}
+    assert set(skipped) == {"empty.jpg", "notes.png", "cut.jpg", "noface.png"}
+    assert skipped["noface.png"] == "no face found" and "empty" in skipped["empty.jpg"]
+    assert result.counts[PEOPLE[0]] == 3
+
+
+def test_person_without_enough_images_is_a_clear_error(enrolled, facenet_models, tmp_path):
+    data = copy_people(tmp_path / "people", lfw_people(PEOPLE[:2], 0, 3))
+    for f in list((data / PEOPLE[1]).iterdir())[1:]:
+        f.unlink()
+    config = enrolled["config"].replace(train={"cache_dir": str(tmp_path / "cache")})
+    with pytest.raises(DataError, match=rf"{PEOPLE[1]} \(1\)"):
+        train(config, data, tmp_path / "model", models=facenet_models, progress=False)
+
+
+def test_bundle_for_another_backbone_is_refused(enrolled):
+    from facecore.errors import BundleError
+
+    config = load_config(None, ["backbone.name=vgg16", "backbone.weights=none"])
+    with pytest.raises(BundleError, match="trained with backbone 'facenet'"):
+        Recognizer.from_bundle(load_bundle(enrolled["result"].path), config)
+
+
+def test_cli_eval_json_and_exit_codes(enrolled):
+    sets = ["--set", "backbone.name=facenet", "--set", f"backbone.weights={FACENET_H5}"]
+    model = str(enrolled["result"].path)
+    done = run_command("enroll.cli", "eval", str(enrolled["test"]), "--model", model, "--json", "--quiet", *sets)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for key in ("accuracy", "closed_set_accuracy", "unknown_false_accept_rate", "n", "n_unknown", "per_person"):
+        assert key in report
+    assert report["unknown_false_accept_rate"] is None and report["n"] == 12
+    missing = run_command("enroll.cli", "eval", str(enrolled["test"]), "--model", "/nonexistent/bundle", *sets)
+    assert missing.returncode == 1 and "no model bundle" in missing.stderr
+    assert "Traceback" not in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+    bad = run_command("enroll.cli", "train", "--set", "head.kind=forest")
+    assert bad.returncode == 2 and "head.kind" in bad.stderr

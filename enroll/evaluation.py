@@ -17,7 +17,7 @@ from facecore.bundle import load_bundle
 from facecore.config import Config
 from facecore.errors import DataError
 from facecore.faces import UNKNOWN
-from facecore.features import features_for_images
+from facecore.features import FeatureCache, features_for_images
 from facecore.images import list_images
 from facecore.people import scan_people
 from facecore.recognizer import Recognizer
@@ -64,15 +64,18 @@ def _confusion(truth: list, names: np.ndarray, labels: list) -> bytes:
 
 def evaluate(
     config: Config, known: str | Path, model: str | Path | None = None, unknown: str | Path | None = None,
-    models: Models | None = None, progress: bool = True,
+    models: Models | None = None, progress: bool = True, cache: FeatureCache | None = None,
 ) -> EvalResult:
-    """Evaluate the bundle at ``model`` on ``known/<name>/*`` and strangers under ``unknown``."""
+    """Evaluate the bundle at ``model`` on ``known/<name>/*`` and strangers under ``unknown``.
+
+    ``cache`` (optional) keeps the test photos' features for repeated evaluations.
+    """
     bundle = load_bundle(model or config.train.model)
     models = models or Models.build(config)
     recognizer = Recognizer.from_bundle(bundle, config, backbone=models.backbone)
     people = scan_people(known)
     items = [(name, p) for name, paths in people.items() for p in paths]
-    found = features_for_images(items, models.detector, models.backbone, config, None, progress)
+    found = features_for_images(items, models.detector, models.backbone, config, cache, progress)
     if not found.features:
         raise DataError(f"no usable face photos in {known}")
     truth = [p if p in recognizer.labels else UNKNOWN for p in found.people]
@@ -91,7 +94,7 @@ def evaluate(
         if not Path(unknown).is_dir():
             raise DataError(f"--unknown folder not found: {unknown}")
         strangers = features_for_images(
-            [("_unknown", p) for p in list_images(unknown, recursive=True)], models.detector, models.backbone, config, None, progress
+            [("_unknown", p) for p in list_images(unknown, recursive=True)], models.detector, models.backbone, config, cache, progress
         )
         s_names, _ = _decide(recognizer, strangers.features)
         report["n_unknown"] = len(s_names)

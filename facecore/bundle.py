@@ -62,6 +62,8 @@ def save_bundle(path: str | os.PathLike, bundle: Bundle, extra_files: dict[str, 
     """Write ``bundle`` (and ``extra_files``, e.g. plots) to the folder ``path`` atomically, owner-only."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a writer that was killed
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         with open(tmp / "head.npz", "wb") as fh:

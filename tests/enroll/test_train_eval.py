@@ -128,3 +128,39 @@ def test_cli_eval_json_and_exit_codes(enrolled):
     assert "Traceback" not in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
     bad = run_command("enroll.cli", "train", "--set", "head.kind=forest")
     assert bad.returncode == 2 and "head.kind" in bad.stderr
+
+
+def _train_process(data, model, cache):
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    args = [sys.executable, "-m", "enroll.cli", "train", "--data", str(data), "--model", str(model), "--quiet",
+            "--set", "backbone.name=facenet", "--set", f"backbone.weights={FACENET_H5}", "--set", f"train.cache_dir={cache}"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("when", ["while writing the bundle", "after 12 s"])
+def test_kill_9_during_training_keeps_a_loadable_bundle(enrolled, tmp_path, when):
+    import signal
+    import time
+
+    model = tmp_path / "model"
+    shutil.copytree(enrolled["result"].path, model)
+    data = tmp_path / "people"
+    shutil.copytree(enrolled["data"], data)
+    copy_people(data, lfw_people(["Halle_Berry"], 0, 3))
+    proc = _train_process(data, model, enrolled["root"] / "cache")
+    deadline = time.monotonic() + (12 if when == "after 12 s" else 240)
+    while time.monotonic() < deadline and proc.poll() is None:
+        if when != "after 12 s" and any(p.name.startswith(".model.tmp-") for p in tmp_path.iterdir()):
+            break
+        time.sleep(0.002)
+    assert proc.poll() is None, "training ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    bundle = load_bundle(model)
+    assert bundle.labels in (sorted(PEOPLE), sorted(PEOPLE + ["Halle_Berry"]))
+    assert len(bundle.arrays["centroids"]) == len(bundle.labels)

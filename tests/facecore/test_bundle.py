@@ -44,6 +44,13 @@ def test_failed_write_keeps_the_old_bundle(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
+def test_leftovers_of_a_killed_writer_are_cleaned(tmp_path):
+    (tmp_path / ".m.tmp-dead").mkdir()
+    (tmp_path / ".m.tmp-dead" / "head.npz").write_bytes(b"half")
+    save_bundle(tmp_path / "m", _bundle("one"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
 def test_crash_between_renames_falls_back_to_old(tmp_path):
     save_bundle(tmp_path / "m", _bundle("one"))
     os.replace(tmp_path / "m", tmp_path / "m.old")  # the state a crash between the renames leaves

@@ -1,0 +1,53 @@
+"""What the benchmarks share: where the real data is, the machine, tables and JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+__all__ = ["REPO", "SHARED", "FACENET_H5", "RESULTS", "machine", "print_table", "write_results", "median"]
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FACECAM_SHARED", REPO.parent / "shared"))
+FACENET_H5 = SHARED / "models" / "facenet_keras.h5"
+RESULTS = REPO / "bench" / "results"
+
+
+def machine() -> dict:
+    """A short description of where a benchmark ran."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "system": platform.platform(terse=True),
+    }
+
+
+def median(values) -> float:
+    return float(statistics.median(values))
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    """Print ``rows`` as an aligned text table of ``columns``."""
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
+
+    widths = [max(len(c), *(len(cell(r.get(c))) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(cell(r.get(c)).ljust(w) for c, w in zip(columns, widths)))
+
+
+def write_results(name: str, payload: dict, out: str | Path | None = None) -> Path:
+    """Write ``payload`` (plus the machine and time) as JSON; returns the path."""
+    path = Path(out) if out else RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(), **payload}
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    print(f"results written to {path}")
+    return path

@@ -1,0 +1,129 @@
+"""Which recognitions become CSV rows, and writing them (with optional face snapshots).
+
+The rules (``[log]``):
+
+- a row when a track's name is decided, for a face detected on that frame;
+- then at most one row per person per ``cooldown_s`` seconds of source time (a
+  person who stays in view is logged again once the cooldown has passed);
+- strangers: one ``unknown`` row per track (``log_unknown = false``: none);
+- a track still voting (``…``) is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facecore.config import LogConfig
+from facecore.errors import FacecamError
+from facecore.faces import PENDING, UNKNOWN
+
+from .csvlog import CsvLog
+from .pipeline import Snapshot
+
+__all__ = ["LogPolicy", "EventLog", "face_snapshot"]
+
+log = logging.getLogger(__name__)
+
+
+class LogPolicy:
+    """Pure bookkeeping: ``select(snapshot)`` -> indices of the faces to log now."""
+
+    def __init__(self, cooldown_s: float = 60.0, log_unknown: bool = True) -> None:
+        self.cooldown_s = cooldown_s
+        self.log_unknown = log_unknown
+        self._person_logged: dict[str, float] = {}
+        self._unknown_tracks: set[int] = set()
+
+    def select(self, snapshot: Snapshot) -> list[int]:
+        faces, now, chosen = snapshot.faces, snapshot.time_s, []
+        for row, (name, track) in enumerate(zip(faces.names, faces.track_ids)):
+            if not snapshot.fresh[row] or name in (PENDING, ""):
+                continue
+            if name == UNKNOWN:
+                if self.log_unknown and int(track) not in self._unknown_tracks:
+                    self._unknown_tracks.add(int(track))
+                    chosen.append(row)
+                continue
+            last = self._person_logged.get(name)
+            if last is None or now - last >= self.cooldown_s or now < last:
+                self._person_logged[name] = now
+                chosen.append(row)
+        return chosen
+
+
+def face_snapshot(image: np.ndarray, box: np.ndarray, margin: float = 0.2) -> np.ndarray:
+    """The face ``box`` of RGB ``image`` with ``margin`` around it, clamped to the frame (RGB copy)."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    left, top = int(max(0, np.floor(x1 - mx))), int(max(0, np.floor(y1 - my)))
+    right, bottom = int(min(w, np.ceil(x2 + mx))), int(min(h, np.ceil(y2 + my)))
+    if right <= left or bottom <= top:
+        return np.zeros((1, 1, 3), np.uint8)
+    return image[top:bottom, left:right].copy()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:40] or "face"
+
+
+class EventLog:
+    """Policy + CSV + snapshots: ``record(snapshot, image)`` writes the rows due for one step."""
+
+    def __init__(self, csv_log: CsvLog | None, config: LogConfig, source: str, snapshots: str | None = None) -> None:
+        self.csv = csv_log
+        self.policy = LogPolicy(config.cooldown_s, config.log_unknown)
+        self.source = source
+        self.snapshots = Path(snapshots) if snapshots else None
+        if self.snapshots is not None:
+            try:
+                self.snapshots.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise FacecamError(f"cannot create the snapshot folder {self.snapshots}: {exc.strerror}") from None
+
+    @property
+    def rows(self) -> int:
+        return self.csv.rows if self.csv is not None else 0
+
+    def record(self, snapshot: Snapshot, image: np.ndarray) -> int:
+        """Log what ``snapshot`` (made from RGB ``image``) calls for; returns the rows written."""
+        if self.csv is None:
+            return 0
+        chosen = self.policy.select(snapshot)
+        stamp = datetime.now().astimezone()
+        for row in chosen:
+            self.csv.append(self._row(snapshot, image, row, stamp))
+        return len(chosen)
+
+    def _row(self, snapshot: Snapshot, image: np.ndarray, row: int, stamp: datetime) -> dict:
+        faces = snapshot.faces
+        name, track = str(faces.names[row]), int(faces.track_ids[row])
+        x1, y1, x2, y2 = (int(round(float(v))) for v in faces.boxes[row])
+        return {
+            "time": stamp.isoformat(timespec="milliseconds"),
+            "name": name,
+            "confidence": float(faces.confidences[row]),
+            "track": track,
+            "frame": snapshot.frame_index,
+            "source_time": round(float(snapshot.time_s), 3),
+            "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+            "source": self.source,
+            "snapshot": self._save_crop(image, faces.boxes[row], snapshot.frame_index, track, name, stamp),
+        }
+
+    def _save_crop(self, image: np.ndarray, box: np.ndarray, frame: int, track: int, name: str,
+                   stamp: datetime) -> str:
+        if self.snapshots is None:
+            return ""
+        path = self.snapshots / f"{stamp:%Y%m%dT%H%M%S}-f{frame:06d}-t{track}-{_safe(name)}.jpg"
+        crop = cv2.cvtColor(face_snapshot(image, box), cv2.COLOR_RGB2BGR)
+        if not cv2.imwrite(str(path), crop):
+            log.warning("could not write the face snapshot %s", path)
+            return ""
+        return str(path)

@@ -1,0 +1,159 @@
+"""The CSV log: header once, appends, formula cells neutralised, whole rows after kill -9; log policy."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from facecore.config import LogConfig
+from facecore.errors import UsageError
+from facecore.faces import PENDING, UNKNOWN, Faces
+from helpers import REPO
+from realtime.csvlog import COLUMNS, CsvLog, neutralize
+from realtime.events import EventLog, LogPolicy, face_snapshot
+from realtime.pipeline import Snapshot
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def test_header_once_then_rows_appended_across_runs(tmp_path):
+    path = tmp_path / "logs" / "rec.csv"
+    with CsvLog(path) as log:
+        log.append({"name": "ann", "confidence": 0.91234, "track": 1, "frame": 3, "x1": 1, "y1": 2, "x2": 3, "y2": 4})
+    with CsvLog(path) as log:
+        log.append({"name": "bob", "confidence": 0.5, "track": 2, "frame": 9})
+        assert log.rows == 1
+    rows = read_rows(path)
+    assert rows[0] == list(COLUMNS)
+    assert [r[1] for r in rows[1:]] == ["ann", "bob"]
+    assert rows[1][2] == "0.9123"
+    assert sum(1 for r in rows if r == list(COLUMNS)) == 1
+
+
+def test_formula_cells_are_neutralised(tmp_path):
+    path = tmp_path / "rec.csv"
+    evil = ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "ann, \"the\" first", "plain"]
+    with CsvLog(path) as log:
+        for name in evil:
+            log.append({"name": name, "source": name})
+    names = [r[1] for r in read_rows(path)[1:]]
+    assert names == ["'" + n for n in evil[:5]] + evil[5:]
+    assert [r[10] for r in read_rows(path)[1:]] == names
+    assert neutralize("obama") == "obama" and neutralize("-x") == "'-x"
+
+
+def test_a_file_with_other_columns_is_refused(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(UsageError, match="columns differ"):
+        CsvLog(path).open()
+    assert path.read_text() == "a,b,c\n1,2,3\n"
+
+
+def test_a_partial_last_line_left_by_a_crash_is_closed_off(tmp_path):
+    path = tmp_path / "rec.csv"
+    path.write_text(",".join(COLUMNS) + "\n2024-01-01T00:00:00+00:00,ann,0.9,1,3,0.1,1,2,3,4,cam,\n2024-01-01T00:0")
+    with CsvLog(path) as log:
+        log.append({"name": "bob"})
+    rows = read_rows(path)
+    assert rows[-1][1] == "bob" and len(rows[-1]) == len(COLUMNS)
+    assert rows[1][1] == "ann"
+
+
+def test_unknown_columns_are_an_error(tmp_path):
+    with CsvLog(tmp_path / "rec.csv") as log, pytest.raises(ValueError, match="colour"):
+        log.append({"colour": "red"})
+
+
+_WRITER = """
+import sys
+from realtime.csvlog import CsvLog
+with CsvLog(sys.argv[1]) as log:
+    i = 0
+    while True:
+        log.append({"name": "person-" + str(i) + "x" * (i % 300), "confidence": 0.5, "track": i, "frame": i,
+                    "source": "s" * 2000})
+        i += 1
+"""
+
+
+def test_kill_9_leaves_only_whole_rows(tmp_path):
+    path = tmp_path / "rec.csv"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 30
+    while (not path.exists() or path.stat().st_size < 2_000_000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    rows = read_rows(path)
+    assert len(rows) > 100
+    assert all(len(r) == len(COLUMNS) for r in rows)
+    assert all(r[1] == f"person-{i}" + "x" * (i % 300) for i, r in enumerate(rows[1:]))
+
+
+def snap(names, tracks, time_s, fresh=None, frame=0) -> Snapshot:
+    n = len(names)
+    boxes = np.tile(np.array([[10, 20, 60, 90]], np.float32), (n, 1))
+    faces = Faces(boxes, names=names, confidences=np.full(n, 0.8), track_ids=tracks)
+    fresh = np.ones(n, bool) if fresh is None else np.asarray(fresh)
+    return Snapshot(frame, time_s, faces, stale=np.zeros(n, bool), fresh=fresh)
+
+
+def test_policy_one_row_per_person_per_cooldown_of_source_time():
+    policy = LogPolicy(cooldown_s=60.0)
+    assert policy.select(snap(["ann"], [1], 0.0)) == [0]
+    assert policy.select(snap(["ann"], [1], 30.0)) == []
+    assert policy.select(snap(["ann"], [7], 59.9)) == []  # a new track of the same person
+    assert policy.select(snap(["ann", "bob"], [7, 8], 60.0)) == [0, 1]
+    assert policy.select(snap(["ann", "bob"], [7, 8], 61.0)) == []
+
+
+def test_policy_strangers_once_per_track_and_never_while_voting():
+    policy = LogPolicy(cooldown_s=0.0, log_unknown=True)
+    assert policy.select(snap([PENDING, UNKNOWN], [1, 2], 0.0)) == [1]
+    assert policy.select(snap([PENDING, UNKNOWN], [1, 2], 5.0)) == []
+    assert policy.select(snap([UNKNOWN, UNKNOWN], [1, 2], 9.0)) == [0]
+    assert LogPolicy(log_unknown=False).select(snap([UNKNOWN], [1], 0.0)) == []
+
+
+def test_policy_logs_only_faces_detected_on_that_frame():
+    policy = LogPolicy()
+    assert policy.select(snap(["ann"], [1], 0.0, fresh=[False])) == []
+    assert policy.select(snap(["ann"], [1], 0.1, fresh=[True])) == [0]
+
+
+def test_event_log_writes_rows_with_snapshot_crops(tmp_path):
+    image = np.zeros((120, 100, 3), np.uint8)
+    image[20:90, 10:60] = (255, 0, 0)  # the "face", red in RGB
+    with CsvLog(tmp_path / "rec.csv") as csv_log:
+        events = EventLog(csv_log, LogConfig(), "cam0", str(tmp_path / "shots"))
+        assert events.record(snap(["=evil", UNKNOWN, PENDING], [1, 2, 3], 1.5, frame=45), image) == 2
+    rows = read_rows(tmp_path / "rec.csv")
+    row = dict(zip(rows[0], rows[1]))
+    assert row["name"] == "'=evil" and row["frame"] == "45" and row["source"] == "cam0"
+    assert (row["x1"], row["y1"], row["x2"], row["y2"]) == ("10", "20", "60", "90")
+    assert row["source_time"] == "1.5" and row["time"][10] == "T" and row["time"][-6] in "+-"
+    crop = cv2.imread(row["snapshot"])
+    assert crop.shape == (98, 70, 3)  # the 50x70 box plus 20 % on each side: rows 6..104, columns 0..70
+    b, g, r = crop[crop.shape[0] // 2, crop.shape[1] // 2].tolist()
+    assert r > 240 and b < 15 and g < 15  # red (BGR on disk; JPEG is lossy)
+
+
+def test_face_snapshot_is_clamped_to_the_frame():
+    image = np.arange(50 * 40 * 3, dtype=np.uint8).reshape(50, 40, 3)
+    crop = face_snapshot(image, np.array([-10, -10, 20, 30]))
+    assert crop.shape == (38, 26, 3)  # 30x40 box plus 20 %: up to column 26, row 38
+    assert np.array_equal(crop, image[:38, :26])

@@ -1,0 +1,101 @@
+"""Overlay drawing on constructed faces, and device selection (real CPU; the GPU path mocked)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from facecore.config import OverlayConfig
+from facecore.errors import FacecamError
+from facecore.faces import PENDING, UNKNOWN, Faces
+from realtime.device import select_device
+from realtime.overlay import COLOURS, Overlay, label_text
+
+
+def count_colour(image: np.ndarray, colour) -> int:
+    return int(np.all(image == np.array(colour, np.uint8), axis=2).sum())
+
+
+def test_each_state_has_its_colour_and_label():
+    scene = np.full((300, 600, 3), 60, np.uint8)
+    faces = Faces(
+        np.array([[20, 60, 120, 180], [160, 60, 260, 180], [300, 60, 400, 180], [440, 60, 540, 180]], np.float32),
+        names=["ann", UNKNOWN, PENDING, "bob"], confidences=[0.91, 0.2, 0.0, 0.8], track_ids=[1, 2, 3, 4],
+    )
+    out = Overlay(OverlayConfig()).annotate(scene, faces, stale=[False, False, False, True])
+    assert np.all(scene == 60)  # the input is not drawn on
+    for kind in ("known", "unknown", "pending", "stale"):
+        assert count_colour(out, COLOURS[kind]) > 400, kind
+    left_half_of_box_1 = out[60:181, 20:121]
+    assert count_colour(left_half_of_box_1, COLOURS["known"]) > 400
+    assert label_text("ann", 0.912, 1) == "ann 0.91 #1"
+    assert label_text(PENDING, 0.0, 3) == "... #3"
+    assert label_text(UNKNOWN, 0.0, 5) == "unknown #5"
+    assert label_text("bob", 0.8, 4, stale=True) == "bob 0.80 #4 (stale)"
+
+
+def test_boxes_at_the_frame_edge_are_clamped_and_labelled_inside():
+    scene = np.zeros((100, 100, 3), np.uint8)
+    faces = Faces(np.array([[-30, -20, 50, 60]], np.float32), names=["ann"], confidences=[0.9], track_ids=[1])
+    out = Overlay(OverlayConfig()).annotate(scene, faces)
+    assert count_colour(out[:40], COLOURS["known"]) > 100  # the label sits inside the box at the top
+
+
+def test_panel_darkens_a_corner_and_writes_white_text():
+    scene = np.full((200, 300, 3), 200, np.uint8)
+    out = Overlay(OverlayConfig()).panel(scene.copy(), ["display 30.0 fps", "detect 12 ms"], "bottom-left")
+    assert out[-5, 2].max() < 100 and out[5, 2].min() == 200
+    assert count_colour(out[100:], (255, 255, 255)) > 20
+
+
+def test_select_device_on_this_machine_matches_what_tensorflow_sees():
+    import tensorflow as tf
+
+    device = select_device("auto")
+    if tf.config.list_physical_devices("GPU"):
+        assert device.kind == "gpu" and device.description.startswith("GPU:0")
+    else:
+        assert (device.kind, device.name, device.description) == ("cpu", "CPU:0", "CPU")
+        with pytest.raises(FacecamError, match="no GPU"):
+            select_device("gpu")
+
+
+class FakeTfConfig:
+    """Stands in for ``tf.config`` on a machine with GPUs (there is no GPU here to test on)."""
+
+    def __init__(self, gpus):
+        self.gpus, self.growth, self.visible = list(gpus), {}, None
+        self.experimental = SimpleNamespace(set_memory_growth=lambda gpu, on: self.growth.__setitem__(gpu, on))
+
+    def list_physical_devices(self, kind):
+        return self.gpus if kind == "GPU" else ["cpu0"]
+
+    def set_visible_devices(self, devices, kind):
+        self.visible = (list(devices), kind)
+
+
+def test_gpu_mocked_auto_turns_on_memory_growth_on_every_gpu():
+    fake = FakeTfConfig(["gpu0", "gpu1"])
+    device = select_device("auto", tf_config=fake)
+    assert fake.growth == {"gpu0": True, "gpu1": True}
+    assert (device.kind, device.name) == ("gpu", "GPU:0")
+    assert device.description == "GPU:0 (memory growth on, 2 GPUs visible)"
+    assert fake.visible is None
+
+
+def test_gpu_mocked_cpu_choice_hides_the_gpus():
+    fake = FakeTfConfig(["gpu0"])
+    assert select_device("cpu", tf_config=fake).description == "CPU"
+    assert fake.visible == ([], "GPU") and fake.growth == {}
+
+
+def test_gpu_mocked_growth_refused_after_initialisation_is_reported():
+    fake = FakeTfConfig(["gpu0"])
+
+    def refuse(gpu, on):
+        raise RuntimeError("Physical devices cannot be modified after being initialized")
+
+    fake.experimental = SimpleNamespace(set_memory_growth=refuse)
+    assert select_device("gpu", tf_config=fake).description == "GPU:0 (memory growth off)"

@@ -1,0 +1,118 @@
+"""The real window, under a virtual X display: it opens, draws a box and a name, and quits on ``q``."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import REPO, VIDEOS, need
+from live_helpers import facenet_sets
+from realtime.overlay import COLOURS, _FONT, _PAD, draw_label
+from realtime.sinks import gui_backend
+
+TOOLS = ("xvfb-run", "xdotool", "import")
+
+
+def test_opencv_has_a_gui_backend():
+    assert gui_backend(), "OpenCV was built without a GUI: the live window cannot open"
+    installed = {d.metadata["Name"].lower() for d in importlib.metadata.distributions()}
+    assert "opencv-python-headless" not in installed, "opencv-python-headless replaces the GUI build silently"
+
+
+def label_template(text: str, font_scale: float) -> np.ndarray:
+    """The pixels ``draw_label`` gives the start of a label reading ``text`` (RGB)."""
+    canvas = np.zeros((80, 400, 3), np.uint8)
+    x1, y1, x2, y2 = draw_label(canvas, text, 10, 60, COLOURS["known"], font_scale)
+    return canvas[y1:y2, x1:x2 - _PAD]
+
+
+def find_label(shot: np.ndarray, text: str, font_scale: float = 0.6) -> float:
+    """Best normalised correlation of ``text``'s label anywhere in the screenshot."""
+    result = cv2.matchTemplate(shot, label_template(text, font_scale), cv2.TM_CCOEFF_NORMED)
+    return float(result.max())
+
+
+def screenshot(env: dict, path: Path) -> np.ndarray | None:
+    done = subprocess.run(["import", "-window", "root", str(path)], env=env, capture_output=True, timeout=30)
+    image = cv2.imread(str(path)) if done.returncode == 0 else None
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def x_env(info: Path) -> dict | None:
+    lines = info.read_text().splitlines() if info.exists() else []
+    if len(lines) < 2:
+        return None
+    return {**os.environ, "DISPLAY": lines[0], "XAUTHORITY": lines[1]}
+
+
+def wait_for_name(env_file: Path, shot_path: Path, proc, timeout: float = 200) -> tuple[dict, np.ndarray]:
+    """Screenshots until the window shows a green box labelled "obama"; returns the X env and the shot."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(1.0)
+        env = x_env(env_file)
+        if env is None:
+            continue
+        shot = screenshot(env, shot_path)
+        known = 0 if shot is None else int(np.all(shot == np.array(COLOURS["known"], np.uint8), axis=2).sum())
+        if known > 300 and find_label(shot, "obama") > 0.9:
+            return env, shot
+    pytest.fail(f"no box labelled obama appeared on screen (process exit code {proc.poll()}); last shot {shot_path}")
+
+
+@pytest.mark.slow
+def test_window_under_xvfb_shows_box_and_name_and_quits_on_q(tmp_path, enrolled_bundle):
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (xvfb, xdotool, imagemagick) to drive a real window")
+    clip = need(VIDEOS / "obama-biden" / "obama.mp4")
+    info, log = tmp_path / "x-display.txt", tmp_path / "log.csv"
+    command = [sys.executable, "-m", "realtime.cli", "--source", str(clip), "--model", str(enrolled_bundle),
+               "--log", str(log), *facenet_sets(), "--set", "camera.pace=true", "--set", "tracker.recognize_every=1",
+               "--set", "recognition.batch_sizes=[1]",
+               "--set", f"overlay.snapshot_dir={tmp_path / 'snaps'}"]
+    script = 'printf "%s\\n%s\\n" "$DISPLAY" "$XAUTHORITY" > "$0"; exec "$@"'
+    with open(tmp_path / "err.txt", "w") as err:
+        proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", "bash", "-c", script, str(info),
+                                 *command], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        try:
+            env, shot = wait_for_name(info, tmp_path / "shot.png", proc)
+            window = subprocess.run(["xdotool", "search", "--name", "^facecam$"], env=env, capture_output=True,
+                                    text=True, timeout=30).stdout.split()
+            assert window, "the window titled facecam was not found"
+            press = ["xdotool", "windowfocus", "--sync", window[0], "key"]
+            subprocess.run([*press, "s"], env=env, timeout=30, check=True)
+            saved = wait_for_file(tmp_path / "snaps", proc)
+            subprocess.run([*press, "q"], env=env, timeout=30, check=True)
+            code = proc.wait(20)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+    assert code == 0, (tmp_path / "err.txt").read_text()
+    assert find_label(shot, "obama") > find_label(shot, "biden") + 0.1
+    assert "obama" in log.read_text()
+    snapshot = cv2.cvtColor(cv2.imread(str(saved)), cv2.COLOR_BGR2RGB)  # the `s` key saved what was shown
+    assert snapshot.shape == (480, 854, 3) and find_label(snapshot, "obama") > 0.9
+
+
+def wait_for_file(folder: Path, proc, timeout: float = 20) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = sorted(folder.glob("facecam-*.png")) if folder.is_dir() else []
+        if found:
+            time.sleep(0.5)  # let the write finish
+            return found[0]
+        time.sleep(0.2)
+    pytest.fail(f"no snapshot appeared in {folder} after the s key")

@@ -102,10 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_people_commands(sub) -> None:
     """capture, import, list, remove (see enroll/people_cli.py)."""
-    try:
-        from .people_cli import register
-    except ImportError:
-        return
+    from .people_cli import register
+
     register(sub, add_common_options)
 
 

@@ -133,7 +133,7 @@ class CaptureConfig:
     pose_variety: bool = True
     yaw_deg: float = _f(10.0, lo=0.0, hi=60.0)
     pitch_deg: float = _f(8.0, lo=0.0, hi=60.0)
-    pose_wait_s: float = _f(1.0, lo=0.0)
+    pose_wait_s: float = _f(0.8, lo=0.0)
     image_px: int = _f(320, lo=64)
     image_margin: float = _f(0.6, lo=0.0, hi=2.0)
 

@@ -1,0 +1,276 @@
+"""Enrolled people on disk: saving face images, import from photos, list and remove.
+
+``<data>/<name>/0001.jpg, 0002.jpg, ...``: square face crops with margin (what
+training reads, finding the face again), numbered so that a later session adds
+to, never overwrites, an earlier one; ``<data>/<name>/frames/0001.jpg`` holds the
+full frame when asked for. Everything is owner-only (folders 0700, files 0600):
+enrolled faces are biometric data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facecore.bundle import bundle_exists, load_bundle
+from facecore.config import Config, CaptureConfig
+from facecore.crops import extract_crops
+from facecore.errors import BundleError, DataError, ImageError, UsageError
+from facecore.faces import Faces
+from facecore.features import FeatureCache, choose_subject
+from facecore.images import list_images, read_image
+from facecore.people import make_private_dir, validate_name
+
+from .quality import Gate, Verdict, face_patch, thumbnail
+
+__all__ = [
+    "existing_names", "person_folder", "discard_if_empty", "next_number", "face_jpeg", "finish_candidate",
+    "save_face", "seed_gate", "NOT_FOUND_AGAIN", "ImportResult", "import_photos",
+    "PersonInfo", "list_people", "RemoveResult", "remove_person", "FRAMES",
+]
+
+log = logging.getLogger(__name__)
+FRAMES = "frames"
+NOT_FOUND_AGAIN = "face not found again in the saved crop"
+_NUMBERED = re.compile(r"^(\d+)$")
+
+
+def existing_names(data: str | os.PathLike) -> list[str]:
+    """Names of the person folders under ``data`` (none when it does not exist yet)."""
+    data = Path(data)
+    if not data.is_dir():
+        return []
+    return sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def person_folder(data: str | os.PathLike, name: str, create: bool = False) -> Path:
+    """``data/name`` after checking the name (``UsageError``); created owner-only when asked."""
+    validate_name(name, existing_names(data))
+    folder = Path(data) / name
+    if create:
+        make_private_dir(data)
+        make_private_dir(folder)
+    return folder
+
+
+def discard_if_empty(folder: Path) -> None:
+    """Remove a person folder a session created but saved nothing in (train would refuse it)."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def next_number(folder: str | os.PathLike) -> int:
+    """1 + the highest number among ``NNNN.*`` images in ``folder`` and its ``frames/``."""
+    folder = Path(folder)
+    numbers = [0]
+    for where in (folder, folder / FRAMES):
+        if where.is_dir():
+            numbers += [int(m.group(1)) for p in where.iterdir() if (m := _NUMBERED.match(p.stem))]
+    return max(numbers) + 1
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + rename), owner-only, never over an existing file."""
+    if path.exists():
+        raise FileExistsError(f"{path} exists: images are never overwritten")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise DataError("cannot encode an image as JPEG")
+    return encoded.tobytes()
+
+
+def face_jpeg(image: np.ndarray, faces: Faces, config: CaptureConfig) -> bytes:
+    """The first face of ``faces`` in RGB ``image`` as the JPEG that is saved: a square
+    ``image_px`` crop with ``image_margin`` around the box, not rotated."""
+    return _jpeg(extract_crops(image, faces[[0]], config.image_px, config.image_margin, align=False)[0])
+
+
+def finish_candidate(gate: Gate, verdict: Verdict, image: np.ndarray, detector, config: CaptureConfig):
+    """``(verdict, jpeg)`` for a candidate of ``gate.check``: crop it as it will be saved, make
+    sure ``detector`` (the one training uses) finds one face, centred, in that very JPEG,
+    and apply the near-duplicate rule to the face found there (full resolution, stable)."""
+    if not verdict.ok:
+        return verdict, b""
+    jpeg = face_jpeg(image, verdict.faces, config)
+    crop = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    faces = detector.detect(crop)
+    centre = (faces.boxes[:1, :2] + faces.boxes[:1, 2:]) / 2.0 / np.array(crop.shape[1::-1])
+    if len(faces) != 1 or np.any(np.abs(centre - 0.5) >= 0.15):
+        return Verdict(False, NOT_FOUND_AGAIN, verdict.faces, verdict.pose), b""
+    return gate.check_new(verdict, thumbnail(face_patch(crop, faces))), jpeg
+
+
+def save_face(folder: Path, number: int, jpeg: bytes, frame: np.ndarray | None = None) -> Path:
+    """Save ``jpeg`` as ``folder/NNNN.jpg``, and the RGB ``frame`` as ``folder/frames/NNNN.jpg`` if given."""
+    path = folder / f"{number:04d}.jpg"
+    _write_new(path, jpeg)
+    if frame is not None:
+        _write_new(make_private_dir(folder / FRAMES) / path.name, _jpeg(frame))
+    return path
+
+
+@dataclass
+class ImportResult:
+    saved: list = field(default_factory=list)
+    rejected: list = field(default_factory=list)  # (path, reason)
+
+    def reasons(self) -> Counter:
+        return Counter(reason for _, reason in self.rejected)
+
+
+def _photo_paths(paths: list) -> list[Path]:
+    """Files as given; folders expanded to the images inside them (any depth)."""
+    out = []
+    for item in map(Path, paths):
+        if item.is_dir():
+            out += list_images(item, recursive=True)
+        elif item.exists():
+            out.append(item)
+        else:
+            raise UsageError(f"no such file or folder: {item}")
+    return out
+
+
+def import_photos(config: Config, name: str, paths: list, data: str | os.PathLike, detector,
+                  relax: bool = False) -> ImportResult:
+    """Enroll ``name`` from photos through the capture gate; ``relax`` drops the pose rule."""
+    folder = person_folder(data, name)  # a bad name fails first, with nothing written
+    photos = _photo_paths(paths)
+    existed = folder.is_dir()
+    person_folder(data, name, create=True)
+    gate = Gate(config.capture, count=max(len(photos), 1), use_pose=False if relax else None, use_time=False)
+    seed_gate(gate, folder, detector)
+    number, result = next_number(folder), ImportResult()
+    for path in photos:
+        try:
+            image = read_image(path, config.train.max_image_side)
+        except ImageError as exc:
+            result.rejected.append((path, f"unreadable: {str(exc).removeprefix(f'{path}: ')}"))
+            continue
+        verdict = gate.check(image, detector.detect(image), None)
+        verdict, jpeg = finish_candidate(gate, verdict, image, detector, config.capture)
+        if not verdict.ok:
+            result.rejected.append((path, verdict.reason))
+            continue
+        gate.accept(verdict, None)
+        result.saved.append(save_face(folder, number, jpeg))
+        number += 1
+    if not result.saved and not existed:
+        discard_if_empty(folder)
+    return result
+
+
+def seed_gate(gate: Gate, folder: Path, detector) -> None:
+    """Let the near-duplicate rule see the images an earlier session kept."""
+    for path in list_images(folder) if folder.is_dir() else []:
+        try:
+            image = read_image(path)
+        except ImageError:
+            continue
+        gate.seed(image, choose_subject(detector.detect(image), image.shape))
+
+
+@dataclass
+class PersonInfo:
+    name: str
+    images: int
+    enrolled: datetime | None  # when the oldest image was written
+    updated: datetime | None  # when the newest was
+    in_bundle: str  # "yes", "no", or "outdated" (images changed since the bundle was trained)
+
+
+def _bundle_labels(model: Path) -> tuple[set, datetime | None]:
+    """Names in the bundle at ``model`` and when it was trained (nothing when there is none)."""
+    if not bundle_exists(model):
+        return set(), None
+    try:
+        bundle = load_bundle(model)
+    except BundleError as exc:
+        log.warning("%s", exc)
+        return set(), None
+    try:
+        created = datetime.fromisoformat(str(bundle.meta.get("created")))
+    except ValueError:
+        created = None
+    return set(bundle.labels), created
+
+
+def list_people(data: str | os.PathLike, model: str | os.PathLike) -> list[PersonInfo]:
+    """One :class:`PersonInfo` per person folder under ``data`` (empty when nobody is enrolled)."""
+    labels, created = _bundle_labels(Path(model))
+    people = []
+    for name in existing_names(data):
+        images = list_images(Path(data) / name)
+        times = sorted(datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) for p in images)
+        state = "no"
+        if name in labels:
+            # the bundle's time has whole seconds: an image is newer only when clearly later
+            newer = created is not None and times and (times[-1] - created).total_seconds() > 1.0
+            state = "outdated" if newer else "yes"
+        people.append(PersonInfo(name, len(images), times[0] if times else None, times[-1] if times else None, state))
+    return people
+
+
+@dataclass
+class RemoveResult:
+    removed_files: int
+    bundle: str  # "retrained", "deleted" (nobody left, or retraining failed: see error), "none"
+    error: str = ""
+
+
+def remove_person(config: Config, name: str, data: str | os.PathLike, model: str | os.PathLike,
+                  retrain) -> RemoveResult:
+    """Delete ``name``'s images, frames and cached features, then ``retrain()`` without them.
+
+    The old bundle holds the person's template: when retraining is impossible
+    (nobody left) or fails, the bundle is deleted rather than left behind.
+    """
+    names = existing_names(data)
+    if name not in names:
+        near = [n for n in names if n.casefold() == name.casefold()]
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise UsageError(f"nobody named {name!r} is enrolled in {data}{hint}")
+    folder = Path(data) / name
+    count = sum(1 for p in folder.rglob("*") if p.is_file())
+    shutil.rmtree(folder)
+    FeatureCache(config.train.cache_dir, "").remove_person(name)
+    if not existing_names(data):
+        had = bundle_exists(model)
+        _delete_bundle(Path(model))
+        return RemoveResult(count, "deleted" if had else "none")
+    try:
+        retrain()
+    except DataError as exc:
+        _delete_bundle(Path(model))
+        return RemoveResult(count, "deleted", str(exc))
+    return RemoveResult(count, "retrained")
+
+
+def _delete_bundle(model: Path) -> None:
+    for path in (model, model.with_name(model.name + ".old")):
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,175 @@
+"""``face-enroll capture | import | list | remove``: the people-management commands.
+
+Names are checked before any model is built or anything is written (a bad name
+is a usage error, exit 2). Output for people is on stdout; progress and errors
+go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from facecore.config import Config, load_config
+from facecore.errors import DataError, SourceError, UsageError
+
+from .people import existing_names, person_folder
+
+__all__ = ["register"]
+
+
+def register(sub, add_common_options) -> None:
+    """Add the four commands to the ``face-enroll`` sub-parsers ``sub``."""
+    p = sub.add_parser("capture", help="capture good, varied face images of a person from a camera or video")
+    p.add_argument("name", metavar="NAME", help="the person's display name (also the folder name)")
+    p.add_argument("--source", help="camera index, video file, rtsp/http URL or image folder (default: camera.source, 0)")
+    p.add_argument("--count", type=int, help="images to capture (default: capture.count, 10)")
+    p.add_argument("--headless", action="store_true", help="no window: log progress instead")
+    p.add_argument("--keep-frames", action="store_true", help="also save the full frames, in NAME/frames/")
+    _data_model_train(p, add_common_options)
+    p.set_defaults(func=cmd_capture)
+
+    p = sub.add_parser("import", help="enroll a person from existing photos, through the same quality gate")
+    p.add_argument("name", metavar="NAME", help="the person's display name (also the folder name)")
+    p.add_argument("photos", metavar="FILES_OR_DIRS", nargs="+", help="photos, or folders of photos (any depth)")
+    p.add_argument("--relax", action="store_true",
+                   help="accept any head pose (the pose-variety rule is for live sessions; photos have no capture time)")
+    _data_model_train(p, add_common_options)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("list", help="enrolled people, image counts, and whether the model knows them")
+    p.add_argument("--data", help="folder of person folders (default: train.data)")
+    p.add_argument("--model", help="bundle folder (default: train.model)")
+    add_common_options(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("remove", help="delete a person's images and cached features, then retrain")
+    p.add_argument("name", metavar="NAME", help="the person to remove")
+    p.add_argument("--data", help="folder of person folders (default: train.data)")
+    p.add_argument("--model", help="bundle folder (default: train.model)")
+    add_common_options(p)
+    p.set_defaults(func=cmd_remove)
+
+
+def _data_model_train(p, add_common_options) -> None:
+    p.add_argument("--data", help="folder of person folders (default: train.data)")
+    p.add_argument("--model", help="bundle folder to retrain (default: train.model)")
+    p.add_argument("--no-train", action="store_true", help="do not retrain afterwards")
+    add_common_options(p)
+
+
+def _setup(args) -> tuple[Config, Path, Path]:
+    config = load_config(args.config, args.overrides)
+    return config, Path(args.data or config.train.data), Path(args.model or config.train.model)
+
+
+def _retrain(config: Config, data: Path, model: Path, detector=None) -> None:
+    """Retrain the bundle (other people's features come from the cache) and say how long it took."""
+    from facecore.backbones import build_backbone
+
+    from .training import Models, train
+
+    start = time.monotonic()
+    backbone = build_backbone(config.backbone, config.recognition.batch_sizes)
+    models = Models(detector, backbone) if detector is not None else Models(_detector(config), backbone)
+    built = time.monotonic() - start
+    result = train(config, data, model, models=models, progress=False)
+    for path, why in result.skipped:
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    s = result.seconds
+    print(f"retrained in {time.monotonic() - start:.1f} s (models {built:.1f} s, features {s['features']:.1f} s, "
+          f"head and bundle {s['head'] + s['end']:.1f} s): {len(result.labels)} people, bundle at {result.path}")
+
+
+def _detector(config: Config):
+    from facecore.detector import Detector
+
+    return Detector(config.detector)
+
+
+def _print_reasons(reasons) -> None:
+    if reasons:
+        print("rejected, by reason:")
+        width = max(len(r) for r in reasons)
+        for reason, n in reasons.most_common():
+            print(f"  {reason.ljust(width)}  {n}")
+
+
+def cmd_capture(args) -> int:
+    from .capture import capture_person, check_display
+
+    config, data, model = _setup(args)
+    person_folder(data, args.name)  # a bad name fails here: nothing built, nothing written
+    if args.count is not None and args.count < 1:
+        raise UsageError(f"--count must be at least 1, got {args.count}")
+    if not args.headless:
+        check_display()  # before building the detector: say so at once
+    source = args.source if args.source is not None else config.camera.source
+    detector = _detector(config)
+    result = capture_person(config, args.name, source, data, detector, args.count, args.headless, args.keep_frames)
+    names = f" ({result.saved[0].name}..{result.saved[-1].name})" if result.saved else ""
+    print(f"saved {len(result.saved)} of {result.wanted} images of {args.name} in {data / args.name}{names}, "
+          f"{result.frames} frames looked at")
+    _print_reasons(result.rejected)
+    if not result.saved:
+        raise SourceError("no image was good enough: nothing captured (see the reasons above)")
+    if not result.complete and not result.stopped:
+        raise SourceError(f"the source ended with {len(result.saved)} of {result.wanted} good images; they are kept: "
+                          f"capture again to add more")
+    if not args.no_train:
+        _retrain(config, data, model, detector)
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .people import import_photos
+
+    config, data, model = _setup(args)
+    person_folder(data, args.name)
+    detector = _detector(config)
+    result = import_photos(config, args.name, args.photos, data, detector, relax=args.relax)
+    for path, reason in result.rejected:
+        print(f"rejected {path}: {reason}")
+    print(f"imported {len(result.saved)} of {len(result.saved) + len(result.rejected)} photos of {args.name} "
+          f"into {data / args.name}")
+    _print_reasons(result.reasons())
+    if not result.saved:
+        raise DataError(f"no photo of {args.name} passed the quality gate: nothing imported")
+    if not args.no_train:
+        _retrain(config, data, model, detector)
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .cli import _print_table
+    from .people import list_people
+
+    config, data, model = _setup(args)
+    people = list_people(data, model)
+    if not people:
+        print(f"nobody is enrolled in {data} (enroll someone with: face-enroll capture NAME)")
+        return 0
+
+    def when(t) -> str:
+        return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else "-"
+
+    rows = [("person", "images", "enrolled", "last added", "in model")]
+    rows += [(p.name, p.images, when(p.enrolled), when(p.updated), p.in_bundle) for p in people]
+    _print_table(rows, sys.stdout)
+    return 0
+
+
+def cmd_remove(args) -> int:
+    from .people import remove_person
+
+    config, data, model = _setup(args)
+    result = remove_person(config, args.name, data, model, lambda: _retrain(config, data, model))
+    print(f"removed {args.name}: {result.removed_files} files and their cached features")
+    if result.bundle == "deleted":
+        print(f"deleted the model bundle {model}: it held {args.name}'s face template")
+        if result.error:
+            raise DataError(f"retraining without {args.name} failed ({result.error}); train again when fixed")
+    if not existing_names(data):
+        print(f"nobody is enrolled in {data} any more")
+    return 0

@@ -1,0 +1,241 @@
+"""The enrollment quality gate: is this frame a good, new image of the person?
+
+Pure functions measure one face (head pose from the 5 landmarks, sharpness,
+brightness, a thumbnail for near-duplicate checks); :class:`Gate` applies every
+``[capture]`` rule in a fixed order and says why a frame is rejected, in words
+that can be shown to the person in front of the camera.
+
+Pose convention: ``yaw > 0`` when the person turns to *their* left (the nose moves
+to the right of the unmirrored image), ``pitch > 0`` when they look up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facecore.config import CaptureConfig
+from facecore.crops import extract_crops
+from facecore.faces import Faces
+
+__all__ = [
+    "POSES", "HINTS", "Verdict", "Gate", "estimate_pose", "pose_name", "pose_quotas",
+    "sharpness", "brightness", "thumbnail", "similarity", "face_patch",
+]
+
+POSES = ("frontal", "left", "right", "up", "down")
+HINTS = {
+    "frontal": "look straight at the camera",
+    "left": "turn a little left",
+    "right": "turn a little right",
+    "up": "look a little up",
+    "down": "look a little down",
+}
+_PATCH = 112  # faces are measured at this size, so thresholds do not depend on face size
+_THUMB = 16  # small and blurred: ignores detection jitter, keeps pose and expression
+_NOSE_DEPTH = 0.5  # how far the nose tip stands out of the eye plane, in eye distances
+_NEUTRAL_NOSE = 0.55  # frontal: the nose sits this far down from the eye line to the mouth line
+
+
+def estimate_pose(landmarks: np.ndarray) -> tuple[float, float]:
+    """``(yaw, pitch)`` in degrees from ``(5, 2)`` landmarks (eyes, nose, mouth corners).
+
+    The face is first rotated so the eyes are level (roll removed); yaw comes from
+    how far the nose is off the midline of eyes and mouth, pitch from where the nose
+    sits between the eye line and the mouth line. Rough (a few degrees), but
+    monotonic, which is what asking for "a little left" needs.
+    """
+    marks = np.asarray(landmarks, np.float64).reshape(5, 2)
+    left_eye, right_eye = marks[0], marks[1]
+    dx, dy = right_eye - left_eye
+    eye_dist = math.hypot(dx, dy)
+    if eye_dist < 1e-6:
+        return 0.0, 0.0
+    c, s = dx / eye_dist, dy / eye_dist
+    level = (marks - marks[:2].mean(axis=0)) @ np.array([[c, -s], [s, c]])
+    eye_y, mouth_y = level[:2, 1].mean(), level[3:, 1].mean()
+    midline_x = np.mean(level[[0, 1, 3, 4], 0])
+    nose_x, nose_y = level[2]
+    yaw = math.degrees(math.atan2(nose_x - midline_x, _NOSE_DEPTH * eye_dist))
+    span = max(mouth_y - eye_y, 1e-6)
+    pitch = math.degrees(math.atan2((_NEUTRAL_NOSE - (nose_y - eye_y) / span) * span, _NOSE_DEPTH * eye_dist))
+    return float(yaw), float(pitch)
+
+
+def pose_name(yaw: float, pitch: float, yaw_deg: float, pitch_deg: float) -> str:
+    """One of :data:`POSES`; the larger of the two turns (relative to its limit) wins."""
+    yaw_part = abs(yaw) / yaw_deg if yaw_deg > 0 else 0.0
+    pitch_part = abs(pitch) / pitch_deg if pitch_deg > 0 else 0.0
+    if max(yaw_part, pitch_part) < 1.0:
+        return "frontal"
+    if yaw_part >= pitch_part:
+        return "left" if yaw > 0 else "right"
+    return "up" if pitch > 0 else "down"
+
+
+def pose_quotas(count: int) -> dict[str, int]:
+    """The fewest images of each pose a session of ``count`` asks for.
+
+    ``count`` 10 -> one of each of the five poses (the other five slots take any
+    pose); 20 -> two of each; fewer than 5 -> no pose is required.
+    """
+    each = 0 if count < len(POSES) else max(1, count // 10)
+    return {pose: each for pose in POSES}
+
+
+def face_patch(image: np.ndarray, faces: Faces) -> np.ndarray:
+    """The first face of ``faces`` as a ``(112, 112)`` uint8 grey patch, eyes level, no margin."""
+    crop = extract_crops(image, faces[[0]], _PATCH, margin=0.0, align=True)[0]
+    return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """Variance of the Laplacian of a uint8 grey patch: low when blurred."""
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def brightness(grey: np.ndarray) -> float:
+    """Mean grey level (0..255) of a uint8 grey patch."""
+    return float(np.mean(grey))
+
+
+def thumbnail(grey: np.ndarray) -> np.ndarray:
+    """``(16*16,)`` float32, zero mean, unit length: ``thumbnail(a) @ thumbnail(b)`` is
+    their correlation, insensitive to overall brightness and contrast. Measured on the
+    real clips: about 0.98 for consecutive frames, 0.8 one second apart."""
+    soft = cv2.GaussianBlur(grey, (0, 0), 2.0)
+    small = cv2.resize(soft, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    small -= small.mean()
+    norm = float(np.linalg.norm(small))
+    return small / norm if norm > 1e-6 else small
+
+
+def similarity(thumb: np.ndarray, kept: list[np.ndarray]) -> float:
+    """Highest correlation of ``thumb`` with any kept thumbnail (-1 when none is kept)."""
+    if not kept:
+        return -1.0
+    return float(np.max(np.stack(kept) @ thumb))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``ok`` with ``reason == ""``, or a rejection with a short reason for the person.
+
+    ``faces``: the single face when there is one; ``pose`` its pose name;
+    ``thumb`` its thumbnail once the near-duplicate rule passed (kept by :meth:`Gate.accept`)."""
+
+    ok: bool
+    reason: str = ""
+    faces: Faces | None = None
+    pose: str = ""
+    thumb: np.ndarray | None = None
+
+
+class Gate:
+    """Decides, frame by frame, whether a face is kept; remembers what was kept.
+
+    Rules, in order: exactly one face; detection confident; face big enough;
+    neither too dark nor too bright; sharp; ``min_interval_s`` since the last
+    capture; pose (``pose_variety``: once the slots left are needed for the poses
+    still missing, only those are taken; after ``pose_wait_s`` without a capture
+    any pose is, so a person or a clip that cannot turn still finishes); not a
+    near-duplicate of a kept image.
+    Pass ``time_s=None`` for photos, which have no capture time.
+    """
+
+    def __init__(self, config: CaptureConfig, count: int | None = None, use_pose: bool | None = None,
+                 use_time: bool = True) -> None:
+        self.config = config
+        self.count = count if count is not None else config.count
+        self.use_pose = config.pose_variety if use_pose is None else use_pose
+        self.use_time = use_time
+        self.quotas = pose_quotas(self.count)
+        self.poses: Counter = Counter()
+        self.kept: list[np.ndarray] = []
+        self.last_time: float | None = None
+        self.start_time: float | None = None
+
+    @property
+    def accepted(self) -> int:
+        return sum(self.poses.values())
+
+    def missing_pose(self) -> str | None:
+        """The first pose still wanted, in the order of :data:`POSES` (None when all are there)."""
+        return next((p for p in POSES if self.poses[p] < self.quotas[p]), None)
+
+    def too_soon(self, time_s: float | None) -> bool:
+        """True while ``min_interval_s`` has not passed since the last capture."""
+        if not self.use_time or time_s is None or self.last_time is None:
+            return False
+        return time_s - self.last_time < self.config.min_interval_s
+
+    def seed(self, image: np.ndarray, faces: Faces) -> None:
+        """Remember an image kept earlier (another session) for the near-duplicate rule only."""
+        if len(faces):
+            self.kept.append(thumbnail(face_patch(image, faces)))
+
+    def judge(self, image: np.ndarray, faces: Faces, time_s: float | None, manual: bool = False) -> Verdict:
+        """All the rules at once, the near-duplicate rule measured on ``image`` itself."""
+        verdict = self.check(image, faces, time_s, manual)
+        return self.check_new(verdict, thumbnail(face_patch(image, faces))) if verdict.ok else verdict
+
+    def check_new(self, verdict: Verdict, thumb: np.ndarray) -> Verdict:
+        """The near-duplicate rule, for a candidate that passed :meth:`check`. ``thumb`` is
+        best measured on the saved image, where the face is found at full resolution."""
+        if similarity(thumb, self.kept) > self.config.max_similarity:
+            return Verdict(False, "too similar to a kept image: move a little", verdict.faces, verdict.pose)
+        return Verdict(True, "", verdict.faces, verdict.pose, thumb)
+
+    def check(self, image: np.ndarray, faces: Faces, time_s: float | None, manual: bool = False) -> Verdict:
+        """Every rule but the near-duplicate one (see :meth:`check_new`) on ``faces`` found in RGB
+        ``image``; ``ok`` means a candidate. ``manual`` skips the interval rule."""
+        c = self.config
+        if len(faces) == 0:
+            return Verdict(False, "no face")
+        if len(faces) > 1:
+            return Verdict(False, "more than one face")
+        if faces.scores[0] < c.min_score:
+            return Verdict(False, "detection not confident", faces)
+        if faces.sizes[0] < c.min_face_px:
+            return Verdict(False, "face too small: come closer", faces)
+        grey = face_patch(image, faces)
+        level = brightness(grey)  # before sharpness: a dark face has no contrast and reads as blurred
+        if level < c.min_brightness or level > c.max_brightness:
+            return Verdict(False, "too dark" if level < c.min_brightness else "too bright", faces)
+        if sharpness(grey) < c.min_sharpness:
+            return Verdict(False, "too blurred: hold still", faces)
+        if self.start_time is None and time_s is not None:
+            self.start_time = time_s
+        if not manual and self.too_soon(time_s):
+            return Verdict(False, "waiting between captures", faces)
+        pose = pose_name(*estimate_pose(faces.landmarks[0]), c.yaw_deg, c.pitch_deg)
+        if self._pose_unwanted(pose, time_s):
+            missing = self.missing_pose()
+            reason = HINTS[missing] if time_s is not None else f"{pose} pose already covered; still wanted: {missing}"
+            return Verdict(False, reason, faces, pose)
+        return Verdict(True, "", faces, pose)
+
+    def _pose_unwanted(self, pose: str, time_s: float | None) -> bool:
+        """True when the free slots are used up and ``pose`` is not one still missing."""
+        if not self.use_pose or self.poses[pose] < self.quotas[pose]:
+            return False
+        deficit = sum(max(0, self.quotas[p] - self.poses[p]) for p in POSES)
+        if self.count - self.accepted > deficit:
+            return False
+        if time_s is None:
+            return True
+        since = self.last_time if self.last_time is not None else self.start_time
+        return since is None or time_s - since < self.config.pose_wait_s
+
+    def accept(self, verdict: Verdict, time_s: float | None) -> None:
+        """Record a kept image (its pose and thumbnail, and the capture time)."""
+        if not verdict.ok or verdict.thumb is None:
+            raise ValueError("only a verdict accepted by check_new or judge can be recorded")
+        self.poses[verdict.pose] += 1
+        self.kept.append(verdict.thumb)
+        if time_s is not None:
+            self.last_time = time_s

@@ -1,0 +1,146 @@
+"""Names, ``face-enroll import``, ``list`` and ``remove`` on real photos."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from enroll.cli import main
+from enroll.people import import_photos, list_people, next_number, person_folder, remove_person
+from enroll.training import train
+from facecore.bundle import load_bundle
+from facecore.errors import UsageError
+from facecore.images import list_images, read_image
+from helpers import VIDEOS, copy_people, lfw_people, need, run_command
+
+STILLS = VIDEOS / "obama-biden" / "enroll"
+
+
+def _tree(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+@pytest.mark.parametrize("name", ["", "  ", "../evil", "a/b", "..", ".hidden", "bell\x07", "tab\tname", "Biden"])
+def test_bad_names_exit_2_and_write_nothing(tmp_path, capsys, name):
+    data = tmp_path / "people"
+    (data / "biden").mkdir(parents=True)  # "Biden" differs from this one only by case
+    before = _tree(tmp_path)
+    assert main(["capture", name, "--source", str(tmp_path / "missing.mp4"), "--headless", "--data", str(data)]) == 2
+    assert main(["import", name, str(tmp_path), "--data", str(data)]) == 2
+    assert _tree(tmp_path) == before
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("face-enroll: error: ") for line in err)
+
+
+def test_unicode_names_with_spaces_are_fine(tmp_path):
+    folder = person_folder(tmp_path / "people", "José Ñúñez Ødegaard", create=True)
+    assert folder.is_dir() and folder.name == "José Ñúñez Ødegaard"
+    assert oct(folder.stat().st_mode & 0o777) == oct(folder.parent.stat().st_mode & 0o777) == "0o700"
+    (folder / "0009.jpg").touch()
+    (folder / "frames").mkdir()
+    (folder / "frames" / "0012.jpg").touch()
+    assert next_number(folder) == 13
+
+
+def test_bad_name_in_a_real_process_exits_2(tmp_path):
+    proc = run_command("enroll.cli", "capture", "../outside", "--headless", "--data", str(tmp_path / "p"), timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "face-enroll: error: name '../outside' must not contain path separators"
+    assert not (tmp_path / "p").exists() and not (tmp_path / "outside").exists()
+
+
+def _photos(tmp_path):
+    """Two good photos, a copy of one, a faceless image, a truncated JPEG and a text file."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    good = sorted(need(STILLS / "biden").glob("*.jpg"))
+    for path in good:
+        shutil.copy(path, folder / path.name)
+    shutil.copy(good[0], folder / "copy-of-biden.jpg")  # sorted after the original
+    photo = good[1].read_bytes()
+    (folder / "truncated.jpg").write_bytes(photo[: len(photo) // 3])
+    (folder / "notes.jpg").write_text("not a photo at all\n")
+    cv2.imwrite(str(folder / "wall.png"), np.full((300, 400, 3), (60, 120, 180), np.uint8))
+    return folder
+
+
+def test_import_keeps_good_photos_and_says_why_others_were_rejected(tmp_path, capsys, detector, facenet_config):
+    photos, data = _photos(tmp_path), tmp_path / "people"
+    result = import_photos(facenet_config, "biden", [photos], data, detector, relax=True)
+    assert [p.name for p in result.saved] == ["0001.jpg", "0002.jpg"]
+    why = {path.name: reason for path, reason in result.rejected}
+    assert set(why) == {"copy-of-biden.jpg", "truncated.jpg", "notes.jpg", "wall.png"}
+    assert why["copy-of-biden.jpg"].startswith("too similar to a kept image")
+    assert why["wall.png"] == "no face"
+    assert why["notes.jpg"].startswith("unreadable: not an image")
+    assert why["truncated.jpg"].startswith("unreadable: cannot decode")
+    for path in result.saved:
+        assert len(detector.detect(read_image(path))) == 1
+
+    # the command: same gate, a per-photo report, numbering continues, exit 1 when nothing passes
+    args = ["import", "biden", str(photos / "wall.png"), str(photos / "notes.jpg"), "--relax", "--no-train",
+            "--data", str(data)]
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert "rejected" in out and "wall.png: no face" in out and "imported 0 of 2 photos of biden" in out
+    assert err.strip().endswith("no photo of biden passed the quality gate: nothing imported")
+    assert main(["import", "biden", str(need(STILLS / "obama" / "obama.jpg")), "--relax", "--no-train",
+                 "--data", str(data)]) == 0
+    assert [p.name for p in list_images(data / "biden")] == ["0001.jpg", "0002.jpg", "0003.jpg"]
+    with pytest.raises(UsageError):
+        import_photos(facenet_config, "biden", [tmp_path / "nope.jpg"], data, detector)
+
+
+@pytest.fixture
+def enrolled(tmp_path, facenet_config, facenet_models):
+    """Three LFW people (4 photos each) in tmp data, trained with facenet, cache in tmp."""
+    config = facenet_config.replace(train={"cache_dir": str(tmp_path / "cache")})
+    data = copy_people(tmp_path / "people", lfw_people(3, last=4))
+    model = tmp_path / "model"
+    train(config, data, model, models=facenet_models, progress=False)
+    return config, data, model
+
+
+def test_list_shows_counts_dates_and_whether_the_model_knows_them(enrolled, capsys):
+    config, data, model = enrolled
+    first, second, third = sorted(p.name for p in data.iterdir())
+    shutil.copytree(data / first, data / "Newcomer")
+    extra = data / second / "0099.jpg"
+    shutil.copy(next((data / second).glob("*.jpg")), extra)
+    later = time.time() + 30
+    os.utime(extra, (later, later))
+    state = {p.name: (p.images, p.in_bundle) for p in list_people(data, model)}
+    assert state == {first: (4, "yes"), second: (5, "outdated"), third: (4, "yes"), "Newcomer": (4, "no")}
+    assert main(["list", "--data", str(data), "--model", str(model)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["person", "images", "enrolled", "last", "added", "in", "model"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert rows["Newcomer"][1] == "4" and rows["Newcomer"][-1] == "no" and rows[second][-1] == "outdated"
+    assert main(["list", "--data", str(data / "none")]) == 0
+    assert "nobody is enrolled" in capsys.readouterr().out
+
+
+def test_remove_leaves_nothing_of_the_person_and_retrains(enrolled, facenet_models, capsys):
+    config, data, model = enrolled
+    gone, *kept = sorted(p.name for p in data.iterdir())
+    assert any(gone in str(p) for p in (data.parent / "cache").rglob("*"))
+
+    def retrain():
+        train(config, data, model, models=facenet_models, progress=False)
+
+    result = remove_person(config, gone, data, model, retrain)
+    assert result.removed_files == 4 and result.bundle == "retrained"
+    for path in data.parent.rglob("*"):  # data, cache and bundle: no file named for them, none naming them
+        assert gone not in str(path)
+        assert not path.is_file() or gone.encode() not in path.read_bytes(), path
+    assert load_bundle(model).labels == kept
+    assert main(["remove", gone.lower(), "--data", str(data), "--model", str(model)]) == 2
+    assert "nobody named" in capsys.readouterr().err
+    for name in kept:
+        remove_person(config, name, data, model, retrain)
+    assert not model.exists() and list(data.iterdir()) == []  # nobody left: the bundle is gone too

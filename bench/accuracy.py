@@ -16,6 +16,7 @@ from pathlib import Path
 from enroll.evaluation import evaluate
 from enroll.training import Models, train
 from facecore.app import quiet_tensorflow, setup_logging
+from facecore.bundle import load_bundle
 from facecore.config import load_config
 from facecore.features import FeatureCache, settings_key
 from facecore.images import list_images
@@ -41,6 +42,7 @@ def run(args) -> list[dict]:
     work = Path(tempfile.mkdtemp(prefix="facecam-accuracy-"))
     enroll_dir, test_dir = split_people(Path(args.data), args.enroll, work)
     base = [f"backbone.name={args.backbone}", f"backbone.weights={args.weights}", f"train.cache_dir={work / 'cache'}"]
+    base += args.overrides
     models = Models.build(load_config(None, base))
     rows = []
     for kind in args.heads.split(","):
@@ -50,12 +52,13 @@ def run(args) -> list[dict]:
         seconds = time.monotonic() - start
         cache = FeatureCache(work / "cache-eval", settings_key(config, models.backbone))
         report = evaluate(config, test_dir, result.path, args.unknown, models=models, progress=False, cache=cache).report
+        meta = load_bundle(result.path).meta
         rows.append({
             "backbone": args.backbone, "head": kind, "accuracy": report["accuracy"],
             "closed_set": report["closed_set_accuracy"], "false_accepts": report["unknown_false_accept_rate"],
             "threshold": report["threshold"], "n": report["n"], "n_unknown": report["n_unknown"],
             "n_skipped": report["n_skipped"], "n_unknown_skipped": report.get("n_unknown_skipped"),
-            "train_s": round(seconds, 1), "people": len(result.labels),
+            "train_s": round(seconds, 1), "people": len(result.labels), "threshold_parts": meta["threshold_parts"],
         })
     shutil.rmtree(work, ignore_errors=True)
     return rows
@@ -72,6 +75,8 @@ def main(argv=None) -> int:
     p.add_argument("--weights", default=str(FACENET_H5))
     p.add_argument("--heads", default="centroid,linear,mlp")
     p.add_argument("--name", default="accuracy", help="name of the JSON result file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="config override for every run (repeatable)")
     args = p.parse_args(argv)
     rows = run(args)
     print_table(rows, COLUMNS)

@@ -24,15 +24,16 @@ from facecore.config import Config
 from facecore.detector import Detector
 from facecore.errors import DataError
 from facecore.features import FeatureCache, features_for_images, settings_key
-from facecore.heads import Head, calibrate_threshold, make_head
+from facecore.heads import CentroidHead, Head, calibrate_threshold, make_head, tail_threshold
 from facecore.images import list_images
 from facecore.people import make_private_dir, scan_people
 
 from . import plots
 
-__all__ = ["train", "TrainResult", "Models"]
+__all__ = ["train", "TrainResult", "Models", "fit_and_calibrate", "Fitted"]
 
 log = logging.getLogger(__name__)
+_FEW_PEOPLE = 20
 
 
 @dataclass
@@ -90,14 +91,73 @@ def _collect(config: Config, people: dict, data: Path, models: Models, cache_dir
     return np.stack(found.features), y, labels, counts, found.skipped
 
 
-def _stranger_scores(head: Head, unknown: Path | None, config: Config, models: Models, progress: bool) -> np.ndarray:
+def _stranger_features(unknown: Path | None, config: Config, models: Models, progress: bool) -> np.ndarray | None:
     if unknown is None:
-        return np.zeros(0, np.float32)
+        return None
     items = [("_unknown", p) for p in list_images(unknown, recursive=True)]
     found = features_for_images(items, models.detector, models.backbone, config, None, progress)
     if not found.features:
         raise DataError(f"no usable face photos in {unknown} (--unknown)")
-    return head.scores(np.stack(found.features)).max(axis=1)
+    return np.stack(found.features)
+
+
+def _genuine(head: Head, final: Head, x: np.ndarray, y: np.ndarray, va: np.ndarray) -> np.ndarray:
+    """Scores of enrolled photos for their own person, from a head that did not see them."""
+    if isinstance(final, CentroidHead):
+        return final.genuine_scores(x, y)
+    if not len(va):
+        return np.zeros(0, np.float32)
+    return head.scores(x[va])[np.arange(len(va)), y[va]]
+
+
+def _threshold(final: Head, x, y, n_classes: int, pool: np.ndarray, genuine: np.ndarray, config: Config) -> dict:
+    """The acceptance threshold and where it came from.
+
+    1. ``impostor``: the lowest score that at most ``target_far`` of impostor scores reach;
+    2. ``tail`` (centroid head): the same from a normal fit to all impostor pairs, which
+       matters when few people are enrolled and the empirical quantile rests on few faces;
+    3. ``genuine``: raised as far as ``target_frr`` of enrolled photos, held out, would be
+       rejected: with few people, the impostors seen say little about strangers, and
+       this keeps the threshold as strict as the enrolled photos allow.
+    """
+    rec = config.recognition
+    parts = {"impostor": calibrate_threshold(pool, rec.target_far, rec.threshold)}
+    if isinstance(final, CentroidHead):
+        parts["tail"] = tail_threshold(final.impostor_pairs(x, y), n_classes, rec.target_far)
+    if rec.target_frr > 0 and len(genuine) >= 2:
+        parts["genuine"] = float(np.quantile(genuine, rec.target_frr))
+    threshold = max(v for v in parts.values() if v is not None)
+    return {"threshold": float(min(1.0, threshold)), "parts": parts}
+
+
+@dataclass
+class Fitted:
+    """``head``: fitted on the training split (metrics, curves); ``final``: what the bundle holds."""
+
+    head: Head
+    final: Head
+    history: dict
+    val: np.ndarray
+    impostor: np.ndarray
+    strangers: np.ndarray
+    calibration: dict
+
+
+def fit_and_calibrate(config: Config, x: np.ndarray, y: np.ndarray, n_classes: int,
+                      strangers: np.ndarray | None = None, progress: bool = False) -> Fitted:
+    """Steps 2-4: split, fit the head, calibrate its threshold (optionally with strangers' features)."""
+    tr, va = _split(y, config.train.validation_split, config.train.seed)
+    head = make_head(config.head, config.train.seed)
+    history = head.fit(x[tr], y[tr], n_classes, validation=(x[va], y[va]), progress=progress)
+    final = head
+    if config.head.kind == "centroid":
+        final = make_head(config.head, config.train.seed)
+        final.fit(x, y, n_classes)
+    impostor = final.impostor_scores(x, y, n_classes)
+    stranger_scores = final.scores(strangers).max(axis=1) if strangers is not None else np.zeros(0, np.float32)
+    pool = np.concatenate([impostor, stranger_scores])
+    calibration = _threshold(final, x, y, n_classes, pool, _genuine(head, final, x, y, va), config)
+    return Fitted(head, final, history, va, impostor, stranger_scores, calibration)
 
 
 def _validation_metrics(head: Head, x: np.ndarray, y: np.ndarray, threshold: float) -> dict:
@@ -110,6 +170,31 @@ def _validation_metrics(head: Head, x: np.ndarray, y: np.ndarray, threshold: flo
         "val_accuracy": float(np.mean(right & accepted)),
         "val_closed_set_accuracy": float(np.mean(right)),
         "n_val": int(len(x)),
+    }
+
+
+def _warn_weak_calibration(config: Config, n_people: int, fitted: Fitted) -> None:
+    if not len(fitted.impostor) and not len(fitted.strangers):
+        log.warning("no impostor scores (one person, or fewer than 3 for head %s): threshold %.3f",
+                    config.head.kind, fitted.calibration["threshold"])
+    elif n_people < _FEW_PEOPLE and not len(fitted.strangers):
+        log.warning("only %d people enrolled: the threshold rests on few faces; for a reliable one, "
+                    "give photos of other people with --unknown DIR", n_people)
+
+
+def _meta(config: Config, backbone: Backbone, fitted: Fitted, metrics: dict, counts: dict) -> dict:
+    """What ``meta.json`` records: how to rebuild and check the recogniser, and how it measured."""
+    return {
+        "backbone": {"name": backbone.name, "input_size": backbone.input_size, "weights_id": backbone.weights_id},
+        "crop": asdict(config.crop),
+        "head": {"kind": config.head.kind, **({"hidden": config.head.hidden} if config.head.kind == "mlp" else {})},
+        "threshold": fitted.calibration["threshold"],
+        "threshold_parts": fitted.calibration["parts"],
+        "target_far": config.recognition.target_far,
+        "target_frr": config.recognition.target_frr,
+        "metrics": metrics,
+        "people": counts,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -134,36 +219,19 @@ def train(
     clock["features"] = time.monotonic()
     if config.head.kind != "centroid" and len(labels) < 2:
         raise DataError(f"head {config.head.kind!r} needs at least 2 people; enroll another or use head.kind=centroid")
-    tr, va = _split(y, config.train.validation_split, config.train.seed)
-    head = make_head(config.head, config.train.seed)
-    history = head.fit(x[tr], y[tr], len(labels), validation=(x[va], y[va]), progress=False)
-    final = head
-    if config.head.kind == "centroid":
-        final = make_head(config.head, config.train.seed)
-        final.fit(x, y, len(labels))
-    impostor = final.impostor_scores(x, y, len(labels))
-    strangers = _stranger_scores(final, unknown, config, models, progress)
-    pool = np.concatenate([impostor, strangers])
-    threshold = calibrate_threshold(pool, config.recognition.target_far, config.recognition.threshold)
+    fitted = fit_and_calibrate(config, x, y, len(labels), _stranger_features(unknown, config, models, progress), progress)
+    threshold, va = fitted.calibration["threshold"], fitted.val
     clock["head"] = time.monotonic()
-    metrics = _validation_metrics(head, x[va], y[va], threshold)
-    metrics.update(n_images=int(len(y)), n_people=len(labels), n_impostor=int(len(impostor)), n_strangers=int(len(strangers)))
-    if not len(pool):
-        log.warning("no impostor scores (one person, or fewer than 3 for %s): threshold %.3f from recognition.threshold", config.head.kind, threshold)
-    meta = {
-        "backbone": {"name": models.backbone.name, "input_size": models.backbone.input_size, "weights_id": models.backbone.weights_id},
-        "crop": asdict(config.crop),
-        "head": {"kind": config.head.kind, **({"hidden": config.head.hidden} if config.head.kind == "mlp" else {})},
-        "threshold": threshold,
-        "target_far": config.recognition.target_far,
-        "metrics": metrics,
-        "people": counts,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    extra = {"calibration.png": plots.score_histogram(head.scores(x[va]).max(axis=1) if len(va) else np.zeros(0), pool, threshold)}
-    if history:
-        extra["curves.png"] = plots.training_curves(history, config.head.kind)
-    save_bundle(model, Bundle(final.arrays(), labels, meta), extra_files=extra)
+    metrics = _validation_metrics(fitted.head, x[va], y[va], threshold)
+    metrics.update(n_images=int(len(y)), n_people=len(labels), n_impostor=int(len(fitted.impostor)),
+                   n_strangers=int(len(fitted.strangers)))
+    _warn_weak_calibration(config, len(labels), fitted)
+    meta = _meta(config, models.backbone, fitted, metrics, counts)
+    genuine = fitted.head.scores(x[va]).max(axis=1) if len(va) else np.zeros(0)
+    extra = {"calibration.png": plots.score_histogram(genuine, np.concatenate([fitted.impostor, fitted.strangers]), threshold)}
+    if fitted.history:
+        extra["curves.png"] = plots.training_curves(fitted.history, config.head.kind)
+    save_bundle(model, Bundle(fitted.final.arrays(), labels, meta), extra_files=extra)
     clock["end"] = time.monotonic()
     seconds = {k: round(clock[k] - clock[p], 3) for p, k in zip(["start", "models", "features", "head"], ["models", "features", "head", "end"])}
     seconds["total"] = round(clock["end"] - clock["start"], 3)

@@ -68,9 +68,19 @@ class Backbone:
     model: Any
     batch_sizes: tuple = (1, 2, 4, 8, 16)
 
-    def features(self, crops: np.ndarray) -> np.ndarray:
-        """``(n, s, s, 3)`` RGB crops -> float32 features, batched and padded (no retracing)."""
+    def features(self, crops: np.ndarray, mirror: bool = False) -> np.ndarray:
+        """``(n, s, s, 3)`` RGB crops -> float32 features, batched and padded (no retracing).
+
+        With ``mirror``, each crop's left-right mirror image goes through the same
+        call and the two features are averaged (feature maps flipped back first).
+        """
         crops = np.asarray(crops)
+        if mirror and len(crops):
+            both = self.features(np.concatenate([crops, crops[:, :, ::-1]]))
+            direct, mirrored = both[: len(crops)], both[len(crops):]
+            if mirrored.ndim == 4:
+                mirrored = mirrored[:, :, ::-1]
+            return (direct + mirrored) / 2.0
         if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
             raise ValueError(
                 f"{self.name} expects crops of shape (n, {self.input_size}, {self.input_size}, 3), got {crops.shape}"

@@ -52,8 +52,9 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class CropConfig:
-    margin: float = _f(0.2, lo=0.0, hi=2.0)
+    margin: float = _f(0.0, lo=0.0, hi=2.0)
     align: bool = True
+    mirror: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class RecognitionConfig:
-    target_far: float = _f(0.01, lo=0.0, hi=1.0)
+    target_far: float = _f(0.02, lo=0.0, hi=1.0)
+    target_frr: float = _f(0.01, lo=0.0, hi=1.0)
     use_calibrated: bool = True
     threshold: float = _f(0.5, lo=0.0, hi=1.0)
     batch_sizes: list = _f([1, 2, 4, 8, 16])

@@ -130,7 +130,7 @@ def features_for_images(
     pending: list[tuple[str, Path, str, np.ndarray]] = []
 
     def flush() -> None:
-        feats = backbone.features(np.stack([crop for *_, crop in pending]))
+        feats = backbone.features(np.stack([crop for *_, crop in pending]), mirror=config.crop.mirror)
         for (person, path, digest, _), feat in zip(pending, feats):
             if cache:
                 cache.put(person, digest, feat)

@@ -17,8 +17,9 @@ from typing import Callable
 import numpy as np
 
 from .config import HeadConfig
+from .progress import Progress
 
-__all__ = ["Head", "CentroidHead", "SoftmaxHead", "make_head", "load_head", "unit_features", "calibrate_threshold", "HEAD_KINDS"]
+__all__ = ["Head", "CentroidHead", "SoftmaxHead", "make_head", "load_head", "unit_features", "calibrate_threshold", "tail_threshold", "HEAD_KINDS"]
 
 HEAD_KINDS = ("centroid", "linear", "mlp")
 _LINEAR_SCALE = 16.0  # unit features times this: lets a softmax on cosines become confident
@@ -100,6 +101,26 @@ class CentroidHead(Head):
         s[np.arange(len(y)), y] = -1.0
         return s.max(axis=1).astype(np.float32)
 
+    def genuine_scores(self, x, y) -> np.ndarray:
+        """Each sample's score against its own person's centroid made without it
+        (leave one out); people with a single sample give none."""
+        u = unit_features(x)
+        out = []
+        for c in range(self.n_classes):
+            own = u[y == c]
+            if len(own) < 2:
+                continue
+            others = (own.sum(axis=0, keepdims=True) - own) / (len(own) - 1)
+            out.append(np.sum(own * unit_features(others), axis=1))
+        return np.clip(np.concatenate(out), 0.0, 1.0) if out else np.zeros(0, np.float32)
+
+    def impostor_pairs(self, x, y) -> np.ndarray:
+        """Every score of a sample against another person's centroid, flattened."""
+        s = self.scores(x)
+        mask = np.ones_like(s, dtype=bool)
+        mask[np.arange(len(y)), y] = False
+        return s[mask]
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {"centroids": self.centroids}
 
@@ -155,15 +176,17 @@ class SoftmaxHead(Head):
         val = None
         if validation is not None and len(validation[0]):
             val = (self._prepare(validation[0]), keras.utils.to_categorical(validation[1], n_classes))
-        history = model.fit(
-            px,
-            keras.utils.to_categorical(y, n_classes),
-            batch_size=self.config.batch_size,
-            epochs=self.config.epochs,
-            validation_data=val,
-            shuffle=True,
-            verbose=2 if progress else 0,
-        )
+        with Progress(f"training {self.kind} head (epochs)", self.config.epochs, enabled=progress) as bar:
+            history = model.fit(
+                px,
+                keras.utils.to_categorical(y, n_classes),
+                batch_size=self.config.batch_size,
+                epochs=self.config.epochs,
+                validation_data=val,
+                shuffle=True,
+                verbose=0,
+                callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.update())],
+            )
         return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
     def scores(self, x) -> np.ndarray:
@@ -198,6 +221,24 @@ def load_head(kind: str, arrays: dict, config: HeadConfig) -> Head:
     config = HeadConfig(**{**config.__dict__, "kind": kind})
     loader: Callable = CentroidHead.from_arrays if kind == "centroid" else SoftmaxHead.from_arrays
     return loader(arrays, config)
+
+
+def tail_threshold(pair_scores: np.ndarray, n_classes: int, target_far: float) -> float | None:
+    """Threshold from a normal fit to impostor pair scores, for a stranger facing ``n_classes``.
+
+    With few people enrolled, the empirical quantile of impostor scores rests on
+    a handful of faces; this extrapolates their tail instead: a stranger is
+    accepted when any of ``n_classes`` scores passes, so each may pass with
+    probability ``1 - (1 - target_far) ** (1 / n_classes)``. None without data.
+    """
+    from statistics import NormalDist
+
+    pair_scores = np.asarray(pair_scores, np.float64)
+    if pair_scores.size < 2 or n_classes < 1 or not 0 < target_far < 1:
+        return None
+    per_pair = 1.0 - (1.0 - target_far) ** (1.0 / n_classes)
+    z = NormalDist().inv_cdf(1.0 - per_pair)
+    return float(min(1.0, pair_scores.mean() + z * pair_scores.std()))
 
 
 def calibrate_threshold(impostor: np.ndarray, target_far: float, fallback: float) -> float:

@@ -15,7 +15,7 @@ from .errors import BundleError
 from .faces import UNKNOWN, Faces
 from .heads import Head, load_head
 
-__all__ = ["Recognizer", "Decision"]
+__all__ = ["Recognizer", "Decision", "check_bundle"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,25 @@ class Decision:
     best: np.ndarray
 
 
+def check_bundle(bundle: Bundle, config: Config, backbone: Backbone | None = None) -> None:
+    """Raise ``BundleError`` unless ``bundle`` was trained with the backbone and the weights that
+    ``config`` asks for (``backbone``, when built, gives its weights' identity; else the file is hashed)."""
+    want = bundle.meta.get("backbone")
+    if not isinstance(want, dict):
+        raise BundleError("model bundle is corrupt: meta.json names no backbone")
+    if want.get("name") != config.backbone.name:
+        raise BundleError(
+            f"the model bundle was trained with backbone {want.get('name')!r}, but the config asks for "
+            f"{config.backbone.name!r}: retrain (face-enroll train) or set backbone.name={want.get('name')}"
+        )
+    identity = backbone.weights_id if backbone else weights_identity(config.backbone)
+    if want.get("weights_id") != identity:
+        raise BundleError(
+            f"the model bundle was trained with other {config.backbone.name} weights "
+            f"({want.get('weights_id')}, config gives {identity}): retrain with face-enroll train"
+        )
+
+
 class Recognizer:
     """A backbone, a trained head, the names and the acceptance threshold."""
 
@@ -40,19 +59,8 @@ class Recognizer:
     @classmethod
     def from_bundle(cls, bundle: Bundle, config: Config, backbone: Backbone | None = None) -> "Recognizer":
         """Check that the bundle fits ``config`` (backbone and weights) and build the recogniser."""
+        check_bundle(bundle, config, backbone)
         meta = bundle.meta
-        want = meta.get("backbone", {})
-        if want.get("name") != config.backbone.name:
-            raise BundleError(
-                f"the model bundle was trained with backbone {want.get('name')!r}, but the config asks for "
-                f"{config.backbone.name!r}: retrain (face-enroll train) or set backbone.name={want.get('name')}"
-            )
-        identity = backbone.weights_id if backbone else weights_identity(config.backbone)
-        if want.get("weights_id") != identity:
-            raise BundleError(
-                f"the model bundle was trained with other {config.backbone.name} weights "
-                f"({want.get('weights_id')}, config gives {identity}): retrain with face-enroll train"
-            )
         try:
             head = load_head(meta["head"]["kind"], bundle.arrays, config.head)
             crop = CropConfig(**meta["crop"])
@@ -83,7 +91,7 @@ class Recognizer:
         """One batched backbone call for all ``(n, s, s, 3)`` RGB crops; none when ``n == 0``."""
         if len(crops) == 0:
             return self.decide(np.zeros((0, len(self.labels)), np.float32))
-        return self.decide(self.head.scores(self.backbone.features(crops)))
+        return self.decide(self.head.scores(self.backbone.features(crops, mirror=self.crop.mirror)))
 
     def recognize(self, frame: np.ndarray, faces: Faces) -> Faces:
         """``faces`` with ``names`` and ``confidences`` filled in."""

@@ -52,8 +52,12 @@ def test_eval_names_enrolled_people_and_rejects_strangers(enrolled, facenet_mode
                       models=facenet_models, progress=False).report
     assert report["n"] == 12 and report["n_unknown"] >= 15
     assert report["closed_set_accuracy"] >= 11 / 12
-    assert report["accuracy"] >= 10 / 12
-    assert report["unknown_false_accept_rate"] <= 0.1
+    # six people: the threshold leans on held-out enrolled photos (target_frr), trading a
+    # few rejected photos of enrolled people for strangers not being named
+    assert report["accuracy"] >= 8 / 12
+    assert report["unknown_false_accept_rate"] <= 0.05
+    meta = load_bundle(enrolled["result"].path).meta
+    assert report["threshold"] == meta["threshold"] == max(v for v in meta["threshold_parts"].values() if v)
     assert set(report["per_person"]) == set(PEOPLE)
 
 

@@ -58,3 +58,13 @@ def test_offline_imagenet_download_fails_with_advice(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in lines[-1] and "Traceback" not in done.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_mirror_averages_a_crop_with_its_mirror_image(vgg_none):
+    _, models = vgg_none
+    rng = np.random.default_rng(1)
+    crops = rng.integers(0, 255, (2, 224, 224, 3)).astype(np.uint8)
+    both = models.backbone.features(crops, mirror=True)
+    expect = (models.backbone.features(crops) + models.backbone.features(crops[:, :, ::-1])[:, :, ::-1]) / 2
+    assert np.allclose(both, expect, atol=1e-3)  # the mirror's feature maps are flipped back
+    assert not np.allclose(both, models.backbone.features(crops), atol=1e-3)

@@ -1,0 +1,118 @@
+"""Camera: real video files and folders; faults injected at the capture boundary where no
+real camera can be unplugged here."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from facecore.camera import Camera, parse_source
+from facecore.config import CameraConfig
+from facecore.errors import SourceError
+from helpers import DATA, VIDEOS, need
+
+OBAMA = VIDEOS / "obama-biden" / "obama.mp4"
+
+
+def test_video_file_gives_every_frame_in_order_as_rgb():
+    with Camera(str(need(OBAMA))) as cam:
+        frames = list(cam)
+    assert len(frames) == 153 and [f.index for f in frames] == list(range(153))
+    assert frames[0].image.shape == (480, 854, 3) and frames[0].image.dtype == np.uint8
+    assert abs(frames[30].time_s - 30 / cam.fps) < 1e-9
+
+
+def test_paced_file_behaves_like_a_camera_and_drops_stale_frames():
+    with Camera(str(need(OBAMA)), CameraConfig(pace=True)) as cam:
+        seen = []
+        for frame in cam:
+            seen.append(frame.index)
+            time.sleep(0.1)  # a consumer slower than 30 fps
+    assert len(seen) < 100 and seen == sorted(seen) and seen[-1] >= 140
+
+
+def test_folder_skips_corrupt_images(tmp_path):
+    src = need(DATA / "lfw-dev" / "Abdullah_Gul")
+    for i, p in enumerate(sorted(src.glob("*.jpg"))[:3]):
+        (tmp_path / f"{i}.jpg").write_bytes(p.read_bytes())
+    (tmp_path / "1b.jpg").write_bytes(b"broken")
+    with Camera(str(tmp_path)) as cam:
+        assert [f.image.shape for f in cam] == [(150, 150, 3)] * 3
+
+
+def test_truncated_video_stops_cleanly_at_the_last_good_frame(tmp_path):
+    data = need(OBAMA).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with Camera(str(cut)) as cam:
+        frames = list(cam)
+    assert 0 < len(frames) < 153
+
+
+def test_missing_sources_are_clear_errors(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        Camera(str(tmp_path / "none.mp4")).open()
+    with pytest.raises(SourceError, match="no images"):
+        Camera(str(tmp_path)).open()
+    with pytest.raises(SourceError, match="cannot open camera 9"):
+        Camera("9").open()
+    assert parse_source("0") == 0 and parse_source("rtsp://x/y") == "rtsp://x/y"
+
+
+class FlakyCapture:
+    """Stands in for cv2.VideoCapture of a webcam (none here): gives frames, then fails."""
+
+    opened = 0
+
+    def __init__(self, frames_before_failure: int):
+        FlakyCapture.opened += 1
+        self.left = frames_before_failure
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        if self.left <= 0:
+            return False, None
+        self.left -= 1
+        time.sleep(0.005)
+        return True, np.full((48, 64, 3), 100, np.uint8)
+
+    def get(self, prop):
+        return 30.0
+
+    def set(self, prop, value):
+        return True
+
+    def release(self):
+        pass
+
+
+def test_unplugged_camera_reconnects_with_backoff_mocked_camera():
+    class Unplugged(FlakyCapture):
+        def isOpened(self):
+            return FlakyCapture.opened <= 2  # plugged back in once, then gone for good
+
+    FlakyCapture.opened = 0
+    config = CameraConfig(reconnect_attempts=3, reconnect_backoff_s=0.01)
+    cam = Camera(0, config, opener=lambda src: Unplugged(5))
+    start = time.monotonic()
+    with cam:
+        frames = list(cam)
+    assert FlakyCapture.opened == 2 + 3  # open, one successful reconnection, three failed tries
+    assert 2 <= len(frames) <= 10 and cam.status == "source lost"
+    assert time.monotonic() - start >= 0.01 + 0.02 + 0.04  # the waits doubled
+
+
+def test_camera_that_never_comes_back_mocked_camera():
+    class Dead(FlakyCapture):
+        def isOpened(self):
+            return FlakyCapture.opened == 1
+
+    FlakyCapture.opened = 0
+    cam = Camera(0, CameraConfig(reconnect_attempts=2, reconnect_backoff_s=0.01), opener=lambda s: Dead(3))
+    with cam:
+        frames = list(cam)
+    assert 1 <= len(frames) <= 3 and cam.status == "source lost"

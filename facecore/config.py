@@ -54,7 +54,7 @@ class DetectorConfig:
 class CropConfig:
     margin: float = _f(0.0, lo=0.0, hi=2.0)
     align: bool = True
-    mirror: bool = False
+    mirror: bool = True
 
 
 @dataclass(frozen=True)

@@ -174,9 +174,19 @@ def capture_person(config: Config, name: str, source: str | int, data: str | Pat
     return session.result
 
 
+def _show_status(window: Window, frame: Frame, status: str, result: CaptureResult) -> str:
+    return window.show(window.draw(frame.image, Verdict(False, status), len(result.saved), result.wanted))
+
+
 def _loop(camera: Camera, session: _Session, window: Window | None) -> None:
-    manual = False
+    manual, last = False, -1
     for frame in camera:
+        if frame.index == last:  # the source is reconnecting: say so, judge nothing
+            if window is not None and _show_status(window, frame, camera.status, session.result) == "quit":
+                session.result.stopped = True
+                return
+            continue
+        last = frame.index
         look = window is not None or manual or not session.gate.too_soon(frame.time_s)
         verdict = session.step(frame, look, manual)
         manual = False

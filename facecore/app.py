@@ -14,9 +14,11 @@ __all__ = ["quiet_tensorflow", "setup_logging", "run_guarded"]
 
 
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ start-up chatter off the user's terminal (before importing it)."""
+    """Keep TensorFlow's C++ start-up chatter (before importing it) and FFmpeg's messages about
+    damaged video or unreachable streams off the user's terminal: facecam says it in one line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 def setup_logging(verbose: bool = False) -> None:

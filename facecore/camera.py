@@ -4,7 +4,11 @@
 Frames come out as RGB uint8 (converted from OpenCV's BGR once, here). Live
 sources (cameras, streams, or a file with ``pace``) are read by a thread that
 keeps only the newest frame, so a slow consumer never sees growing lag; files
-and folders give every frame, in order.
+and folders give every frame, in order. A live camera or stream that drops is
+reopened with exponential backoff (``camera.reconnect_attempts``,
+``camera.reconnect_backoff_s``); meanwhile ``status`` says so, it is logged, and the
+last frame is given again every half second (same ``index``) so that a display
+stays responsive and can show the status.
 """
 
 from __future__ import annotations
@@ -94,7 +98,12 @@ class Camera:
         return self
 
     def _open_capture(self):
-        cap = self._opener(self.source)
+        quiet = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a failure is our one-line error
+        try:
+            cap = self._opener(self.source)
+        finally:
+            cv2.utils.logging.setLogLevel(quiet)
         if cap is None or not cap.isOpened():
             if cap is not None:
                 cap.release()
@@ -175,13 +184,16 @@ class Camera:
         last = -1
         while True:
             with self._cond:
-                while not self._stop.is_set() and not self._ended and (self._latest is None or self._latest.index == last):
+                if not self._ended and (self._latest is None or self._latest.index == last):
                     self._cond.wait(timeout=0.5)
-                frame = self._latest
-                if self._stop.is_set() or frame is None or frame.index == last:
-                    return
-            last = frame.index
-            yield frame
+                frame, ended = self._latest, self._ended
+            if self._stop.is_set() or (ended and (frame is None or frame.index == last)):
+                return
+            if frame is not None and frame.index != last:
+                last = frame.index
+                yield frame
+            elif frame is not None and self.status:
+                yield frame  # reconnecting: the same frame again, so the display can say so
 
     def _file_frames(self) -> Iterator[Frame]:
         index = 0

@@ -56,10 +56,9 @@ def read_image(path: str | os.PathLike, max_side: int = 2048) -> np.ndarray:
             with Image.open(path) as image:
                 image.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced size
                 image.load()
-                image = ImageOps.exif_transpose(image)
-                if max(image.size) > max_side:
+                if max(image.size) > max_side:  # first, so that no full-size copy is ever made
                     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-                return to_rgb_uint8(image)
+                return to_rgb_uint8(ImageOps.exif_transpose(image))
     except ImageError:
         raise
     except FileNotFoundError:

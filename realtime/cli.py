@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Iterator
 
 from facecore.app import quiet_tensorflow, run_guarded, setup_logging
-from facecore.bundle import bundle_exists, load_bundle
+from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.camera import Camera, parse_source
 from facecore.config import Config, load_config
-from facecore.errors import SourceError, UsageError
+from facecore.errors import FacecamError, SourceError, UsageError
+from facecore.recognizer import check_bundle
 
 from .csvlog import CsvLog
 from .device import DEVICE_CHOICES, Device, select_device
@@ -81,18 +82,25 @@ def _bundle_path(args, config: Config) -> Path | None:
     return path if bundle_exists(path) else None
 
 
-def _pipeline(config: Config, bundle_path: Path | None, device: Device, stills: bool, prebuilt=None) -> Pipeline:
-    """Detector, and the recogniser when there is a bundle. ``prebuilt``: an object with
-    ``detector`` and ``backbone`` built before (tests, benchmarks), used instead of building."""
+def _pipeline(config: Config, bundle: Bundle | None, device: Device, stills: bool, prebuilt=None) -> Pipeline:
+    """The recogniser when there is a bundle (first: a bundle that does not fit fails before the
+    detector is built), and the detector. ``prebuilt``: an object with ``detector`` and
+    ``backbone`` built before (tests, benchmarks), used instead of building."""
     from facecore.detector import Detector
     from facecore.recognizer import Recognizer
 
-    detector = prebuilt.detector if prebuilt is not None else Detector(config.detector, device=device.name)
     recognizer = None
-    if bundle_path is not None:
+    if bundle is not None:
         backbone = prebuilt.backbone if prebuilt is not None else None
-        recognizer = Recognizer.from_bundle(load_bundle(bundle_path), config, backbone=backbone)
+        recognizer = Recognizer.from_bundle(bundle, config, backbone=backbone)
+    detector = prebuilt.detector if prebuilt is not None else Detector(config.detector, device=device.name)
     return Pipeline(config, detector, recognizer, stills=stills)
+
+
+def _is_live(source: str) -> bool:
+    """A camera index or a stream URL (not a file, paced or not, nor a folder)."""
+    parsed = parse_source(source)
+    return isinstance(parsed, int) or "://" in parsed
 
 
 def _check_source(source: str) -> None:
@@ -112,8 +120,12 @@ def _window(config: Config, headless: bool) -> Iterator[Window | None]:
             window.close()
 
 
-def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | None = None) -> RunReport:
-    """Run ``face-live`` with ``argv``; errors are raised (``main`` turns them into exit codes)."""
+def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | None = None,
+         opener=None) -> RunReport:
+    """Run ``face-live`` with ``argv``; errors are raised (``main`` turns them into exit codes).
+
+    ``opener`` replaces ``cv2.VideoCapture`` (tests of camera faults, the soak benchmark).
+    """
     args = build_parser().parse_args(argv)
     config = load_config(args.config, args.overrides)
     if not args.headless:
@@ -122,23 +134,33 @@ def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | N
     bundle_path = _bundle_path(args, config)
     log_path = config.log.path if args.log is None else args.log
     _check_source(source)
+    bundle = load_bundle(bundle_path) if bundle_path is not None else None  # a damaged one fails here, at once
+    if bundle is not None:
+        check_bundle(bundle, config, prebuilt.backbone if prebuilt is not None else None)
     with ExitStack() as stack:
-        csv_log = stack.enter_context(CsvLog(log_path, config.log.fsync)) if log_path else None
+        csv_log = CsvLog(log_path, config.log.fsync) if log_path else None
+        events = EventLog(csv_log, config.log, str(source), args.snapshots or config.log.snapshots or None)
+        stack.callback(events.close)
+        camera = None
+        if _is_live(source):  # a camera or stream that cannot be opened fails before the models load
+            camera = stack.enter_context(Camera(source, config.camera, opener))
         device = select_device(args.device or config.recognition.device)
         _say(f"device: {device.description}")
-        if bundle_path is None:
+        if bundle is None:
             _say(f"no model bundle at {config.train.model}: every face is shown as unknown. {ENROLL_HINT}")
         stills = Path(str(source)).is_dir()  # a folder of photos
-        pipeline = _pipeline(config, bundle_path, device, stills, prebuilt)
+        pipeline = _pipeline(config, bundle, device, stills, prebuilt)
         _say("warming up the models")
         pipeline.warm_up()
-        camera = stack.enter_context(Camera(source, config.camera))  # a paced file starts playing here
-        events = EventLog(csv_log, config.log, str(source), args.snapshots or config.log.snapshots or None)
+        if camera is None:  # a paced file starts playing here
+            camera = stack.enter_context(Camera(source, config.camera, opener))
         video = stack.enter_context(VideoSink(args.output, camera.fps)) if args.output else None
         window = stack.enter_context(_window(config, args.headless))
-        options = LoopOptions(args.max_frames, ENROLL_HINT if bundle_path is None else "", config.overlay.stale_s,
+        options = LoopOptions(args.max_frames, ENROLL_HINT if bundle is None else "", config.overlay.stale_s,
                               config.overlay.snapshot_dir, config.overlay.show_stats)
-        return LiveLoop(camera, pipeline, events, Overlay(config.overlay), options, stop, window, video).run()
+        report = LiveLoop(camera, pipeline, events, Overlay(config.overlay), options, stop, window, video).run()
+    report.rows, report.rows_unwritten, report.log_error = events.rows, events.unwritten, events.error
+    return report
 
 
 @contextmanager
@@ -169,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         with _stop_on_signals() as stop:
             report = live(argv, stop=stop)
         _say(report.summary())
+        if report.log_error or report.rows_unwritten:
+            raise FacecamError(f"the CSV log failed, rows not written: {report.rows_unwritten} "
+                               f"({report.log_error or 'too many waited in memory'})")
         return 0
 
     return run_guarded(PROG, run, args.debug)

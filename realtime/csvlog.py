@@ -1,7 +1,9 @@
 """The CSV log of recognitions: a header once, then whole rows, each flushed when written.
 
 Every row is built completely in memory and handed to the kernel in one ``write()``
-on a file opened for appending, so a crash or ``kill -9`` leaves only whole rows.
+on a file opened for appending, so a crash or ``kill -9`` leaves only whole rows. A
+write that fails part-way (a full disk) is cut back off the file, so it leaves no torn
+row either; every write failure is a :class:`FacecamError` naming the file.
 Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
 ``-``, ``@``, tab or carriage return) get a leading ``'``.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 from pathlib import Path
 from typing import Mapping
@@ -20,6 +23,7 @@ __all__ = ["CsvLog", "COLUMNS", "neutralize"]
 
 COLUMNS = ("time", "name", "confidence", "track", "frame", "source_time",
            "x1", "y1", "x2", "y2", "source", "snapshot")
+log = logging.getLogger(__name__)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -56,6 +60,10 @@ class CsvLog:
         self.rows = 0
         self._fd: int | None = None
 
+    @property
+    def is_open(self) -> bool:
+        return self._fd is not None
+
     def __enter__(self) -> "CsvLog":
         return self.open()
 
@@ -65,14 +73,23 @@ class CsvLog:
     def open(self) -> "CsvLog":
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise FacecamError(f"cannot open the CSV log {self.path}: a file is in the way of its folder") from None
+        except OSError as exc:
+            raise FacecamError(f"cannot create the folder of the CSV log {self.path}: {exc.strerror or exc}") from None
+        try:
             header, ends_whole = self._existing()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as exc:
             raise FacecamError(f"cannot open the CSV log {self.path}: {exc.strerror or exc}") from None
-        if header is None:
-            self._write(_line(list(COLUMNS)))
-        elif not ends_whole:
-            self._write(b"\n")  # an earlier writer left a partial last line: start on a new one
+        try:
+            if header is None:
+                self._write(_line(list(COLUMNS)))
+            elif not ends_whole:
+                self._write(b"\n")  # an earlier writer left a partial last line: start on a new one
+        except FacecamError:
+            self.close()
+            raise
         return self
 
     def _existing(self) -> tuple[list[str] | None, bool]:
@@ -89,13 +106,37 @@ class CsvLog:
         return header, ends_whole
 
     def _write(self, data: bytes) -> None:
+        """Append ``data`` whole, or raise ``FacecamError`` and leave the file as it was."""
         if self._fd is None:
             raise FacecamError(f"the CSV log {self.path} is closed")
-        written = os.write(self._fd, data)
-        if written != len(data):  # only on a full disk; a regular file otherwise takes it whole
-            raise FacecamError(f"short write to {self.path} ({written} of {len(data)} bytes): disk full?")
+        size = self._size()
+        try:
+            written = os.write(self._fd, data)
+        except OSError as exc:
+            raise FacecamError(f"cannot write to the CSV log {self.path}: {exc.strerror or exc}") from None
+        if written != len(data):  # a full disk (or file size limit) took only part of the row
+            self._cut_back(size, written)
+            raise FacecamError(f"cannot write to the CSV log {self.path}: disk full "
+                               f"(short write, {written} of {len(data)} bytes)")
         if self.fsync:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:  # the row is written (not to repeat it); only its flush to disk failed
+                log.warning("cannot flush the CSV log %s to disk: %s", self.path, exc.strerror or exc)
+
+    def _size(self) -> int | None:
+        try:
+            return os.fstat(self._fd).st_size
+        except OSError:
+            return None
+
+    def _cut_back(self, size: int | None, written: int) -> None:
+        """Remove the ``written`` bytes of a partial row, unless another writer appended since."""
+        if size is not None and written and self._size() == size + written:
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError:
+                pass
 
     def append(self, row: Mapping[str, object]) -> None:
         """Write one row (missing columns are empty) in a single ``write()``."""

@@ -7,12 +7,20 @@ The rules (``[log]``):
   person who stays in view is logged again once the cooldown has passed);
 - strangers: one ``unknown`` row per track (``log_unknown = false``: none);
 - a track still voting (``…``) is never logged.
+
+When the CSV log cannot be written (a full disk, a read-only or missing folder), the
+loop goes on: the rows wait in memory (up to ``MAX_WAITING``), writing is tried again
+every ``RETRY_S`` seconds, ``status`` says so for the screen, and the failure and the
+recovery are logged once each.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import time
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 
@@ -20,15 +28,17 @@ import cv2
 import numpy as np
 
 from facecore.config import LogConfig
-from facecore.errors import FacecamError
+from facecore.errors import FacecamError, UsageError
 from facecore.faces import PENDING, UNKNOWN
 
 from .csvlog import CsvLog
 from .pipeline import Snapshot
 
-__all__ = ["LogPolicy", "EventLog", "face_snapshot"]
+__all__ = ["LogPolicy", "EventLog", "face_snapshot", "MAX_WAITING", "RETRY_S"]
 
 log = logging.getLogger(__name__)
+MAX_WAITING = 10_000  # rows kept in memory while the CSV log fails (older ones are dropped, and counted)
+RETRY_S = 2.0
 
 
 class LogPolicy:
@@ -74,32 +84,90 @@ def _safe(name: str) -> str:
 
 
 class EventLog:
-    """Policy + CSV + snapshots: ``record(snapshot, image)`` writes the rows due for one step."""
+    """Policy + CSV + snapshots: ``record(snapshot, image)`` writes the rows due for one step.
 
-    def __init__(self, csv_log: CsvLog | None, config: LogConfig, source: str, snapshots: str | None = None) -> None:
+    ``csv_log`` is opened here (a ``UsageError``, such as a file with other columns, is
+    raised at once; any other failure only makes the log "failing"). Call ``close()``
+    at the end: it tries the waiting rows a last time.
+    """
+
+    def __init__(self, csv_log: CsvLog | None, config: LogConfig, source: str, snapshots: str | None = None,
+                 clock=time.monotonic) -> None:
         self.csv = csv_log
         self.policy = LogPolicy(config.cooldown_s, config.log_unknown)
         self.source = source
         self.snapshots = Path(snapshots) if snapshots else None
+        self.error = ""  # why the CSV log is failing now ("" when it works)
+        self.dropped = 0  # rows lost because too many were waiting
+        self._waiting: deque[dict] = deque()
+        self._clock, self._next_try = clock, 0.0
         if self.snapshots is not None:
             try:
-                self.snapshots.mkdir(parents=True, exist_ok=True)
+                self.snapshots.mkdir(parents=True, exist_ok=True, mode=0o700)  # face crops: owner-only
             except OSError as exc:
                 raise FacecamError(f"cannot create the snapshot folder {self.snapshots}: {exc.strerror}") from None
+        if self.csv is not None:
+            self._try_write()
 
     @property
     def rows(self) -> int:
         return self.csv.rows if self.csv is not None else 0
 
+    @property
+    def unwritten(self) -> int:
+        """Rows that were due but are not in the CSV file (waiting or dropped)."""
+        return len(self._waiting) + self.dropped
+
+    @property
+    def status(self) -> str:
+        """A line for the screen while the CSV log fails, else ``""``."""
+        if not self.error:
+            return ""
+        return f"CSV LOG FAILING (rows not written: {self.unwritten}): {self.error}"
+
     def record(self, snapshot: Snapshot, image: np.ndarray) -> int:
-        """Log what ``snapshot`` (made from RGB ``image``) calls for; returns the rows written."""
+        """Log what ``snapshot`` (made from RGB ``image``) calls for; returns the rows due."""
         if self.csv is None:
             return 0
         chosen = self.policy.select(snapshot)
         stamp = datetime.now().astimezone()
         for row in chosen:
-            self.csv.append(self._row(snapshot, image, row, stamp))
+            if len(self._waiting) >= MAX_WAITING:
+                self._waiting.popleft()
+                self.dropped += 1
+            self._waiting.append(self._row(snapshot, image, row, stamp))
+        if self._waiting and (not self.error or self._clock() >= self._next_try):
+            self._try_write()
         return len(chosen)
+
+    def close(self) -> None:
+        """Try the waiting rows a last time, then close the CSV log."""
+        if self.csv is None:
+            return
+        if self._waiting or self.error:
+            self._try_write()
+        self.csv.close()
+
+    def _try_write(self) -> None:
+        """(Re)open the CSV log if needed and write the waiting rows, oldest first."""
+        try:
+            if not self.csv.is_open:
+                self.csv.open()
+            while self._waiting:
+                self.csv.append(self._waiting[0])
+                self._waiting.popleft()
+        except UsageError:
+            raise
+        except FacecamError as exc:
+            if not self.error:
+                log.error("%s: recognitions are still shown; rows wait in memory and are written when it works "
+                          "again (trying every %.0f s)", exc, RETRY_S)
+            self.error = str(exc)
+            self._next_try = self._clock() + RETRY_S
+            return
+        if self.error:
+            log.warning("the CSV log %s works again: the waiting rows are written", self.csv.path)
+            self.error = ""
 
     def _row(self, snapshot: Snapshot, image: np.ndarray, row: int, stamp: datetime) -> dict:
         faces = snapshot.faces
@@ -123,7 +191,14 @@ class EventLog:
             return ""
         path = self.snapshots / f"{stamp:%Y%m%dT%H%M%S}-f{frame:06d}-t{track}-{_safe(name)}.jpg"
         crop = cv2.cvtColor(face_snapshot(image, box), cv2.COLOR_RGB2BGR)
-        if not cv2.imwrite(str(path), crop):
-            log.warning("could not write the face snapshot %s", path)
+        ok, jpeg = cv2.imencode(".jpg", crop)
+        try:
+            if not ok:
+                raise OSError("cannot encode the crop")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(jpeg.tobytes())
+        except OSError as exc:
+            log.warning("could not write the face snapshot %s: %s", path, exc.strerror or exc)
             return ""
         return str(path)

@@ -139,7 +139,9 @@ class LiveLoop:
             for frame in frames:
                 if worker.error is not None:
                     break
-                if not self.paused or shown is None:
+                if shown is not None and frame.index == shown.index:  # the source is reconnecting
+                    reason = self._redraw(shown, worker.latest or Snapshot.empty(frame.index, frame.time_s))
+                elif not self.paused or shown is None:
                     worker.submit(frame)
                     shown = frame
                     reason = self._present(shown, worker.latest or Snapshot.empty(frame.index, frame.time_s))
@@ -185,6 +187,11 @@ class LiveLoop:
             return "max-frames"
         return None
 
+    def _redraw(self, frame: Frame, snapshot: Snapshot) -> str | None:
+        """Show ``frame`` again with the current notes (no new frame: not counted, not written)."""
+        self._canvas = self._render(frame, snapshot)
+        return self._key(self.window.show(self._canvas) if self.window else -1)
+
     def _render(self, frame: Frame, snapshot: Snapshot, extra: tuple = ()) -> np.ndarray:
         stale = snapshot.stale
         if len(snapshot.faces) and frame.time_s - snapshot.time_s > self.options.stale_s:
@@ -197,7 +204,7 @@ class LiveLoop:
         if self.options.show_stats:
             self.overlay.panel(canvas, self.stats.lines())
         paused = "PAUSED (p: resume)" if self.paused else ""
-        notes = [n for n in (self.options.hint, self.camera.status, paused, *extra) if n]
+        notes = [n for n in (self.options.hint, self.camera.status, self.events.status, paused, *extra) if n]
         self.overlay.panel(canvas, notes, "bottom-left")
 
     def _while_paused(self) -> str | None:

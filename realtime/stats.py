@@ -70,7 +70,8 @@ class RunReport:
     steps with one batched model call, for ``faces_recognized`` faces in all; ``seconds``: wall time of
     the frame loop (after warm-up); ``first_name_s``/``first_name_frame``: when the first name was
     confirmed (``None``: never); ``rows``: CSV rows; ``ended``: ``end``, ``quit``, ``signal`` or
-    ``max-frames``."""
+    ``max-frames``; ``rows_unwritten``: rows due that the CSV log could not take, and
+    ``log_error`` why (``""``: the log worked at the end)."""
 
     frames: int = 0
     steps: int = 0
@@ -81,6 +82,8 @@ class RunReport:
     first_name_frame: int | None = None
     rows: int = 0
     ended: str = ""
+    rows_unwritten: int = 0
+    log_error: str = ""
 
     @property
     def fps(self) -> float:
@@ -90,8 +93,9 @@ class RunReport:
         return {**asdict(self), "fps": round(self.fps, 3)}
 
     def summary(self) -> str:
+        unwritten = f" ({self.rows_unwritten} NOT written)" if self.rows_unwritten else ""
         first = "no name confirmed" if self.first_name_s is None else (
             f"first name after {self.first_name_s:.2f} s (frame {self.first_name_frame})")
         return (f"{self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} fps), {self.steps} steps, "
                 f"{self.model_calls} model calls for {self.faces_recognized} faces, "
-                f"{first}, {self.rows} rows logged; stopped: {self.ended}")
+                f"{first}, {self.rows} rows logged{unwritten}; stopped: {self.ended}")

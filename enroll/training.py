@@ -213,12 +213,12 @@ def train(
         raise DataError(f"--unknown folder not found: {unknown}")
     clock = {"start": time.monotonic()}
     people = scan_people(data)
+    if config.head.kind != "centroid" and len(people) < 2:
+        raise DataError(f"head {config.head.kind!r} needs at least 2 people; enroll another or use head.kind=centroid")
     models = models or Models.build(config)
     clock["models"] = time.monotonic()
     x, y, labels, counts, skipped = _collect(config, people, data, models, Path(config.train.cache_dir), progress)
     clock["features"] = time.monotonic()
-    if config.head.kind != "centroid" and len(labels) < 2:
-        raise DataError(f"head {config.head.kind!r} needs at least 2 people; enroll another or use head.kind=centroid")
     fitted = fit_and_calibrate(config, x, y, len(labels), _stranger_features(unknown, config, models, progress), progress)
     threshold, va = fitted.calibration["threshold"], fitted.val
     clock["head"] = time.monotonic()

@@ -10,7 +10,7 @@ from typing import Callable
 
 from .errors import FacecamError
 
-__all__ = ["quiet_tensorflow", "setup_logging", "run_guarded"]
+__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded"]
 
 
 def quiet_tensorflow() -> None:
@@ -19,6 +19,23 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
+def load_tensorflow() -> None:
+    """Import TensorFlow (and look for GPUs) once, with the C++ start-up lines that its
+    own settings cannot silence sent to /dev/null; shown when logging is at DEBUG."""
+    if "tensorflow" in sys.modules or logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .config import BackboneConfig
+from .app import load_tensorflow
 from .errors import ModelError
 
 __all__ = ["Backbone", "build_backbone", "weights_identity", "pad_batches", "INPUT_SIZES"]
@@ -161,6 +162,8 @@ def build_backbone(config: BackboneConfig, batch_sizes: tuple | list = (1, 2, 4,
     if config.name not in INPUT_SIZES:
         raise ModelError(f"unknown backbone {config.name!r} (known: {', '.join(INPUT_SIZES)})")
     identity = weights_identity(config)
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        load_tensorflow()
     builder = _build_vgg16 if config.name == "vgg16" else _build_facenet
     model = builder(config)
     log.info("backbone %s ready (weights %s)", config.name, identity)

@@ -24,6 +24,7 @@ from .detector import Detector
 from .errors import ImageError
 from .faces import Faces
 from .images import read_image
+from .people import make_private_dir
 from .progress import Progress
 
 __all__ = ["FeatureCache", "choose_subject", "ImageFeatures", "features_for_images", "settings_key", "file_hash"]
@@ -71,7 +72,9 @@ class FeatureCache:
 
     def put(self, person: str, digest: str, features: np.ndarray) -> None:
         path = self._path(person, digest)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.parent.is_dir():
+            make_private_dir(self.root)
+            make_private_dir(path.parent)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         with open(tmp, "wb") as fh:
             np.save(fh, np.asarray(features, np.float32), allow_pickle=False)

@@ -185,8 +185,6 @@ def test_enrollment_and_training_write_owner_only_folders_and_files(tmp_path, fa
     assert _modes(model.parent)["."] == "0o700"
 
 
-@pytest.mark.xfail(strict=True, reason="facecore/features.py creates the cache root (train.cache_dir) with the "
-                                      "default mode (0755 here): anyone can list the names of enrolled people")
 def test_the_feature_cache_root_is_owner_only(tmp_path, facenet_config, facenet_models):
     cache = tmp_path / "cache"
     data = copy_people(tmp_path / "people", lfw_people([A, B], 0, 2))

@@ -9,11 +9,13 @@ import statistics
 import time
 from pathlib import Path
 
-__all__ = ["REPO", "SHARED", "FACENET_H5", "RESULTS", "machine", "print_table", "write_results", "median"]
+__all__ = ["REPO", "SHARED", "FACENET_H5", "VIDEOS", "RESULTS", "machine", "print_table", "write_results", "median",
+           "load_average", "clips", "facenet_overrides", "parse_args"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACECAM_SHARED", REPO.parent / "shared"))
 FACENET_H5 = SHARED / "models" / "facenet_keras.h5"
+VIDEOS = SHARED / "data" / "videos"
 RESULTS = REPO / "bench" / "results"
 
 
@@ -29,6 +31,38 @@ def machine() -> dict:
 
 def median(values) -> float:
     return float(statistics.median(values))
+
+
+def load_average() -> float:
+    """The 1-minute load average (the machine is shared: timings are only as quiet as this)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def clips(selected: list[str] | None = None) -> list[Path]:
+    """The clips to run: ``selected`` (paths relative to ``VIDEOS``), or every ``*.mp4`` there."""
+    if selected:
+        return [VIDEOS / c for c in selected]
+    return sorted(VIDEOS.glob("*/*.mp4"))
+
+
+def facenet_overrides(overrides: list[str]) -> list[str]:
+    """``overrides`` plus the facenet backbone from ``../shared/models``, unless they name a backbone."""
+    if any(o.startswith("backbone.") for o in overrides):
+        return list(overrides)
+    return [*overrides, "backbone.name=facenet", f"backbone.weights={FACENET_H5}"]
+
+
+def parse_args(parser, argv: list[str] | None, name: str, facenet: bool = True):
+    """Add ``--name`` and ``--set`` to ``parser`` and parse ``argv``; with ``facenet``, the
+    facenet backbone is used unless ``--set backbone.*`` says otherwise."""
+    parser.add_argument("--name", default=name, help=f"name of the JSON result file (default {name})")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="SECTION.KEY=VALUE",
+                        help="override one config value; repeatable")
+    args = parser.parse_args(argv)
+    if facenet:
+        args.overrides = facenet_overrides(args.overrides)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return args
 
 
 def print_table(rows: list[dict], columns: list[str]) -> None:

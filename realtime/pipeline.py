@@ -92,8 +92,8 @@ class Pipeline:
     def warm_up(self) -> None:
         """Trace the detector and every fixed batch size of the backbone, so no frame pays for it.
 
-        One blank 16:9 frame is enough for the detector: its compiled networks relax to
-        any frame size after the first (the first face still costs its stages ~0.3 s).
+        The detector's compiled networks were traced for any size when it was built; one
+        blank 16:9 frame pays its remaining first-call costs.
         """
         side = self.config.detector.max_side
         self.detector.detect(np.zeros((side * 9 // 16, side, 3), np.uint8))

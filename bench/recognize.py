@@ -1,0 +1,93 @@
+"""Backbone throughput: faces per second, one model call per face against one batched call.
+
+For each backbone and each batch size ``n``, ``n`` crops go through the backbone as ``n``
+calls of one crop (``per_face``) and as one call of ``n`` crops (``batched``), both through
+``Backbone.features``, the path recognition takes. Every batch size is traced before it is
+timed (warm-up), so the figures are steady-state. ``speedup`` is batched over per-face
+faces/s, the median of the ratios of each repeat. The crops are random pixels: the cost of
+these networks does not depend on what they see. ``vgg16`` runs with ``weights = "none"``
+(random weights cost the same as ImageNet ones and need no download).
+
+Only Keras is imported, never TensorFlow directly, so the benchmark also runs on another
+Keras backend: ``KERAS_BACKEND=jax python -m bench.recognize`` (with ``jax`` installed).
+(Keras itself loads TensorFlow, when installed, to seed it for ``vgg16`` with random weights;
+each row says whether TensorFlow was loaded by then.)
+
+    python -m bench.recognize --sizes 1 4 8 16 64 --repeats 3
+
+Prints a table and writes JSON to ``bench/results/recognize.json`` (``--name``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+from .common import FACENET_H5, load_average, median, print_table, write_results
+
+COLUMNS = ["backbone", "keras_backend", "batch", "per_face_fps", "batched_fps", "speedup", "runs"]
+WEIGHTS = {"vgg16": "none", "facenet": str(FACENET_H5)}
+
+
+def faces_per_second(backbone, crops: np.ndarray, per_face: bool) -> float:
+    start = time.perf_counter()
+    if per_face:
+        for i in range(len(crops)):
+            backbone.features(crops[i:i + 1])
+    else:
+        backbone.features(crops)
+    return len(crops) / (time.perf_counter() - start)
+
+
+def measure(name: str, sizes: list[int], repeats: int, backend: str) -> list[dict]:
+    from facecore.backbones import build_backbone
+    from facecore.config import BackboneConfig
+
+    # every size is one call of exactly that size (no padding to another size)
+    backbone = build_backbone(BackboneConfig(name=name, weights=WEIGHTS[name]), sorted({1, *sizes}))
+    backbone.warm_up()
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (max(sizes), backbone.input_size, backbone.input_size, 3), dtype=np.uint8)
+    rows = []
+    for n in sizes:
+        runs = []
+        for repeat in range(repeats):  # alternate which mode goes first: the load drifts
+            order = (True, False) if repeat % 2 == 0 else (False, True)
+            fps = {mode: faces_per_second(backbone, crops[:n], mode) for mode in order}
+            runs.append((fps[True], fps[False]))
+        rows.append({
+            "backbone": name, "keras_backend": backend, "batch": n,
+            "per_face_fps": median([a for a, _ in runs]), "batched_fps": median([b for _, b in runs]),
+            "speedup": median([b / a for a, b in runs]), "runs": repeats,
+            "raw": [[round(a, 3), round(b, 3)] for a, b in runs], "load_average": load_average(),
+            "tensorflow_loaded": "tensorflow" in sys.modules,
+        })
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.recognize", description=__doc__.split("\n\n")[0])
+    p.add_argument("--backbones", nargs="*", default=["facenet", "vgg16"], choices=sorted(WEIGHTS))
+    p.add_argument("--sizes", nargs="*", type=int, default=[1, 4, 8, 16, 64], help="batch sizes")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--name", default="recognize", help="name of the JSON result file")
+    args = p.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    backend = keras.backend.backend()
+    load_before = load_average()
+    rows = [row for name in args.backbones for row in measure(name, args.sizes, args.repeats, backend)]
+    print_table(rows, COLUMNS)
+    print(f"load average (1 min): {load_before} before, {load_average()} after")
+    write_results(args.name, {"args": vars(args), "keras_backend": backend, "rows": rows,
+                              "load_average_1min": [load_before, load_average()]})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -56,7 +56,8 @@ class Detector:
     Faces are searched on a copy of the frame whose longest side is at most
     ``config.max_side`` (detecting at full resolution costs much more and finds
     nothing more at webcam distances); boxes and landmarks come back in the
-    frame's own pixels. Build it once: building MTCNN loads three networks.
+    frame's own pixels. Build it once: building MTCNN loads three networks (and, with
+    ``config.compiled``, traces each one for every input size, about 1 s).
     """
 
     def __init__(self, config: DetectorConfig | None = None, device: str = "CPU:0") -> None:

@@ -1,9 +1,15 @@
 """The CSV log of recognitions: a header once, then whole rows, each flushed when written.
 
 Every row is built completely in memory and handed to the kernel in one ``write()``
-on a file opened for appending, so a crash or ``kill -9`` leaves only whole rows. A
-write that fails part-way (a full disk) is cut back off the file, so it leaves no torn
-row either; every write failure is a :class:`FacecamError` naming the file.
+on a file opened for appending, so a crash of Python or an exception never splits a
+row. A write that fails part-way (a full disk) is cut back off the file, so it leaves
+no torn row either; every write failure is a :class:`FacecamError` naming the file.
+
+One case is left to the next start: Linux may stop a ``write()`` between two pages of
+the file when the process is killed (``kill -9``), so a row that straddled a page
+boundary can end the file cut short. Such a partial line can only be the last one, and
+opening the log removes it (with a warning) before anything is appended, so a log that
+is being written again never holds a torn row.
 Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
 ``-``, ``@``, tab or carriage return) get a leading ``'``.
 """
@@ -46,6 +52,24 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _ends_with_newline(fh, size: int) -> bool:
+    fh.seek(size - 1)
+    return fh.read(1) == b"\n"
+
+
+def _last_newline_end(fh, size: int, block: int = 65536) -> int:
+    """The offset just after the last newline of the file (0 when it has none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        fh.seek(start)
+        found = fh.read(end - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
 class CsvLog:
     """Append rows to ``path`` (a context manager).
 
@@ -78,32 +102,44 @@ class CsvLog:
         except OSError as exc:
             raise FacecamError(f"cannot create the folder of the CSV log {self.path}: {exc.strerror or exc}") from None
         try:
-            header, ends_whole = self._existing()
+            header, whole_end = self._existing()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if header is not None and whole_end is not None:
+                self._drop_partial_tail(whole_end)
+                header = header if whole_end else None  # only a partial header was there
         except OSError as exc:
+            self.close()
             raise FacecamError(f"cannot open the CSV log {self.path}: {exc.strerror or exc}") from None
         try:
             if header is None:
                 self._write(_line(list(COLUMNS)))
-            elif not ends_whole:
-                self._write(b"\n")  # an earlier writer left a partial last line: start on a new one
         except FacecamError:
             self.close()
             raise
         return self
 
-    def _existing(self) -> tuple[list[str] | None, bool]:
-        """The header of an existing non-empty file and whether it ends with a newline."""
+    def _existing(self) -> tuple[list[str] | None, int | None]:
+        """The header of an existing non-empty file, and where its last whole line ends
+        when a partial line follows it (``None`` when the file ends with a newline)."""
         if not self.path.is_file() or self.path.stat().st_size == 0:
-            return None, True
+            return None, None
         with open(self.path, "rb") as fh:
-            first = fh.readline().decode("utf-8", errors="replace")
-            fh.seek(-1, os.SEEK_END)
-            ends_whole = fh.read(1) == b"\n"
-        header = next(csv.reader([first]), [])
+            first = fh.readline()
+            size = fh.seek(0, os.SEEK_END)
+            whole_end = None if _ends_with_newline(fh, size) else _last_newline_end(fh, size)
+        header = next(csv.reader([first.decode("utf-8", errors="replace")]), [])
         if tuple(header) != COLUMNS:
             raise UsageError(f"{self.path} is not a face-live log (its columns differ); choose another --log file")
-        return header, ends_whole
+        return header, whole_end
+
+    def _drop_partial_tail(self, whole_end: int) -> None:
+        """Cut off the partial last line that a killed writer left after byte ``whole_end``."""
+        with open(self.path, "rb") as fh:
+            fh.seek(whole_end)
+            tail = fh.read(200)
+        os.ftruncate(self._fd, whole_end)
+        log.warning("%s ended with a partial row left by an interrupted run; removed it: %r",
+                    self.path, tail.decode("utf-8", errors="replace"))
 
     def _write(self, data: bytes) -> None:
         """Append ``data`` whole, or raise ``FacecamError`` and leave the file as it was."""

@@ -41,6 +41,7 @@ class CameraConfig:
 @dataclass(frozen=True)
 class DetectorConfig:
     max_side: int = _f(480, lo=32)
+    refine_side: int = _f(1280, lo=0)
     min_face_size: int = _f(20, lo=12, hi=20)
     threshold_pnet: float = _f(0.6, lo=0.0, hi=1.0)
     threshold_rnet: float = _f(0.7, lo=0.0, hi=1.0)

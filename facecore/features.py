@@ -43,10 +43,13 @@ def settings_key(config: Config, backbone: Backbone) -> str:
     settings = {
         "backbone": [backbone.name, backbone.weights_id, backbone.input_size],
         "crop": asdict(config.crop),
-        "detector": [d.max_side, d.min_face_size, d.threshold_pnet, d.threshold_rnet, d.threshold_onet, d.min_score],
+        "detector": [d.max_side, d.refine_side, d.min_face_size, d.threshold_pnet, d.threshold_rnet,
+                     d.threshold_onet, d.min_score],
         "no_face": config.train.no_face,
         "max_image_side": config.train.max_image_side,
-        "version": 2,  # 2: landmarks read in mtcnn's order (crops were misaligned)
+        # 2: landmarks read in mtcnn's order (crops were misaligned); 3: candidates checked on
+        # a finer copy, the search starting below min_face_size
+        "version": 3,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -50,7 +50,9 @@ def _check_images(paths, detector, max_similarity: float) -> None:
         image = read_image(path)
         faces = detector.detect(image)
         assert len(faces) == 1, f"{path.name}: {len(faces)} faces"
-        assert faces.sizes[0] > 0.4 * image.shape[0]  # the face fills the crop, with margin around it
+        # the face fills the crop, with margin around it: with capture.image_margin 0.6 the box is
+        # 0.45 of the crop as captured; detected again, a turned face's box comes out up to ~20 % smaller
+        assert faces.sizes[0] > 0.33 * image.shape[0]
         thumbs.append(thumbnail(face_patch(image, faces)))
         greys.append(cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (64, 64)).astype(np.float32))
     for (i, a), (j, b) in itertools.combinations(enumerate(thumbs), 2):

@@ -55,11 +55,11 @@ def odd_images(folder, photos: list, other) -> dict[str, str]:
     rgba.putalpha(Image.fromarray(alpha))
     rgba.save(folder / "rgba.png")
     _rgb(next(p)).convert("P", palette=Image.Palette.ADAPTIVE, colors=256).save(folder / "palette.png")
-    upside_down = _rgb(next(p)).rotate(180)
+    sideways = _rgb(next(p)).rotate(90, expand=True)  # a quarter turn anticlockwise
     exif = Image.Exif()
-    exif[0x0112] = 3  # shown turned by 180 degrees: upright again
-    upside_down.save(folder / "exif_rotated.jpg", exif=exif)
-    upside_down.save(folder / "upside_down.jpg")  # the control: the same pixels, no orientation tag
+    exif[0x0112] = 6  # shown turned a quarter clockwise: upright again
+    sideways.save(folder / "exif_rotated.jpg", exif=exif)
+    sideways.save(folder / "sideways.jpg")  # the control: the same pixels, no orientation tag
     _rgb(next(p)).resize((4800, 4800), Image.Resampling.BICUBIC).save(folder / "huge.jpg", quality=80)
     several = Image.new("RGB", (420, 250), (128, 128, 128))
     several.paste(_rgb(next(p)), (0, 0))
@@ -76,7 +76,7 @@ def odd_images(folder, photos: list, other) -> dict[str, str]:
     Image.fromarray(noise).save(folder / "noise.png")
     ok = ["deep16.png", "grey.png", "rgba.png", "palette.png", "exif_rotated.jpg", "huge.jpg", "several.jpg",
           "jpeg_named.png", "UPPER.JPG"]
-    return {**{name: "ok" for name in ok}, "upside_down.jpg": "no face found", "tiny.png": "no face found",
+    return {**{name: "ok" for name in ok}, "sideways.jpg": "no face found", "tiny.png": "no face found",
             "noise.png": "no face found", "truncated.jpg": "cannot decode", "empty.jpg": "empty file",
             "not_image.jpg": "not an image"}
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from facecore.app import quiet_tensorflow, run_guarded, setup_logging
+from facecore.app import exit_fast, quiet_tensorflow, run_guarded, setup_logging
 from facecore.config import Config, load_config
 
 __all__ = ["main", "build_parser", "add_common_options"]
@@ -114,5 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded(PROG, lambda: args.func(args), args.debug)
 
 
+def console() -> None:
+    """The installed command: ``main`` on the command line, then a fast exit."""
+    exit_fast(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -6,11 +6,11 @@ import logging
 import os
 import sys
 import traceback
-from typing import Callable
+from typing import Callable, NoReturn
 
 from .errors import FacecamError
 
-__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded"]
+__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast"]
 
 
 def quiet_tensorflow() -> None:
@@ -67,3 +67,18 @@ def run_guarded(prog: str, func: Callable[[], int | None], debug: bool = False) 
         message = str(exc).splitlines()[0] if str(exc) else ""
         print(f"{prog}: error: {type(exc).__name__}: {message} (run with --debug for details)", file=sys.stderr)
         return 1
+
+
+def exit_fast(code: int) -> NoReturn:
+    """End a finished command with ``code``. With TensorFlow loaded, skip the interpreter's
+    clean-up, which spends about 1.5 s unloading it and changes nothing on disk: every file
+    is closed by then; standard streams and log handlers are flushed here first."""
+    if "tensorflow" not in sys.modules:
+        sys.exit(code)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

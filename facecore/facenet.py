@@ -125,6 +125,10 @@ def _make_layer(spec: dict) -> keras.layers.Layer:
         raise ValueError(f"layer {name!r} has unsupported class {class_name!r}")
     cls, keys = _SIMPLE_LAYERS[class_name]
     kwargs = {k: _config_value(name, k, config[k]) for k in keys if k in config}
+    if class_name in ("Conv2D", "Dense"):
+        # the file's weights replace the initial values at once: zeros are free to make,
+        # while random ones took about a quarter of the build (0.5 s of 2 s)
+        kwargs["kernel_initializer"] = "zeros"
     return cls(name=name, **kwargs)
 
 

@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from facecore.app import quiet_tensorflow, run_guarded, setup_logging
+from facecore.app import exit_fast, quiet_tensorflow, run_guarded, setup_logging
 from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.camera import Camera, parse_source
 from facecore.config import Config, load_config
@@ -199,5 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded(PROG, run, args.debug)
 
 
+def console() -> None:
+    """The installed command: ``main`` on the command line, then a fast exit."""
+    exit_fast(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

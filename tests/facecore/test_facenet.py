@@ -124,3 +124,20 @@ def test_non_hdf5_file_raises_value_error(tmp_path):
     path.write_text("not an hdf5 file\n")
     with pytest.raises(ValueError, match="text.h5"):
         build_facenet(path)
+
+
+def test_backbone_runs_small_jobs_eagerly_then_compiles_with_the_same_features(model):
+    from facecore.backbones import EAGER_CROPS, Backbone
+
+    faces, _ = _lfw_faces()
+    backbone = Backbone("facenet", FACENET_INPUT_SIZE, "test", model, (1, 4, 16))
+    eager = backbone.features(faces[:4])
+    assert not backbone.compiled  # 4 crops: no graph traced
+    rest = backbone.features(np.concatenate([faces] * (1 + EAGER_CROPS // len(faces))))  # past the eager budget
+    assert backbone.compiled
+    compiled = backbone.features(faces[:4])
+    assert np.allclose(eager, compiled, atol=1e-4)
+    assert np.allclose(rest[:4], compiled, atol=1e-4)
+    fresh = Backbone("facenet", FACENET_INPUT_SIZE, "test", model, (1, 4, 16))
+    fresh.warm_up()
+    assert fresh.compiled  # warm_up compiles at once (the live loop)

@@ -7,6 +7,7 @@ builds nothing else), so each clip costs only its frames.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -109,26 +110,21 @@ def test_paced_source_display_does_not_wait_for_recognition(tmp_path, facenet_mo
     assert {r["name"] for r in rows} <= {"obama", UNKNOWN} and "obama" in {r["name"] for r in rows}
 
 
-class CountingModel:
-    """The real backbone model, counting its calls and batch sizes (a spy, not a mock)."""
+@dataclass
+class CountingBackbone(Backbone):
+    """The real backbone, counting its model calls and their batch sizes (a spy, not a mock)."""
 
-    def __init__(self, model):
-        self.model, self.batches = model, []
+    batches: list = field(default_factory=list)
 
-    def predict_on_batch(self, batch):
+    def run_batch(self, batch):
         self.batches.append(len(batch))
-        return self.model.predict_on_batch(batch)
-
-    @property
-    def output_shape(self):
-        return self.model.output_shape
+        return super().run_batch(batch)
 
 
 def test_one_batched_model_call_per_step_for_several_faces(facenet_config, facenet_models, enrolled_bundle):
     real = facenet_models.backbone
-    spy = CountingModel(real.model)
-    backbone = Backbone(real.name, real.input_size, real.weights_id, spy, real.batch_sizes)
-    recognizer = Recognizer.from_bundle(load_bundle(enrolled_bundle), facenet_config, backbone=backbone)
+    spy = CountingBackbone(**{f.name: getattr(real, f.name) for f in fields(real)})
+    recognizer = Recognizer.from_bundle(load_bundle(enrolled_bundle), facenet_config, backbone=spy)
     pipeline = Pipeline(facenet_config, facenet_models.detector, recognizer)
     calls_per_step = []
     with Camera(str(need(VIDEOS / "crowd-unknown/video.mp4"))) as camera:

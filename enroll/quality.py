@@ -196,8 +196,13 @@ class Gate:
         c = self.config
         if len(faces) == 0:
             return Verdict(False, "no face")
-        if len(faces) > 1:
+        # someone far behind (a face under min_face_px and under half the largest) could never be
+        # taken for the subject; any other face makes it unclear whose photo this is
+        subject = int(np.argmax(faces.sizes))
+        counted = (faces.sizes >= c.min_face_px) | (faces.sizes >= 0.5 * faces.sizes[subject])
+        if counted.sum() > 1:
             return Verdict(False, "more than one face")
+        faces = faces[subject]
         if faces.scores[0] < c.min_score:
             return Verdict(False, "detection not confident", faces)
         if faces.sizes[0] < c.min_face_px:

@@ -104,6 +104,14 @@ def test_each_quality_rule_rejects_with_its_reason(biden, detector):
     head = image[max(0, y1 - 60):y2 + 60, max(0, x1 - 60):x2 + 60]
     two = np.ascontiguousarray(np.hstack([head, head[:, ::-1]]))  # two people side by side
     assert _reason(c, two, detector.detect(two)) == "more than one face"
+    small_head = cv2.resize(head, (head.shape[1] // 3, head.shape[0] // 3), interpolation=cv2.INTER_AREA)
+    behind = image.copy()  # someone far behind: a face too small to be the subject
+    behind[:small_head.shape[0], :small_head.shape[1]] = small_head[:, ::-1]
+    found = detector.detect(behind)
+    assert len(found) == 2 and min(found.sizes) < min(c.min_face_px, 0.5 * max(found.sizes))
+    verdict = Gate(c, count=10).judge(behind, found, 0.0)
+    assert verdict.ok and len(verdict.faces) == 1 and verdict.faces.sizes[0] == max(found.sizes)
+    assert _reason(dataclasses.replace(c, min_face_px=int(min(found.sizes)) - 1), behind, found) == "more than one face"
     assert _reason(dataclasses.replace(c, min_score=1.5), image, faces) == "detection not confident"
     assert _reason(dataclasses.replace(c, min_face_px=400), image, faces).startswith("face too small")
     assert _reason(c, cv2.GaussianBlur(image, (0, 0), 3), faces).startswith("too blurred")

@@ -123,10 +123,11 @@ class Detector:
         check_frame(frame)
         if frame.shape[0] < 12 or frame.shape[1] < 12:
             return Faces.empty()
-        small, small_scale = _downscaled(frame, self.config.max_side)
-        fine, fine_scale = _downscaled(frame, self.config.refine_side or max(frame.shape[:2]))
-        if fine_scale < small_scale:  # refine_side below max_side: check on the detection copy
-            fine, fine_scale = small, small_scale
+        c = self.config
+        small, small_scale = _downscaled(frame, c.max_side)
+        fine, fine_scale = small, small_scale  # refine_side up to max_side: check on the detection copy
+        if c.refine_side == 0 or c.refine_side > c.max_side:
+            fine, fine_scale = _downscaled(frame, c.refine_side or max(frame.shape[:2]))
         raw = self._run(small, fine, fine_scale / small_scale)
         return self._to_faces(raw, frame.shape, 1.0 / fine_scale)
 

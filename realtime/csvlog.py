@@ -52,11 +52,6 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _ends_with_newline(fh, size: int) -> bool:
-    fh.seek(size - 1)
-    return fh.read(1) == b"\n"
-
-
 def _last_newline_end(fh, size: int, block: int = 65536) -> int:
     """The offset just after the last newline of the file (0 when it has none)."""
     end = size
@@ -126,11 +121,11 @@ class CsvLog:
         with open(self.path, "rb") as fh:
             first = fh.readline()
             size = fh.seek(0, os.SEEK_END)
-            whole_end = None if _ends_with_newline(fh, size) else _last_newline_end(fh, size)
+            whole_end = _last_newline_end(fh, size)
         header = next(csv.reader([first.decode("utf-8", errors="replace")]), [])
         if tuple(header) != COLUMNS:
             raise UsageError(f"{self.path} is not a face-live log (its columns differ); choose another --log file")
-        return header, whole_end
+        return header, whole_end if whole_end < size else None
 
     def _drop_partial_tail(self, whole_end: int) -> None:
         """Cut off the partial last line that a killed writer left after byte ``whole_end``."""

@@ -24,6 +24,27 @@ def need(path: Path) -> Path:
     return path
 
 
+def write_clip(source: Path, dest: Path, frames: int | None = None, times: int = 1) -> Path:
+    """A video file at ``dest`` (mp4v, ``source``'s size and rate) holding the first ``frames``
+    frames of the real clip ``source`` (all when ``None``), played ``times`` times over."""
+    import itertools
+
+    import cv2
+
+    from facecore.camera import Camera
+
+    with Camera(str(source)) as camera:
+        images = [cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR) for f in itertools.islice(camera, frames)]
+        fps = camera.fps
+    h, w = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for _ in range(times):
+        for image in images:
+            writer.write(image)
+    writer.release()
+    return dest
+
+
 def copy_people(dest: Path, people: dict[str, list[Path]]) -> Path:
     """Copy ``{name: [files]}`` into ``dest/<name>/`` (tests never write into ../shared)."""
     for name, files in people.items():

@@ -25,7 +25,7 @@ from facecore.bundle import load_bundle
 from facecore.camera import Camera
 from facecore.images import list_images, read_image
 from facecore.recognizer import Recognizer
-from helpers import REPO, VIDEOS, copy_people, lfw_people, need, run_command
+from helpers import REPO, VIDEOS, copy_people, lfw_people, need, run_command, write_clip
 
 CLIPS = VIDEOS / "obama-biden"
 
@@ -100,21 +100,8 @@ def test_obama_clip_two_sessions_add_never_overwrite(tmp_path, detector, facenet
     _check_images(saved, detector, 0.92)  # the second session knew the first one's images
 
 
-def _first_frames(source, dest, n: int):
-    """The first ``n`` frames of a real clip, as a video file of the same size and rate."""
-    with Camera(str(source)) as camera:
-        writer = None
-        for frame in itertools.islice(camera, n):
-            if writer is None:
-                h, w = frame.image.shape[:2]
-                writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), camera.fps, (w, h))
-            writer.write(cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
-        writer.release()
-    return dest
-
-
 def test_crowd_clip_saves_nothing_and_says_more_than_one_face(tmp_path, capsys):
-    clip = _first_frames(need(VIDEOS / "crowd-unknown" / "video.mp4"), tmp_path / "crowd.mp4", 40)  # 1.6 s, 1920x1080
+    clip = write_clip(need(VIDEOS / "crowd-unknown" / "video.mp4"), tmp_path / "crowd.mp4", frames=40)  # 1.6 s, 1920x1080
     data = tmp_path / "people"
     assert main(["capture", "someone", "--source", str(clip), "--headless", "--no-train", "--data", str(data)]) == 1
     captured = capsys.readouterr()

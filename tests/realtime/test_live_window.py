@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import REPO, VIDEOS, need
+from helpers import REPO, VIDEOS, need, write_clip
 from live_helpers import facenet_sets
 from realtime.overlay import COLOURS, _FONT, _PAD, draw_label
 from realtime.sinks import gui_backend
@@ -70,33 +70,13 @@ def wait_for_name(env_file: Path, shot_path: Path, proc, timeout: float = 200) -
     pytest.fail(f"no box labelled obama appeared on screen (process exit code {proc.poll()}); last shot {shot_path}")
 
 
-def looped_clip(clip: Path, path: Path, times: int) -> Path:
-    """``clip`` played ``times`` times over, as one file: a 5 s clip would end before a slow
-    machine has shown a name."""
-    capture = cv2.VideoCapture(str(clip))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    capture.release()
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for _ in range(times):
-        for frame in frames:
-            writer.write(frame)
-    writer.release()
-    return path
-
-
 @pytest.mark.slow
 def test_window_under_xvfb_shows_box_and_name_and_quits_on_q(tmp_path, enrolled_bundle):
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)} (xvfb, xdotool, imagemagick) to drive a real window")
-    clip = looped_clip(need(VIDEOS / "obama-biden" / "obama.mp4"), tmp_path / "obama-x8.mp4", times=8)
+    # 8 times over: the 5 s clip could end before a slow machine has shown a name
+    clip = write_clip(need(VIDEOS / "obama-biden" / "obama.mp4"), tmp_path / "obama-x8.mp4", times=8)
     info, log = tmp_path / "x-display.txt", tmp_path / "log.csv"
     # played like a camera (paced, newest frame only); labels turn grey ("stale") after 3 s
     # rather than 1 s, so that a loaded machine still shows the name in green

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from facecore.app import exit_fast, quiet_tensorflow, run_guarded, setup_logging
-from facecore.config import Config, load_config
+from facecore.app import exit_fast, load_command_config, quiet_tensorflow, run_guarded, setup_logging
+from facecore.config import Config
 
 __all__ = ["main", "build_parser", "add_common_options"]
 
@@ -24,7 +24,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args) -> Config:
-    return load_config(args.config, args.overrides)
+    return load_command_config(args)
 
 
 def _print_table(rows: list[tuple], out=sys.stderr) -> None:
@@ -37,7 +37,7 @@ def cmd_train(args) -> int:
     from .training import train
 
     config = _config(args)
-    result = train(config, args.data, args.model, args.unknown, progress=not args.quiet)
+    result = train(config, unknown=args.unknown, progress=not args.quiet, force=args.force)
     for path, why in result.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     m = result.metrics
@@ -55,7 +55,7 @@ def cmd_eval(args) -> int:
     from .evaluation import evaluate
 
     config = _config(args)
-    model = Path(args.model or config.train.model)
+    model = Path(config.train.model)
     result = evaluate(config, args.dir, model, args.unknown, progress=not args.quiet)
     report = result.report
     plot = Path(args.plot) if args.plot else model / "confusion.png"
@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="bundle folder to write (default: train.model)")
     p.add_argument("--unknown", metavar="DIR", help="photos of strangers, to calibrate the threshold with")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true",
+                   help="replace the current bundle even when the new one looks clearly worse")
     add_common_options(p)
     p.set_defaults(func=cmd_train)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facecore.bundle import bundle_exists, load_bundle
+from facecore.bundle import Bundle, bundle_exists, delete_bundle, load_bundle, save_bundle
 from facecore.config import Config, CaptureConfig
 from facecore.crops import extract_crops
 from facecore.errors import BundleError, DataError, ImageError, UsageError
@@ -35,7 +35,7 @@ from .quality import Gate, Verdict, face_patch, thumbnail
 __all__ = [
     "existing_names", "person_folder", "discard_if_empty", "next_number", "face_jpeg", "finish_candidate",
     "save_face", "seed_gate", "NOT_FOUND_AGAIN", "ImportResult", "import_photos",
-    "PersonInfo", "list_people", "RemoveResult", "remove_person", "FRAMES",
+    "PersonInfo", "list_people", "RemoveResult", "remove_person", "forget_in_bundle", "FRAMES",
 ]
 
 log = logging.getLogger(__name__)
@@ -238,39 +238,79 @@ def list_people(data: str | os.PathLike, model: str | os.PathLike) -> list[Perso
 
 @dataclass
 class RemoveResult:
+    """``bundle``: ``retrained`` (a new bundle without them), ``stripped`` (retraining failed:
+    they were taken out of the bundle directly), ``withdrawn`` (retraining failed and the bundle,
+    which could not be edited, was deleted), ``kept`` (retraining failed; the bundle did not hold
+    them), ``deleted`` (nobody left), ``none`` (nobody left, and there was no bundle);
+    ``error``: why retraining failed."""
+
     removed_files: int
-    bundle: str  # "retrained", "deleted" (nobody left, or retraining failed: see error), "none"
+    bundle: str
     error: str = ""
+
+
+def forget_in_bundle(model: str | os.PathLike, name: str) -> str:
+    """Take ``name`` out of the bundle at ``model`` without retraining: ``stripped`` (a centroid
+    head loses their row; the others keep theirs and the threshold), ``withdrawn`` (any other
+    head, or a bundle that cannot be read or rewritten, is deleted: it may hold them) or
+    ``absent`` (no bundle, or not in it)."""
+    if not bundle_exists(model):
+        return "absent"
+    try:
+        bundle = load_bundle(model)
+    except BundleError:
+        delete_bundle(model)
+        return "withdrawn"
+    if name not in bundle.labels:
+        return "absent"
+    keep = [i for i, label in enumerate(bundle.labels) if label != name]
+    if bundle.meta["head"]["kind"] != "centroid" or not keep:
+        delete_bundle(model)
+        return "withdrawn"
+    people = {k: v for k, v in bundle.meta.get("people", {}).items() if k != name}
+    meta = {**bundle.meta, "people": people}
+    try:
+        save_bundle(model, Bundle({"centroids": bundle.arrays["centroids"][keep]}, [bundle.labels[i] for i in keep], meta))
+    except OSError as exc:  # a full disk: deleting is what is left
+        log.warning("cannot rewrite the model bundle without %s (%s): deleting it", name, exc.strerror or exc)
+        delete_bundle(model)
+        return "withdrawn"
+    return "stripped"
+
+
+def _bundle_labels_lenient(model: Path) -> list[str]:
+    try:
+        return load_bundle(model).labels if bundle_exists(model) else []
+    except BundleError:
+        return []
 
 
 def remove_person(config: Config, name: str, data: str | os.PathLike, model: str | os.PathLike,
                   retrain) -> RemoveResult:
-    """Delete ``name``'s images, frames and cached features, then ``retrain()`` without them.
+    """Remove ``name`` from the model, then delete their images, frames and cached features, then
+    ``retrain()`` without them.
 
-    The old bundle holds the person's template: when retraining is impossible
-    (nobody left) or fails, the bundle is deleted rather than left behind.
+    The model comes first: from the start the bundle no longer holds them (taken out of it,
+    or deleted), so a failure later (no backbone weights, a full disk, an interrupt) can
+    leave their photos behind, never their face in the model.
     """
     names = existing_names(data)
-    if name not in names:
+    if name not in names and name not in _bundle_labels_lenient(Path(model)):
         near = [n for n in names if n.casefold() == name.casefold()]
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise UsageError(f"nobody named {name!r} is enrolled in {data}{hint}")
+    forgotten = forget_in_bundle(model, name)
     folder = Path(data) / name
-    count = sum(1 for p in folder.rglob("*") if p.is_file())
-    shutil.rmtree(folder)
+    count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+    if folder.is_dir():
+        shutil.rmtree(folder)
     FeatureCache(config.train.cache_dir, "").remove_person(name)
     if not existing_names(data):
-        had = bundle_exists(model)
-        _delete_bundle(Path(model))
-        return RemoveResult(count, "deleted" if had else "none")
+        had = delete_bundle(model)
+        return RemoveResult(count, "deleted" if had or forgotten != "absent" else "none")
     try:
         retrain()
-    except DataError as exc:
-        _delete_bundle(Path(model))
-        return RemoveResult(count, "deleted", str(exc))
+    except Exception as exc:  # the model is already without them; say why it was not retrained
+        message = (str(exc).splitlines() or [type(exc).__name__])[0]
+        return RemoveResult(count, forgotten if forgotten != "absent" else "kept", message)
     return RemoveResult(count, "retrained")
-
-
-def _delete_bundle(model: Path) -> None:
-    for path in (model, model.with_name(model.name + ".old")):
-        shutil.rmtree(path, ignore_errors=True)

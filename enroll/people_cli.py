@@ -11,8 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from facecore.config import Config, load_config
-from facecore.errors import DataError, SourceError, UsageError
+from facecore.app import load_command_config
+from facecore.config import Config
+from facecore.errors import DataError, SourceError
 
 from .people import existing_names, person_folder
 
@@ -60,11 +61,11 @@ def _data_model_train(p, add_common_options) -> None:
 
 
 def _setup(args) -> tuple[Config, Path, Path]:
-    config = load_config(args.config, args.overrides)
-    return config, Path(args.data or config.train.data), Path(args.model or config.train.model)
+    config = load_command_config(args)
+    return config, Path(config.train.data), Path(config.train.model)
 
 
-def _retrain(config: Config, data: Path, model: Path, detector=None) -> None:
+def _retrain(config: Config, data: Path, model: Path, detector=None, force: bool = False) -> None:
     """Retrain the bundle (other people's features come from the cache) and say how long it took."""
     from facecore.backbones import build_backbone
 
@@ -74,7 +75,7 @@ def _retrain(config: Config, data: Path, model: Path, detector=None) -> None:
     backbone = build_backbone(config.backbone, config.recognition.batch_sizes)
     models = Models(detector, backbone) if detector is not None else Models(_detector(config), backbone)
     built = time.monotonic() - start
-    result = train(config, data, model, models=models, progress=False)
+    result = train(config, data, model, models=models, progress=False, force=force)
     for path, why in result.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     s = result.seconds
@@ -100,14 +101,12 @@ def cmd_capture(args) -> int:
     from .capture import capture_person, check_display
 
     config, data, model = _setup(args)
-    person_folder(data, args.name)  # a bad name fails here: nothing built, nothing written
-    if args.count is not None and args.count < 1:
-        raise UsageError(f"--count must be at least 1, got {args.count}")
+    person_folder(data, args.name)  # a bad name (or --count, in _setup) fails here: nothing built or written
     if not args.headless:
         check_display()  # before building the detector: say so at once
-    source = args.source if args.source is not None else config.camera.source
     detector = _detector(config)
-    result = capture_person(config, args.name, source, data, detector, args.count, args.headless, args.keep_frames)
+    result = capture_person(config, args.name, config.camera.source, data, detector, config.capture.count,
+                            args.headless, args.keep_frames)
     names = f" ({result.saved[0].name}..{result.saved[-1].name})" if result.saved else ""
     print(f"saved {len(result.saved)} of {result.wanted} images of {args.name} in {data / args.name}{names}, "
           f"{result.frames} frames looked at")
@@ -160,16 +159,24 @@ def cmd_list(args) -> int:
     return 0
 
 
+_REMOVED_FROM_MODEL = {
+    "stripped": "it was taken out of the model bundle directly (the others keep their templates)",
+    "withdrawn": "the model bundle was deleted, as it could not be edited without them",
+    "kept": "the model bundle did not hold them",
+}
+
+
 def cmd_remove(args) -> int:
     from .people import remove_person
 
     config, data, model = _setup(args)
-    result = remove_person(config, args.name, data, model, lambda: _retrain(config, data, model))
+    result = remove_person(config, args.name, data, model, lambda: _retrain(config, data, model, force=True))
     print(f"removed {args.name}: {result.removed_files} files and their cached features")
     if result.bundle == "deleted":
-        print(f"deleted the model bundle {model}: it held {args.name}'s face template")
-        if result.error:
-            raise DataError(f"retraining without {args.name} failed ({result.error}); train again when fixed")
+        print(f"deleted the model bundle {model}: nobody is left to recognise")
+    elif result.error:
+        raise DataError(f"retraining without {args.name} failed ({result.error}); "
+                        f"{_REMOVED_FROM_MODEL[result.bundle]}; train again when fixed")
     if not existing_names(data):
         print(f"nobody is enrolled in {data} any more")
     return 0

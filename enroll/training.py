@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -19,14 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from facecore.backbones import Backbone, build_backbone
-from facecore.bundle import Bundle, save_bundle
+from facecore.bundle import Bundle, read_meta, save_bundle
 from facecore.config import Config
 from facecore.detector import Detector
 from facecore.errors import DataError
 from facecore.features import FeatureCache, features_for_images, settings_key
 from facecore.heads import CentroidHead, Head, calibrate_threshold, make_head, tail_threshold
 from facecore.images import list_images
-from facecore.people import make_private_dir, scan_people
+from facecore.people import scan_people
 
 from . import plots
 
@@ -34,6 +35,8 @@ __all__ = ["train", "TrainResult", "Models", "fit_and_calibrate", "Fitted"]
 
 log = logging.getLogger(__name__)
 _FEW_PEOPLE = 20
+_MAX_DROP = 0.25  # validation accuracy this far below the current bundle's: a broken result
+_NAMES_NOBODY = 0.999  # a threshold this high rejects practically every face
 
 
 @dataclass
@@ -182,10 +185,19 @@ def _warn_weak_calibration(config: Config, n_people: int, fitted: Fitted) -> Non
                     "give photos of other people with --unknown DIR", n_people)
 
 
+def _weights_setting(weights: str) -> str:
+    """``backbone.weights`` as recorded in a bundle: a file as an absolute path, so that a command
+    run from another folder finds it."""
+    if weights.lower() in ("imagenet", "none"):
+        return weights.lower()
+    return str(Path(weights).expanduser().resolve())
+
+
 def _meta(config: Config, backbone: Backbone, fitted: Fitted, metrics: dict, counts: dict) -> dict:
     """What ``meta.json`` records: how to rebuild and check the recogniser, and how it measured."""
     return {
-        "backbone": {"name": backbone.name, "input_size": backbone.input_size, "weights_id": backbone.weights_id},
+        "backbone": {"name": backbone.name, "input_size": backbone.input_size, "weights_id": backbone.weights_id,
+                     "weights": _weights_setting(config.backbone.weights)},
         "crop": asdict(config.crop),
         "head": {"kind": config.head.kind, **({"hidden": config.head.hidden} if config.head.kind == "mlp" else {})},
         "threshold": fitted.calibration["threshold"],
@@ -198,6 +210,31 @@ def _meta(config: Config, backbone: Backbone, fitted: Fitted, metrics: dict, cou
     }
 
 
+def _number(table: object, key: str) -> float | None:
+    value = table.get(key) if isinstance(table, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _check_replacement(model: Path, metrics: dict, threshold: float, force: bool) -> None:
+    """Refuse a degenerate threshold always, and a result clearly worse than the bundle at ``model``
+    (validation accuracy ``_MAX_DROP`` lower, or a threshold that names nobody) unless ``force``."""
+    if not math.isfinite(threshold) or not 0.0 < threshold <= 1.0:
+        raise DataError(f"calibration gave a threshold of {threshold}: nothing was written; check the photos")
+    previous = read_meta(model)
+    old_acc, new_acc = _number(previous and previous.get("metrics"), "val_accuracy"), metrics["val_accuracy"]
+    old_threshold = _number(previous, "threshold")
+    why = ""
+    if old_acc is not None and new_acc is not None and new_acc < old_acc - _MAX_DROP:
+        why = f"validation accuracy {new_acc:.2f}, the current bundle's {old_acc:.2f}"
+    elif old_threshold is not None and threshold >= _NAMES_NOBODY > old_threshold:
+        why = f"its threshold {threshold:.4f} would name almost nobody"
+    if why and not force:
+        raise DataError(f"the new model looks broken ({why}): the current bundle at {model} is kept; "
+                        f"check the photos, or replace it anyway with: face-enroll train --force")
+    if why:
+        log.warning("the new model looks broken (%s); replacing the current bundle as --force asks", why)
+
+
 def train(
     config: Config,
     data: str | Path | None = None,
@@ -205,8 +242,10 @@ def train(
     unknown: str | Path | None = None,
     models: Models | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> TrainResult:
-    """Train and write a bundle; returns what was done (raises ``DataError`` on unusable data)."""
+    """Train and write a bundle; returns what was done (raises ``DataError`` on unusable data, or
+    when the result looks broken next to the bundle it would replace, unless ``force``)."""
     data, model = Path(data or config.train.data), Path(model or config.train.model)
     unknown = Path(unknown) if unknown else None
     if unknown is not None and not unknown.is_dir():
@@ -226,6 +265,7 @@ def train(
     metrics.update(n_images=int(len(y)), n_people=len(labels), n_impostor=int(len(fitted.impostor)),
                    n_strangers=int(len(fitted.strangers)))
     _warn_weak_calibration(config, len(labels), fitted)
+    _check_replacement(model, metrics, threshold, force)
     meta = _meta(config, models.backbone, fitted, metrics, counts)
     genuine = fitted.head.scores(x[va]).max(axis=1) if len(va) else np.zeros(0)
     extra = {"calibration.png": plots.score_histogram(genuine, np.concatenate([fitted.impostor, fitted.strangers]), threshold)}

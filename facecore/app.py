@@ -6,11 +6,20 @@ import logging
 import os
 import sys
 import traceback
-from typing import Callable, NoReturn
+from typing import Any, Callable, NoReturn
 
+from .bundle import read_meta, trained_backbone
+from .config import Config, apply_values, given_keys, load_config
 from .errors import FacecamError
 
-__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast"]
+__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast",
+           "load_command_config", "FLAG_KEYS"]
+
+# Command-line flags that stand for a config key: given, they win over the file and --set.
+FLAG_KEYS = {
+    "source": "camera.source", "model": "train.model", "data": "train.data", "log": "log.path",
+    "snapshots": "log.snapshots", "device": "recognition.device", "count": "capture.count",
+}
 
 
 def quiet_tensorflow() -> None:
@@ -36,6 +45,25 @@ def load_tensorflow() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def load_command_config(args: Any) -> Config:
+    """The config a command runs with, in one place: ``--config`` FILE, then ``--set`` overrides,
+    then the flags of ``FLAG_KEYS`` that ``args`` has and were given. Unless the backbone was
+    chosen (``backbone.name``/``weights`` in the file or ``--set``), it is the one the bundle at
+    ``train.model`` was trained with, so that retraining or running never switches backbones by
+    accident."""
+    path, overrides = getattr(args, "config", None), getattr(args, "overrides", [])
+    config = load_config(path, overrides)
+    for flag, key in FLAG_KEYS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            config = apply_values(config, {key: value}, f"--{flag}")
+    if not {"backbone.name", "backbone.weights"} & given_keys(path, overrides):
+        trained = trained_backbone(read_meta(config.train.model))
+        if trained is not None:
+            config = config.replace(backbone=trained)
+    return config
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from .errors import ConfigError
 
-__all__ = ["Config", "load_config", "parse_override"]
+__all__ = ["Config", "load_config", "parse_override", "apply_values", "given_keys"]
 
 
 def _f(default: Any, lo: float | None = None, hi: float | None = None, choices: tuple = ()):
@@ -248,3 +248,22 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
         section, key, value = parse_override(text)
         config = _apply(config, {section: {key: value}}, "--set")
     return config
+
+
+def apply_values(config: Config, values: dict[str, Any], where: str) -> Config:
+    """``config`` with ``{"section.key": value}`` applied and checked like a file's (``where`` names
+    their origin in errors, e.g. a command-line flag)."""
+    for dotted, value in values.items():
+        section, _, key = dotted.partition(".")
+        config = _apply(config, {section: {key: value}}, where)
+    return config
+
+
+def given_keys(path: str | Path | None, overrides: Iterable[str] = ()) -> set[str]:
+    """``section.key`` names set by the file at ``path`` (already loaded by ``load_config``) or by
+    ``overrides``: what the user chose, as opposed to defaults."""
+    keys = {f"{section}.{key}" for section, key, _ in map(parse_override, overrides)}
+    if path is not None:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        keys |= {f"{s}.{k}" for s, table in data.items() if isinstance(table, dict) for k in table}
+    return keys

@@ -17,10 +17,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from facecore.app import exit_fast, quiet_tensorflow, run_guarded, setup_logging
+from facecore.app import exit_fast, load_command_config, quiet_tensorflow, run_guarded, setup_logging
 from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.camera import Camera, parse_source
-from facecore.config import Config, load_config
+from facecore.config import Config
 from facecore.errors import FacecamError, SourceError, UsageError
 from facecore.recognizer import check_bundle
 
@@ -30,6 +30,7 @@ from .events import EventLog
 from .loop import LiveLoop, LoopOptions
 from .overlay import Overlay
 from .pipeline import Pipeline
+from .reload import ModelReloader
 from .sinks import VideoSink, Window, require_gui
 from .stats import RunReport
 
@@ -71,15 +72,15 @@ def _say(text: str) -> None:
     print(f"{PROG}: {text}", file=sys.stderr, flush=True)
 
 
-def _bundle_path(args, config: Config) -> Path | None:
-    """The bundle to use; ``None`` when nobody is enrolled (an explicit ``--model`` must exist)."""
-    if args.model is not None:
-        path = Path(args.model)
-        if not bundle_exists(path):
-            raise UsageError(f"--model {path}: no model bundle there (train one with: face-enroll train)")
-        return path
+def _initial_bundle(args, config: Config) -> Bundle | None:
+    """The bundle at ``train.model``, read and checked (a damaged one fails here, at once); ``None``
+    when nobody is enrolled. A ``--model`` given explicitly must hold one."""
     path = Path(config.train.model)
-    return path if bundle_exists(path) else None
+    if not bundle_exists(path):
+        if args.model is not None:
+            raise UsageError(f"--model {path}: no model bundle there (train one with: face-enroll train)")
+        return None
+    return load_bundle(path)
 
 
 def _pipeline(config: Config, bundle: Bundle | None, device: Device, stills: bool, prebuilt=None) -> Pipeline:
@@ -127,24 +128,22 @@ def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | N
     ``opener`` replaces ``cv2.VideoCapture`` (tests of camera faults, the soak benchmark).
     """
     args = build_parser().parse_args(argv)
-    config = load_config(args.config, args.overrides)
+    config = load_command_config(args)
     if not args.headless:
         require_gui()
-    source = args.source if args.source is not None else config.camera.source
-    bundle_path = _bundle_path(args, config)
-    log_path = config.log.path if args.log is None else args.log
+    source, log_path = config.camera.source, config.log.path
     _check_source(source)
-    bundle = load_bundle(bundle_path) if bundle_path is not None else None  # a damaged one fails here, at once
+    bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, prebuilt.backbone if prebuilt is not None else None)
     with ExitStack() as stack:
         csv_log = CsvLog(log_path, config.log.fsync) if log_path else None
-        events = EventLog(csv_log, config.log, str(source), args.snapshots or config.log.snapshots or None)
+        events = EventLog(csv_log, config.log, str(source), config.log.snapshots or None)
         stack.callback(events.close)
         camera = None
         if _is_live(source):  # a camera or stream that cannot be opened fails before the models load
             camera = stack.enter_context(Camera(source, config.camera, opener))
-        device = select_device(args.device or config.recognition.device)
+        device = select_device(config.recognition.device)
         _say(f"device: {device.description}")
         if bundle is None:
             _say(f"no model bundle at {config.train.model}: every face is shown as unknown. {ENROLL_HINT}")
@@ -156,9 +155,12 @@ def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | N
             camera = stack.enter_context(Camera(source, config.camera, opener))
         video = stack.enter_context(VideoSink(args.output, camera.fps)) if args.output else None
         window = stack.enter_context(_window(config, args.headless))
-        options = LoopOptions(args.max_frames, ENROLL_HINT if bundle is None else "", config.overlay.stale_s,
+        options = LoopOptions(args.max_frames, ENROLL_HINT, config.overlay.stale_s,
                               config.overlay.snapshot_dir, config.overlay.show_stats)
-        report = LiveLoop(camera, pipeline, events, Overlay(config.overlay), options, stop, window, video).run()
+        backbone = pipeline.recognizer.backbone if pipeline.recognizer else getattr(prebuilt, "backbone", None)
+        reloader = ModelReloader(config.train.model, config, backbone, bundle.id if bundle else None, pipeline.offer)
+        report = LiveLoop(camera, pipeline, events, Overlay(config.overlay), options, stop, window, video,
+                          reloader).run()
     report.rows, report.rows_unwritten, report.log_error = events.rows, events.unwritten, events.error
     return report
 

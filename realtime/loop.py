@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LoopOptions:
-    """``max_frames``: stop after this many frames (0: no limit); ``hint``: a line kept on screen;
+    """``max_frames``: stop after this many frames (0: no limit); ``hint``: a line kept on screen
+    while no model is loaded;
     ``stale_s``: age in source seconds after which labels are drawn as stale;
     ``snapshot_dir``: where the ``s`` key saves the annotated frame."""
 
@@ -100,9 +101,9 @@ class LiveLoop:
 
     def __init__(self, camera: Camera, pipeline: Pipeline, events: EventLog, overlay: Overlay,
                  options: LoopOptions, stop: threading.Event | None = None,
-                 window: Window | None = None, video: VideoSink | None = None) -> None:
+                 window: Window | None = None, video: VideoSink | None = None, reloader=None) -> None:
         self.camera, self.pipeline, self.events, self.overlay = camera, pipeline, events, overlay
-        self.options, self.window, self.video = options, window, video
+        self.options, self.window, self.video, self.reloader = options, window, video, reloader
         self.stop = stop or threading.Event()
         self.report = RunReport()
         self.stats = Stats()
@@ -174,6 +175,8 @@ class LiveLoop:
     # -- display (main thread) ----------------------------------------------------------
     def _present(self, frame: Frame, snapshot: Snapshot) -> str | None:
         """Draw ``snapshot`` on ``frame``, show and write it; returns why to stop, if so."""
+        if self.reloader is not None:
+            self.reloader.poll()
         canvas = self._render(frame, snapshot)
         self.stats.shown()
         if self.video is not None:
@@ -204,7 +207,8 @@ class LiveLoop:
         if self.options.show_stats:
             self.overlay.panel(canvas, self.stats.lines())
         paused = "PAUSED (p: resume)" if self.paused else ""
-        notes = [n for n in (self.options.hint, self.camera.status, self.events.status, paused, *extra) if n]
+        hint = self.options.hint if self.pipeline.recognizer is None else ""
+        notes = [n for n in (hint, self.camera.status, self.events.status, paused, *extra) if n]
         self.overlay.panel(canvas, notes, "bottom-left")
 
     def _while_paused(self) -> str | None:

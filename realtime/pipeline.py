@@ -9,6 +9,7 @@ no backbone is needed.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -88,6 +89,21 @@ class Pipeline:
         self.stills = stills
         self.tracker = Tracker(config.tracker, PENDING if recognizer is not None else UNKNOWN)
         self._next_detect = 0
+        self._offered: list[Recognizer | None] = []  # a recogniser handed over by another thread
+        self._offer_lock = threading.Lock()
+
+    def offer(self, recognizer: Recognizer | None) -> None:
+        """Use ``recognizer`` (``None``: nobody to recognise) from the next step on; any thread
+        may call this. Every track forgets its name then and is recognised again."""
+        with self._offer_lock:
+            self._offered = [recognizer]
+
+    def _take_offered(self) -> None:
+        with self._offer_lock:
+            offered, self._offered = self._offered, []
+        if offered:
+            self.recognizer = offered[0]
+            self.tracker.forget_names(PENDING if self.recognizer is not None else UNKNOWN)
 
     def warm_up(self) -> None:
         """Trace the detector and every fixed batch size of the backbone, so no frame pays for it.
@@ -103,6 +119,7 @@ class Pipeline:
     def step(self, frame: Frame) -> Snapshot:
         """Process one frame (RGB uint8 ``(h, w, 3)``); frames must come in source order."""
         index, detected, detect_ms = frame.index, None, None
+        self._take_offered()
         if self.stills:
             self.tracker.clear()
         if index >= self._next_detect:

@@ -125,6 +125,14 @@ class Tracker:
         """End every track (new tracks keep counting ids up, so no id is ever reused)."""
         self._tracks.clear()
 
+    def forget_names(self, initial_name: str) -> None:
+        """Drop every track's name and votes (the model changed): each is called ``initial_name``
+        and is due for a prediction at its next detection; new tracks start so too."""
+        self.initial_name = initial_name
+        for track in self._tracks.values():
+            track.name, track.confidence, track.recognized = initial_name, 0.0, None
+            track.votes.clear()
+
     def update(self, detections: Faces | None, frame: int) -> Faces:
         """Match ``detections`` (``None`` on frames without detection) and return the live tracks."""
         if detections is not None:

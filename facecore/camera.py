@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -27,7 +28,7 @@ from .config import CameraConfig
 from .errors import ImageError, SourceError
 from .images import list_images, read_image
 
-__all__ = ["Camera", "Frame", "parse_source"]
+__all__ = ["Camera", "Frame", "parse_source", "opencv_quiet"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,17 @@ def parse_source(source: str | int) -> int | str:
         return source
     text = str(source).strip()
     return int(text) if text.isdigit() else text
+
+
+@contextmanager
+def opencv_quiet() -> Iterator[None]:
+    """OpenCV's own log silenced meanwhile: a failure it would print is facecam's one-line error."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _is_stream(source: int | str) -> bool:
@@ -98,12 +110,8 @@ class Camera:
         return self
 
     def _open_capture(self):
-        quiet = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a failure is our one-line error
-        try:
+        with opencv_quiet():
             cap = self._opener(self.source)
-        finally:
-            cv2.utils.logging.setLogLevel(quiet)
         if cap is None or not cap.isOpened():
             if cap is not None:
                 cap.release()

@@ -7,7 +7,6 @@ import csv
 import os
 import subprocess
 import sys
-from collections import Counter
 
 import cv2
 
@@ -30,26 +29,22 @@ def run_script(script: str, *args, timeout: float = 120) -> None:
 
 # -- one new log, many writers starting together ---------------------------------------------
 
-# One parent imports CsvLog once, then per round forks the writers; they wait at a gate (a pipe)
-# that the parent opens for all of them at the same moment.
-_TOGETHER = """
+# One parent imports what the writers need once, then forks them (``together``); they wait at a
+# gate (a pipe) that the parent opens for all of them at the same moment.
+_GATE = """
 import os, sys, traceback
-from realtime.csvlog import CsvLog
 
-folder, rounds, writers, rows = sys.argv[1], *map(int, sys.argv[2:5])
-for r in range(rounds):
+def together(count, work):
     gate_r, gate_w = os.pipe()
     children = []
-    for w in range(writers):
+    for k in range(count):
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 os.close(gate_w)
                 os.read(gate_r, 1)  # returns when the parent closes the gate
-                with CsvLog(f"{folder}/round{r}.csv") as log:
-                    for i in range(rows):
-                        log.append({"name": f"w{w}-{i}-" + "x" * (i * 37 % 900), "track": w, "frame": i})
+                work(k)
                 code = 0
             except BaseException:
                 traceback.print_exc()
@@ -59,7 +54,21 @@ for r in range(rounds):
     os.close(gate_r)
     os.close(gate_w)
     failed = [pid for pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
-    assert not failed, f"round {r}: {len(failed)} writers failed"
+    assert not failed, f"{len(failed)} of {count} writers failed"
+"""
+
+_TOGETHER = _GATE + """
+from realtime.csvlog import CsvLog
+
+folder, rounds, writers, rows = sys.argv[1], *map(int, sys.argv[2:5])
+
+def write_rows(path, w):
+    with CsvLog(path) as log:
+        for i in range(rows):
+            log.append({"name": f"w{w}-{i}-" + "x" * (i * 37 % 900), "track": w, "frame": i})
+
+for r in range(rounds):
+    together(writers, lambda w: write_rows(f"{folder}/round{r}.csv", w))
 """
 
 
@@ -77,3 +86,43 @@ def test_eight_writers_starting_at_once_on_a_new_log_write_one_header_and_whole_
             assert pad == "x" * (int(i) * 37 % 900) and writer == f"w{line[3]}" and line[4] == i
             mine.setdefault(int(line[3]), []).append(int(i))
         assert mine == {w: list(range(rows)) for w in range(writers)}, f"round {r}: rows lost"
+
+
+# -- two runs, one snapshot folder ----------------------------------------------------------------
+
+# Each writer logs the same sequence (same name, track and frames, in the same seconds) to its own
+# CSV log, with crops in one shared folder; each crop is a flat grey that says whose row it is.
+_SNAPSHOTS = _GATE + """
+import numpy as np
+from facecore.config import LogConfig
+from realtime.csvlog import CsvLog
+from realtime.events import EventLog
+sys.path.insert(0, sys.argv[2])
+from reliability_helpers import snap
+
+folder, rows = sys.argv[1], int(sys.argv[3])
+
+def log_faces(w):
+    with CsvLog(f"{folder}/w{w}.csv") as csv_log:
+        events = EventLog(csv_log, LogConfig(cooldown_s=0.0), "cam", f"{folder}/shots")
+        for i in range(rows):
+            events.record(snap("ann", 1, i), np.full((120, 100, 3), 20 + 120 * w + 2 * i, np.uint8))
+
+together(2, log_faces)
+"""
+
+
+def test_two_runs_sharing_a_snapshot_folder_keep_every_crop_each_row_pointing_at_its_own(tmp_path):
+    rows = 48
+    run_script(_SNAPSHOTS, tmp_path, REPO / "tests" / "realtime", rows)
+    paths = []
+    for w in range(2):
+        lines = read_rows(tmp_path / f"w{w}.csv")[1:]
+        assert [line[4] for line in lines] == [str(i) for i in range(rows)]
+        for i, line in enumerate(lines):
+            crop = cv2.imread(line[11])
+            assert crop is not None, f"writer {w}, row {i}: no crop at {line[11]!r}"
+            assert round((crop.mean() - 20 - 120 * w) / 2) == i, f"writer {w}, row {i}: another row's crop"
+            paths.append(line[11])
+    assert len(set(paths)) == 2 * rows
+    assert sorted(str(p) for p in (tmp_path / "shots").iterdir()) == sorted(paths)

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -28,7 +28,7 @@ from .config import CameraConfig
 from .errors import ImageError, SourceError
 from .images import list_images, read_image
 
-__all__ = ["Camera", "Frame", "parse_source", "opencv_quiet"]
+__all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame"]
 
 log = logging.getLogger(__name__)
 
@@ -229,3 +229,14 @@ class Camera:
         if self._folder is not None:
             return self._folder_frames()
         return self._live_frames() if self.live else self._file_frames()
+
+
+def first_frame(source: str | int, config: CameraConfig | None = None,
+                opener: Callable[[int | str], object] | None = None) -> Frame:
+    """Open ``source``, read its first frame and close it again (a paced file is read unpaced);
+    ``SourceError`` when it cannot be opened or gives no frame."""
+    with Camera(source, replace(config or CameraConfig(), pace=False), opener) as camera:
+        frame = next(iter(camera), None)
+    if frame is None:
+        raise SourceError(f"no frame can be read from {source}")
+    return frame

@@ -19,7 +19,7 @@ from typing import Iterator
 
 from facecore.app import exit_fast, quiet_tensorflow, run_guarded, setup_logging
 from facecore.bundle import Bundle, bundle_exists, load_bundle
-from facecore.camera import Camera, parse_source
+from facecore.camera import Camera, first_frame, parse_source
 from facecore.config import Config, load_config
 from facecore.errors import FacecamError, SourceError, UsageError
 from facecore.recognizer import check_bundle
@@ -30,7 +30,7 @@ from .events import EventLog
 from .loop import LiveLoop, LoopOptions
 from .overlay import Overlay
 from .pipeline import Pipeline
-from .sinks import VideoSink, Window, require_gui
+from .sinks import VideoSink, Window, check_video_path, require_gui
 from .stats import RunReport
 
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT"]
@@ -110,6 +110,15 @@ def _check_source(source: str) -> None:
         raise SourceError(f"video file or folder not found: {parsed}")
 
 
+def _check_outputs(args, log_path: str) -> None:
+    """Fail before the models load when ``--output`` or the CSV log cannot be written where asked
+    (``UsageError``: not a video name, a folder; ``FacecamError``: a folder that cannot be made)."""
+    if args.output:
+        check_video_path(args.output)
+    if log_path:
+        CsvLog(log_path).check_path()
+
+
 @contextmanager
 def _window(config: Config, headless: bool) -> Iterator[Window | None]:
     window = None if headless else Window(config.overlay.window_name)
@@ -134,6 +143,7 @@ def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | N
     bundle_path = _bundle_path(args, config)
     log_path = config.log.path if args.log is None else args.log
     _check_source(source)
+    _check_outputs(args, log_path)
     bundle = load_bundle(bundle_path) if bundle_path is not None else None  # a damaged one fails here, at once
     if bundle is not None:
         check_bundle(bundle, config, prebuilt.backbone if prebuilt is not None else None)
@@ -144,6 +154,8 @@ def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | N
         camera = None
         if _is_live(source):  # a camera or stream that cannot be opened fails before the models load
             camera = stack.enter_context(Camera(source, config.camera, opener))
+        else:  # and so does a file or folder that gives no frame
+            first_frame(source, config.camera, opener)
         device = select_device(args.device or config.recognition.device)
         _say(f"device: {device.description}")
         if bundle is None:

@@ -111,7 +111,10 @@ class CsvLog:
         return self
 
     def check_path(self) -> None:
-        """Create the log's folder; ``FacecamError`` when it cannot be made (a file in the way, no permission)."""
+        """Create the log's folder; ``UsageError`` when the log is a folder, ``FacecamError`` when
+        its folder cannot be made (a file in the way, no permission)."""
+        if self.path.is_dir():
+            raise UsageError(f"--log {self.path} is a folder: give a file name, such as {self.path / 'log.csv'}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):

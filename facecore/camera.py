@@ -4,7 +4,8 @@
 Frames come out as RGB uint8 (converted from OpenCV's BGR once, here). Live
 sources (cameras, streams, or a file with ``pace``) are read by a thread that
 keeps only the newest frame, so a slow consumer never sees growing lag; files
-and folders give every frame, in order. A live camera or stream that drops is
+and folders give every frame, in order; a file that ends well before the frame count it
+declares (a truncated file) is logged as a warning. A live camera or stream that drops is
 reopened with exponential backoff (``camera.reconnect_attempts``,
 ``camera.reconnect_backoff_s``); meanwhile ``status`` says so, it is logged, and the
 last frame is given again every half second (same ``index``) so that a display
@@ -31,6 +32,7 @@ from .images import list_images, read_image
 __all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame"]
 
 log = logging.getLogger(__name__)
+SHORT_SLACK = 5  # frames a file may end before its declared count without a warning (or 2 %, if more)
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,8 @@ class Camera:
         while not self._stop.is_set():
             frame = self._read_one(index)
             if frame is None:
+                if is_file:
+                    self._warn_if_short(index)
                 if is_file or not self._reconnect():
                     break
                 continue
@@ -207,10 +211,18 @@ class Camera:
         index = 0
         while not self._stop.is_set():
             frame = self._read_one(index)
-            if frame is None:
-                return  # end of file, or a corrupt tail: stop at the last good frame
+            if frame is None:  # end of file, or a corrupt tail: stop at the last good frame
+                self._warn_if_short(index)
+                return
             yield frame
             index += 1
+
+    def _warn_if_short(self, read: int) -> None:
+        """A file that ended ``read`` frames in, well before the count it declares: say so (truncated)."""
+        declared = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if declared > 0 and read < declared - max(SHORT_SLACK, declared // 50):
+            log.warning("%s ended after %d of the %d frames it declares: the file is truncated or damaged",
+                        self.source, read, declared)
 
     def _folder_frames(self) -> Iterator[Frame]:
         for index, path in enumerate(self._folder or []):

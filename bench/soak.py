@@ -119,8 +119,9 @@ def soak(frames: int, every: int, clip: Path, nobody: bool, overrides: list[str]
             argv += ["--set", item]
         report = live(argv, prebuilt=models, opener=opener)
         rows = sum(1 for _ in open(workdir / "log.csv")) - 1
-    samples = captures[0].samples
-    return {"report": report.as_dict(), "csv_rows": rows, "loops": captures[0].loops, "samples": samples,
+    run = captures[-1]  # the capture of the run (face-live opens the clip once before, to check it)
+    samples = run.samples
+    return {"report": report.as_dict(), "csv_rows": rows, "loops": run.loops, "samples": samples,
             "peak_rss_mb": round(rss_mb("VmHWM"), 1)}
 
 

@@ -4,7 +4,8 @@
 Frames come out as RGB uint8 (converted from OpenCV's BGR once, here). Live
 sources (cameras, streams, or a file with ``pace``) are read by a thread that
 keeps only the newest frame, so a slow consumer never sees growing lag; files
-and folders give every frame, in order. A live camera or stream that drops is
+and folders give every frame, in order; a file that ends well before the frame count it
+declares (a truncated file) is logged as a warning. A live camera or stream that drops is
 reopened with exponential backoff (``camera.reconnect_attempts``,
 ``camera.reconnect_backoff_s``); meanwhile ``status`` says so, it is logged, and the
 last frame is given again every half second (same ``index``) so that a display
@@ -16,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -27,9 +29,10 @@ from .config import CameraConfig
 from .errors import ImageError, SourceError
 from .images import list_images, read_image
 
-__all__ = ["Camera", "Frame", "parse_source"]
+__all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame"]
 
 log = logging.getLogger(__name__)
+SHORT_SLACK = 5  # frames a file may end before its declared count without a warning (or 2 %, if more)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,17 @@ def parse_source(source: str | int) -> int | str:
         return source
     text = str(source).strip()
     return int(text) if text.isdigit() else text
+
+
+@contextmanager
+def opencv_quiet() -> Iterator[None]:
+    """OpenCV's own log silenced meanwhile: a failure it would print is facecam's one-line error."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _is_stream(source: int | str) -> bool:
@@ -98,12 +112,8 @@ class Camera:
         return self
 
     def _open_capture(self):
-        quiet = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a failure is our one-line error
-        try:
+        with opencv_quiet():
             cap = self._opener(self.source)
-        finally:
-            cv2.utils.logging.setLogLevel(quiet)
         if cap is None or not cap.isOpened():
             if cap is not None:
                 cap.release()
@@ -165,6 +175,8 @@ class Camera:
         while not self._stop.is_set():
             frame = self._read_one(index)
             if frame is None:
+                if is_file:
+                    self._warn_if_short(index)
                 if is_file or not self._reconnect():
                     break
                 continue
@@ -199,10 +211,18 @@ class Camera:
         index = 0
         while not self._stop.is_set():
             frame = self._read_one(index)
-            if frame is None:
-                return  # end of file, or a corrupt tail: stop at the last good frame
+            if frame is None:  # end of file, or a corrupt tail: stop at the last good frame
+                self._warn_if_short(index)
+                return
             yield frame
             index += 1
+
+    def _warn_if_short(self, read: int) -> None:
+        """A file that ended ``read`` frames in, well before the count it declares: say so (truncated)."""
+        declared = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if declared > 0 and read < declared - max(SHORT_SLACK, declared // 50):
+            log.warning("%s ended after %d of the %d frames it declares: the file is truncated or damaged",
+                        self.source, read, declared)
 
     def _folder_frames(self) -> Iterator[Frame]:
         for index, path in enumerate(self._folder or []):
@@ -221,3 +241,14 @@ class Camera:
         if self._folder is not None:
             return self._folder_frames()
         return self._live_frames() if self.live else self._file_frames()
+
+
+def first_frame(source: str | int, config: CameraConfig | None = None,
+                opener: Callable[[int | str], object] | None = None) -> Frame:
+    """Open ``source``, read its first frame and close it again (a paced file is read unpaced);
+    ``SourceError`` when it cannot be opened or gives no frame."""
+    with Camera(source, replace(config or CameraConfig(), pace=False), opener) as camera:
+        frame = next(iter(camera), None)
+    if frame is None:
+        raise SourceError(f"no frame can be read from {source}")
+    return frame

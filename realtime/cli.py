@@ -19,7 +19,7 @@ from typing import Iterator
 
 from facecore.app import exit_fast, load_command_config, quiet_tensorflow, run_guarded, setup_logging
 from facecore.bundle import Bundle, bundle_exists, load_bundle
-from facecore.camera import Camera, parse_source
+from facecore.camera import Camera, first_frame, parse_source
 from facecore.config import Config
 from facecore.errors import FacecamError, SourceError, UsageError
 from facecore.recognizer import check_bundle
@@ -31,7 +31,7 @@ from .loop import LiveLoop, LoopOptions
 from .overlay import Overlay
 from .pipeline import Pipeline
 from .reload import ModelReloader
-from .sinks import VideoSink, Window, require_gui
+from .sinks import VideoSink, Window, check_video_path, require_gui
 from .stats import RunReport
 
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT"]
@@ -111,6 +111,15 @@ def _check_source(source: str) -> None:
         raise SourceError(f"video file or folder not found: {parsed}")
 
 
+def _check_outputs(args, log_path: str) -> None:
+    """Fail before the models load when ``--output`` or the CSV log cannot be written where asked
+    (``UsageError``: not a video name, a folder; ``FacecamError``: a folder that cannot be made)."""
+    if args.output:
+        check_video_path(args.output)
+    if log_path:
+        CsvLog(log_path).check_path()
+
+
 @contextmanager
 def _window(config: Config, headless: bool) -> Iterator[Window | None]:
     window = None if headless else Window(config.overlay.window_name)
@@ -133,6 +142,7 @@ def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | N
         require_gui()
     source, log_path = config.camera.source, config.log.path
     _check_source(source)
+    _check_outputs(args, log_path)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, prebuilt.backbone if prebuilt is not None else None)
@@ -143,6 +153,8 @@ def live(argv: list[str] | None = None, prebuilt=None, stop: threading.Event | N
         camera = None
         if _is_live(source):  # a camera or stream that cannot be opened fails before the models load
             camera = stack.enter_context(Camera(source, config.camera, opener))
+        else:  # and so does a file or folder that gives no frame
+            first_frame(source, config.camera, opener)
         device = select_device(config.recognition.device)
         _say(f"device: {device.description}")
         if bundle is None:

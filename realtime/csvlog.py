@@ -10,6 +10,12 @@ the file when the process is killed (``kill -9``), so a row that straddled a pag
 boundary can end the file cut short. Such a partial line can only be the last one, and
 opening the log removes it (with a warning) before anything is appended, so a log that
 is being written again never holds a torn row.
+
+Runs may share one log, starting at the same moment or not: opening holds an exclusive
+``flock`` on the file while it checks the header, cuts a partial last line or writes the
+header, and every append holds a shared one. So a new log gets exactly one header, and
+an opening run never takes another run's row in progress for a partial one.
+
 Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
 ``-``, ``@``, tab or carriage return) get a leading ``'``.
 """
@@ -17,11 +23,13 @@ Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from facecore.errors import FacecamError, UsageError
 
@@ -52,13 +60,12 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _last_newline_end(fh, size: int, block: int = 65536) -> int:
-    """The offset just after the last newline of the file (0 when it has none)."""
+def _last_newline_end(fd: int, size: int, block: int = 65536) -> int:
+    """The offset just after the last newline in the first ``size`` bytes of ``fd`` (0 when none)."""
     end = size
     while end > 0:
         start = max(0, end - block)
-        fh.seek(start)
-        found = fh.read(end - start).rfind(b"\n")
+        found = os.pread(fd, end - start, start).rfind(b"\n")
         if found >= 0:
             return start + found + 1
         end = start
@@ -90,56 +97,63 @@ class CsvLog:
         self.close()
 
     def open(self) -> "CsvLog":
+        self.check_path()
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            with self._locked(fcntl.LOCK_EX):  # one opener at a time looks at the file and mends it
+                self._start()
+        except OSError as exc:
+            self.close()
+            raise FacecamError(f"cannot open the CSV log {self.path}: {exc.strerror or exc}") from None
+        except FacecamError:
+            self.close()
+            raise
+        return self
+
+    def check_path(self) -> None:
+        """Create the log's folder; ``UsageError`` when the log is a folder, ``FacecamError`` when
+        its folder cannot be made (a file in the way, no permission)."""
+        if self.path.is_dir():
+            raise UsageError(f"--log {self.path} is a folder: give a file name, such as {self.path / 'log.csv'}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise FacecamError(f"cannot open the CSV log {self.path}: a file is in the way of its folder") from None
         except OSError as exc:
             raise FacecamError(f"cannot create the folder of the CSV log {self.path}: {exc.strerror or exc}") from None
-        try:
-            header, whole_end = self._existing()
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            if header is not None and whole_end is not None:
-                self._drop_partial_tail(whole_end)
-                header = header if whole_end else None  # only a partial header was there
-        except OSError as exc:
-            self.close()
-            raise FacecamError(f"cannot open the CSV log {self.path}: {exc.strerror or exc}") from None
-        try:
-            if header is None:
-                self._write(_line(list(COLUMNS)))
-        except FacecamError:
-            self.close()
-            raise
-        return self
 
-    def _existing(self) -> tuple[list[str] | None, int | None]:
-        """The header of an existing non-empty file, and where its last whole line ends
-        when a partial line follows it (``None`` when the file ends with a newline)."""
-        if not self.path.is_file() or self.path.stat().st_size == 0:
-            return None, None
-        with open(self.path, "rb") as fh:
-            first = fh.readline()
-            size = fh.seek(0, os.SEEK_END)
-            whole_end = _last_newline_end(fh, size)
+    @contextmanager
+    def _locked(self, kind: int) -> Iterator[None]:
+        """Hold ``flock(kind)`` on the file: exclusive while opening, shared while appending, so an
+        opener never takes another run's row in progress for a partial one left by a crash."""
+        fcntl.flock(self._fd, kind)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _start(self) -> None:
+        """With the file locked: check an existing header, cut a partial last line, or write the header."""
+        size = os.fstat(self._fd).st_size
+        first = os.pread(self._fd, 4096, 0).partition(b"\n")[0] if size else b""
         header = next(csv.reader([first.decode("utf-8", errors="replace")]), [])
-        if tuple(header) != COLUMNS:
+        if size and tuple(header) != COLUMNS:
             raise UsageError(f"{self.path} is not a face-live log (its columns differ); choose another --log file")
-        return header, whole_end if whole_end < size else None
+        whole_end = _last_newline_end(self._fd, size)
+        if whole_end < size:
+            self._drop_partial_tail(whole_end)
+        if whole_end == 0:  # a new file, or only a partial header was there
+            self._write(_line(list(COLUMNS)))
 
     def _drop_partial_tail(self, whole_end: int) -> None:
         """Cut off the partial last line that a killed writer left after byte ``whole_end``."""
-        with open(self.path, "rb") as fh:
-            fh.seek(whole_end)
-            tail = fh.read(200)
+        tail = os.pread(self._fd, 200, whole_end)
         os.ftruncate(self._fd, whole_end)
         log.warning("%s ended with a partial row left by an interrupted run; removed it: %r",
                     self.path, tail.decode("utf-8", errors="replace"))
 
     def _write(self, data: bytes) -> None:
         """Append ``data`` whole, or raise ``FacecamError`` and leave the file as it was."""
-        if self._fd is None:
-            raise FacecamError(f"the CSV log {self.path} is closed")
         size = self._size()
         try:
             written = os.write(self._fd, data)
@@ -174,7 +188,14 @@ class CsvLog:
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise ValueError(f"unknown CSV columns: {', '.join(sorted(unknown))}")
-        self._write(_line([_cell(row.get(name)) for name in COLUMNS]))
+        data = _line([_cell(row.get(name)) for name in COLUMNS])
+        if self._fd is None:
+            raise FacecamError(f"the CSV log {self.path} is closed")
+        try:
+            with self._locked(fcntl.LOCK_SH):
+                self._write(data)
+        except OSError as exc:  # the lock itself failed
+            raise FacecamError(f"cannot write to the CSV log {self.path}: {exc.strerror or exc}") from None
         self.rows += 1
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from facecore.app import load_tensorflow
 from facecore.errors import FacecamError, UsageError
 
 __all__ = ["Device", "select_device", "DEVICE_CHOICES"]
@@ -58,6 +59,7 @@ def select_device(choice: str = "auto", tf_config=None) -> Device:
     if choice not in DEVICE_CHOICES:
         raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {choice!r}")
     if tf_config is None:
+        load_tensorflow()  # its start-up lines kept off the terminal
         import tensorflow as tf
 
         tf_config = tf.config

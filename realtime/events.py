@@ -187,18 +187,32 @@ class EventLog:
 
     def _save_crop(self, image: np.ndarray, box: np.ndarray, frame: int, track: int, name: str,
                    stamp: datetime) -> str:
+        """Save the face crop in a new file (another run may share the folder: none is overwritten)."""
         if self.snapshots is None:
             return ""
-        path = self.snapshots / f"{stamp:%Y%m%dT%H%M%S}-f{frame:06d}-t{track}-{_safe(name)}.jpg"
+        stem = f"{stamp:%Y%m%dT%H%M%S}-f{frame:06d}-t{track}-{_safe(name)}"
         crop = cv2.cvtColor(face_snapshot(image, box), cv2.COLOR_RGB2BGR)
         ok, jpeg = cv2.imencode(".jpg", crop)
         try:
             if not ok:
                 raise OSError("cannot encode the crop")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd, path = _create_new(self.snapshots, stem, ".jpg")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(jpeg.tobytes())
         except OSError as exc:
-            log.warning("could not write the face snapshot %s: %s", path, exc.strerror or exc)
+            log.warning("could not write the face snapshot %s: %s", self.snapshots / (stem + ".jpg"),
+                        exc.strerror or exc)
             return ""
         return str(path)
+
+
+def _create_new(folder: Path, stem: str, suffix: str, tries: int = 1000) -> tuple[int, Path]:
+    """Create ``folder/stem.suffix`` owner-only, or ``stem-2``, ``stem-3``... when taken; returns
+    the open file descriptor and the path (``FileExistsError`` after ``tries`` names)."""
+    for number in range(1, tries + 1):
+        path = folder / f"{stem}{'' if number == 1 else f'-{number}'}{suffix}"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{tries} names taken, up to {path.name}")

@@ -13,16 +13,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facecore.camera import opencv_quiet
 from facecore.errors import FacecamError, UsageError
 
-__all__ = ["Window", "VideoSink", "gui_backend", "require_gui", "KEY_QUIT", "KEY_PAUSE", "KEY_SNAPSHOT"]
+__all__ = ["Window", "VideoSink", "check_video_path", "gui_backend", "require_gui",
+           "VIDEO_SUFFIXES", "RESERVE_BYTES", "KEY_QUIT", "KEY_PAUSE", "KEY_SNAPSHOT"]
 
 log = logging.getLogger(__name__)
 
 KEY_QUIT = (ord("q"), ord("Q"), 27)  # q, Esc
 KEY_PAUSE = (ord("p"), ord("P"))
 KEY_SNAPSHOT = (ord("s"), ord("S"))
-_FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v"}
+_FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v"}
+VIDEO_SUFFIXES = tuple(_FOURCC)
+RESERVE_BYTES = 1 << 20  # a video stops when its disk has less room: enough to finish the file
 
 
 def gui_backend() -> str:
@@ -74,10 +78,54 @@ class Window:
             pass
 
 
+def _free_bytes(folder: str | os.PathLike) -> int:
+    """Bytes this process may still write on ``folder``'s filesystem (root may use the reserved blocks);
+    ``sys.maxsize`` when the filesystem does not say (the check at close still applies)."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return sys.maxsize
+    blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail
+    return blocks * stat.f_frsize
+
+
+def check_video_path(path: str | os.PathLike) -> Path:
+    """``path`` as a ``Path`` once it can take a video, its folder created; else ``UsageError``
+    (not a video name, or a folder) or ``FacecamError`` (folder not creatable or writable, disk full)."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError(f"--output {path}: expected a video file name ending in {', '.join(VIDEO_SUFFIXES)}")
+    if path.is_dir():
+        raise UsageError(f"--output {path} is a folder: give a file name, such as {path / 'annotated.mp4'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise FacecamError(f"cannot write the video {path}: a file is in the way of its folder") from None
+    except OSError as exc:
+        raise FacecamError(f"cannot create the folder of the video {path}: {exc.strerror or exc}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise FacecamError(f"cannot write the video {path}: its folder is not writable")
+    _check_space(path, frames=0)
+    return path
+
+
+def _check_space(path: Path, frames: int) -> None:
+    """``FacecamError`` when ``path``'s disk has less than ``RESERVE_BYTES`` free (``frames``: written so far)."""
+    left = _free_bytes(path.parent)
+    if left < RESERVE_BYTES:
+        ends = f"; the video ends at frame {frames}" if frames else ""
+        raise FacecamError(f"cannot write the video {path}: its disk is full "
+                           f"({left // 1024} KiB free, {RESERVE_BYTES // 1024} KiB needed){ends}")
+
+
 class VideoSink:
     """Write RGB frames to a video file at ``fps`` (a context manager); the size is the first frame's.
 
-    Later frames of another size (a folder of photos) are resized to it.
+    Later frames of another size (a folder of photos) are resized to it. OpenCV's writer
+    reports no failure, so the free space of the file's disk is checked after every frame:
+    under ``RESERVE_BYTES`` the file is closed at once (playable up to there) and
+    ``FacecamError`` is raised. ``close()`` raises it too when the file it leaves cannot be
+    read back (a quota, a file size limit, the file removed).
     """
 
     def __init__(self, path: str | os.PathLike, fps: float) -> None:
@@ -90,13 +138,14 @@ class VideoSink:
     def __enter__(self) -> "VideoSink":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(check=exc_type is None)  # a failure already on its way is the one to report
 
     def _open(self, size: tuple[int, int]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fourcc = cv2.VideoWriter_fourcc(*_FOURCC.get(self.path.suffix.lower(), "mp4v"))
-        writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, size)
+        check_video_path(self.path)
+        fourcc = cv2.VideoWriter_fourcc(*_FOURCC[self.path.suffix.lower()])
+        with opencv_quiet():
+            writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, size)
         if not writer.isOpened():
             raise FacecamError(f"cannot write the video {self.path} (try a .mp4 or .avi name)")
         self._writer, self._size = writer, size
@@ -107,10 +156,32 @@ class VideoSink:
             self._open(size)
         if size != self._size:
             rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
-        self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        with opencv_quiet():  # it would print a warning per frame it fails to write
+            self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         self.frames += 1
+        try:
+            _check_space(self.path, self.frames)
+        except FacecamError:
+            self.close(check=False)  # the reserve holds what the end of the file needs
+            raise
 
-    def close(self) -> None:
-        if self._writer is not None:
+    def close(self, check: bool = True) -> None:
+        """Finish the file; with ``check``, ``FacecamError`` when it cannot be read back."""
+        if self._writer is None:
+            return
+        with opencv_quiet():
             self._writer.release()
-            self._writer = None
+        self._writer = None
+        if check:
+            self._check_readable()
+
+    def _check_readable(self) -> None:
+        """``FacecamError`` unless the file reads back with the frames written (a frame of slack:
+        some containers count from their duration)."""
+        with opencv_quiet():
+            capture = cv2.VideoCapture(str(self.path))
+            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+            capture.release()
+        if abs(count - self.frames) > max(1, self.frames // 100):
+            raise FacecamError(f"the video {self.path} was not written whole: it reads back as {max(count, 0)} "
+                               f"frames of the {self.frames} written (disk full, or a file size limit?)")

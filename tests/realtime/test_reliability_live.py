@@ -241,16 +241,15 @@ def test_face_live_keeps_running_on_a_full_disk_and_stops_cleanly_at_a_cut_clips
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == frames  # every frame was still shown (written)
 
 
-def test_an_unwritable_log_folder_is_said_on_screen_and_the_loop_goes_on(tmp_path, detector, monkeypatch):
-    """``live()`` with the real overlay (remembering its notes); the log's folder is a regular file."""
-    (tmp_path / "logs").write_text("a file where the log's folder should be")
-    log = tmp_path / "logs" / "rec.csv"
+def test_a_log_that_cannot_be_written_is_said_on_screen_and_the_loop_goes_on(tmp_path, detector, monkeypatch):
+    """``live()`` with the real overlay (remembering its notes); the log is /dev/full (every write:
+    ENOSPC). A log whose folder cannot be made at all stops the start instead (test_live_fail_fast)."""
     notes: list = []
     monkeypatch.setattr("realtime.cli.Overlay", lambda config: NotesOverlay(config, notes))
-    argv = ["--source", str(_cut_clip(tmp_path)), "--headless", "--log", str(log), "--max-frames", "30",
+    argv = ["--source", str(_cut_clip(tmp_path)), "--headless", "--log", "/dev/full", "--max-frames", "30",
             "--set", f"train.model={tmp_path / 'none'}"]
     report = live(argv, prebuilt=Prebuilt(detector))
-    why = f"cannot open the CSV log {log}: a file is in the way of its folder"
+    why = "cannot write to the CSV log /dev/full: No space left on device"
     assert report.frames == 30 and report.ended == "max-frames"
     assert report.rows == 0 and report.rows_unwritten == 1 and report.log_error == why
     assert len(notes) == 30 and all(n[-1].startswith("CSV LOG FAILING (rows not written: ") for n in notes)

@@ -34,9 +34,9 @@ def _print_table(rows: list[tuple], out=sys.stderr) -> None:
 
 
 def cmd_train(args) -> int:
+    config = _config(args)  # a bad config fails at once, before TensorFlow is imported
     from .training import train
 
-    config = _config(args)
     result = train(config, args.data, args.model, args.unknown, progress=not args.quiet)
     for path, why in result.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
@@ -52,9 +52,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    config = _config(args)
     from .evaluation import evaluate
 
-    config = _config(args)
     model = Path(args.model or config.train.model)
     result = evaluate(config, args.dir, model, args.unknown, progress=not args.quiet)
     report = result.report

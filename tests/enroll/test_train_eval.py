@@ -168,3 +168,27 @@ def test_kill_9_during_training_keeps_a_loadable_bundle(enrolled, tmp_path, when
     bundle = load_bundle(model)
     assert bundle.labels in (sorted(PEOPLE), sorted(PEOPLE + ["Halle_Berry"]))
     assert len(bundle.arrays["centroids"]) == len(bundle.labels)
+
+
+def _snapshot(root) -> dict:
+    """``{relative path: bytes}`` of every file under ``root``, and the folders as ``None``."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("how", ["--set", "--config"])
+def test_train_command_refuses_nan_naming_the_key_and_keeps_the_bundle(tmp_path, how):
+    from facecore.bundle import Bundle, save_bundle
+
+    model = save_bundle(tmp_path / "models" / "current",
+                        Bundle({"centroids": np.eye(2, dtype=np.float32)}, ["ann", "bob"], {"head": {"kind": "centroid"}}))
+    data = copy_people(tmp_path / "people", lfw_people(2, last=3))
+    before = _snapshot(tmp_path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[head]\nlearning_rate = nan\n")
+    option = ["--set", "head.learning_rate=nan"] if how == "--set" else ["--config", str(cfg)]
+    done = run_command("enroll.cli", "train", "--data", str(data), "--model", str(model), *option, timeout=120)
+    where = "--set" if how == "--set" else str(cfg)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"face-enroll: error: {where}: head.learning_rate must be a finite number, got nan"
+    cfg.unlink()
+    assert _snapshot(tmp_path) == before

@@ -53,9 +53,10 @@ def existing_names(data: str | os.PathLike) -> list[str]:
 
 
 def person_folder(data: str | os.PathLike, name: str, create: bool = False) -> Path:
-    """``data/name`` after checking the name (``UsageError``); created owner-only when asked."""
-    validate_name(name, existing_names(data))
-    folder = Path(data) / name
+    """The folder of the person ``name`` under ``data`` after checking the name (``UsageError``):
+    ``data/<name in NFC>``, or the existing folder of the same name in another Unicode normal
+    form; created owner-only when asked. Its ``.name`` is the name to show and save under."""
+    folder = Path(data) / validate_name(name, existing_names(data))
     if create:
         make_private_dir(data)
         make_private_dir(folder)

@@ -100,16 +100,16 @@ def cmd_capture(args) -> int:
     from .capture import capture_person, check_display
 
     config, data, model = _setup(args)
-    person_folder(data, args.name)  # a bad name fails here: nothing built, nothing written
+    name = person_folder(data, args.name).name  # a bad name fails here: nothing built, nothing written
     if args.count is not None and args.count < 1:
         raise UsageError(f"--count must be at least 1, got {args.count}")
     if not args.headless:
         check_display()  # before building the detector: say so at once
     source = args.source if args.source is not None else config.camera.source
     detector = _detector(config)
-    result = capture_person(config, args.name, source, data, detector, args.count, args.headless, args.keep_frames)
+    result = capture_person(config, name, source, data, detector, args.count, args.headless, args.keep_frames)
     names = f" ({result.saved[0].name}..{result.saved[-1].name})" if result.saved else ""
-    print(f"saved {len(result.saved)} of {result.wanted} images of {args.name} in {data / args.name}{names}, "
+    print(f"saved {len(result.saved)} of {result.wanted} images of {name} in {data / name}{names}, "
           f"{result.frames} frames looked at")
     _print_reasons(result.rejected)
     if not result.saved:
@@ -126,16 +126,16 @@ def cmd_import(args) -> int:
     from .people import import_photos
 
     config, data, model = _setup(args)
-    person_folder(data, args.name)
+    name = person_folder(data, args.name).name
     detector = _detector(config)
-    result = import_photos(config, args.name, args.photos, data, detector, relax=args.relax)
+    result = import_photos(config, name, args.photos, data, detector, relax=args.relax)
     for path, reason in result.rejected:
         print(f"rejected {path}: {reason}")
-    print(f"imported {len(result.saved)} of {len(result.saved) + len(result.rejected)} photos of {args.name} "
-          f"into {data / args.name}")
+    print(f"imported {len(result.saved)} of {len(result.saved) + len(result.rejected)} photos of {name} "
+          f"into {data / name}")
     _print_reasons(result.reasons())
     if not result.saved:
-        raise DataError(f"no photo of {args.name} passed the quality gate: nothing imported")
+        raise DataError(f"no photo of {name} passed the quality gate: nothing imported")
     if not args.no_train:
         _retrain(config, data, model, detector)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import unicodedata
 
 import cv2
 import numpy as np
@@ -15,6 +16,7 @@ from enroll.people import import_photos, list_people, next_number, person_folder
 from enroll.training import train
 from facecore.bundle import load_bundle
 from facecore.errors import UsageError
+from facecore.people import validate_name
 from facecore.images import list_images, read_image
 from helpers import VIDEOS, copy_people, lfw_people, need, run_command
 
@@ -25,10 +27,18 @@ def _tree(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
 
 
-@pytest.mark.parametrize("name", ["", "  ", "../evil", "a/b", "..", ".hidden", "bell\x07", "tab\tname", "Biden"])
+JOSE_NFC = unicodedata.normalize("NFC", "José Müller")
+JOSE_NFD = unicodedata.normalize("NFD", "José Müller")
+
+
+@pytest.mark.parametrize("name", [
+    "", "  ", "../evil", "a/b", "..", ".hidden", "bell\x07", "tab\tname", "Biden",
+    "unknown", "Unknown", "UNKNOWN", "…", "...", JOSE_NFD.upper(), "josé müller",
+])
 def test_bad_names_exit_2_and_write_nothing(tmp_path, capsys, name):
     data = tmp_path / "people"
     (data / "biden").mkdir(parents=True)  # "Biden" differs from this one only by case
+    (data / JOSE_NFC).mkdir()  # ... and so do the upper-case NFD and lower-case forms of this one
     before = _tree(tmp_path)
     assert main(["capture", name, "--source", str(tmp_path / "missing.mp4"), "--headless", "--data", str(data)]) == 2
     assert main(["import", name, str(tmp_path), "--data", str(data)]) == 2
@@ -45,6 +55,42 @@ def test_unicode_names_with_spaces_are_fine(tmp_path):
     (folder / "frames").mkdir()
     (folder / "frames" / "0012.jpg").touch()
     assert next_number(folder) == 13
+
+
+def test_reserved_names_say_why():
+    for name in ("unknown", "UNKNOWN", "…", "..."):
+        with pytest.raises(UsageError, match=r"is reserved: face-live shows 'unknown' for strangers and '…'"):
+            validate_name(name)
+
+
+def test_a_name_in_another_unicode_form_is_the_same_person(tmp_path):
+    assert JOSE_NFC != JOSE_NFD and len(JOSE_NFD) > len(JOSE_NFC)
+    data = tmp_path / "people"
+    assert person_folder(data, JOSE_NFD, create=True) == data / JOSE_NFC  # created in NFC
+    assert person_folder(data, JOSE_NFD) == person_folder(data, JOSE_NFC) == data / JOSE_NFC
+    assert os.listdir(data) == [JOSE_NFC]
+    by_hand = tmp_path / "other"
+    (by_hand / JOSE_NFD).mkdir(parents=True)  # a folder made by hand in NFD: that folder is the person's
+    assert person_folder(by_hand, JOSE_NFC) == by_hand / JOSE_NFD
+    with pytest.raises(UsageError, match="only by case"):
+        person_folder(by_hand, JOSE_NFC.upper())
+
+
+def test_import_under_a_name_in_another_unicode_form_adds_to_the_same_folder(tmp_path, capsys, monkeypatch,
+                                                                             detector):
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    data = tmp_path / "people"
+    photos = sorted(need(STILLS / "obama").glob("*.jpg")) + sorted((STILLS / "biden").glob("*.jpg"))
+    args = ["--relax", "--no-train", "--data", str(data)]
+    assert main(["import", JOSE_NFD, str(photos[0]), *args]) == 0
+    assert os.listdir(data) == [JOSE_NFC]
+    assert main(["import", JOSE_NFC, str(photos[1]), *args]) == 0
+    assert main(["import", JOSE_NFD, str(photos[2]), *args]) == 0
+    assert os.listdir(data) == [JOSE_NFC]
+    assert [p.name for p in list_images(data / JOSE_NFC)] == ["0001.jpg", "0002.jpg", "0003.jpg"]
+    out = capsys.readouterr().out
+    assert out.count(f"imported 1 of 1 photos of {JOSE_NFC} into {data / JOSE_NFC}") == 3
+    assert JOSE_NFD not in out
 
 
 def test_bad_name_in_a_real_process_exits_2(tmp_path):

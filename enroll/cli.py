@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from facecore.app import exit_fast, quiet_tensorflow, run_guarded, setup_logging
+from facecore.app import exit_fast, print_table, quiet_tensorflow, run_guarded, setup_logging
 from facecore.config import Config, load_config
 
 __all__ = ["main", "build_parser", "add_common_options"]
@@ -27,12 +27,6 @@ def _config(args) -> Config:
     return load_config(args.config, args.overrides)
 
 
-def _print_table(rows: list[tuple], out=sys.stderr) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
-
-
 def cmd_train(args) -> int:
     config = _config(args)  # a bad config fails at once, before TensorFlow is imported
     from .training import train
@@ -41,8 +35,7 @@ def cmd_train(args) -> int:
     for path, why in result.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     m = result.metrics
-    rows = [("person", "images")] + [(name, n) for name, n in result.counts.items()]
-    _print_table(rows, sys.stdout)
+    print_table(list(result.counts.items()), ("person", "images"), sys.stdout)
     val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.3f} (closed set {m['val_closed_set_accuracy']:.3f}, {m['n_val']} photos)"
     print(f"people {m['n_people']}, images {m['n_images']}, skipped {len(result.skipped)}")
     print(f"validation accuracy {val}")
@@ -64,12 +57,12 @@ def cmd_eval(args) -> int:
         print(json.dumps(report, ensure_ascii=False))
     else:
         far = report["unknown_false_accept_rate"]
-        rows = [("metric", "value"), ("accuracy", f"{report['accuracy']:.4f}"),
+        rows = [("accuracy", f"{report['accuracy']:.4f}"),
                 ("closed_set_accuracy", f"{report['closed_set_accuracy']:.4f}"),
                 ("unknown_false_accept_rate", "n/a" if far is None else f"{far:.4f}"),
                 ("n", report["n"]), ("n_unknown", report["n_unknown"]), ("n_skipped", report["n_skipped"]),
                 ("threshold", f"{report['threshold']:.4f}")]
-        _print_table(rows, sys.stdout)
+        print_table(rows, ("metric", "value"), sys.stdout)
     print(f"confusion matrix written to {plot}", file=sys.stderr)
     return 0
 

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from facecore.app import print_table
 from facecore.config import Config, load_config
 from facecore.errors import DataError, SourceError, UsageError
 
@@ -142,7 +143,6 @@ def cmd_import(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .cli import _print_table
     from .people import list_people
 
     config, data, model = _setup(args)
@@ -154,9 +154,8 @@ def cmd_list(args) -> int:
     def when(t) -> str:
         return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else "-"
 
-    rows = [("person", "images", "enrolled", "last added", "in model")]
-    rows += [(p.name, p.images, when(p.enrolled), when(p.updated), p.in_bundle) for p in people]
-    _print_table(rows, sys.stdout)
+    rows = [(p.name, p.images, when(p.enrolled), when(p.updated), p.in_bundle) for p in people]
+    print_table(rows, ("person", "images", "enrolled", "last added", "in model"), sys.stdout)
     return 0
 
 

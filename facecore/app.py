@@ -6,11 +6,11 @@ import logging
 import os
 import sys
 import traceback
-from typing import Callable, NoReturn
+from typing import Callable, NoReturn, Sequence, TextIO
 
 from .errors import FacecamError
 
-__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast"]
+__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast", "print_table"]
 
 
 def quiet_tensorflow() -> None:
@@ -82,3 +82,43 @@ def exit_fast(code: int) -> NoReturn:
         except (OSError, ValueError):
             pass
     os._exit(code)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def print_table(rows: Sequence[Sequence], header: Sequence[str], stream: TextIO | None = None) -> None:
+    """Print ``rows`` under ``header`` in columns aligned by their width on screen (a CJK
+    character takes two cells), numbers right-aligned, on ``stream`` (default stdout).
+
+    On a terminal the header is bold and ruled off. Anywhere else (a pipe, a file) the
+    table is plain text: no colour codes, no rule, one line per row, columns two spaces
+    apart and no trailing spaces. Cells are shown as they are (``[b]`` is not markup).
+    """
+    from rich import box
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    stream = stream if stream is not None else sys.stdout
+    terminal = _is_terminal(stream)
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    needed = sum(max(cell_len(row[i]) for row in cells) for i in range(len(header))) + 2 * (len(header) - 1)
+    console = Console(file=stream, force_terminal=terminal, width=None if terminal else needed,
+                      highlight=False, markup=False, emoji=False)
+    table = Table(box=box.SIMPLE_HEAD if terminal else None, show_edge=False, pad_edge=False,
+                  header_style="bold" if terminal else "")
+    for i, title in enumerate(header):
+        numeric = rows and all(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
+        table.add_column(Text(str(title)), justify="right" if numeric else "left", overflow="fold")
+    for row in cells[1:]:
+        table.add_row(*map(Text, row))
+    with console.capture() as captured:
+        console.print(table)
+    stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    stream.flush()

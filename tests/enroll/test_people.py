@@ -171,6 +171,25 @@ def test_list_shows_counts_dates_and_whether_the_model_knows_them(enrolled, caps
     assert "nobody is enrolled" in capsys.readouterr().out
 
 
+def test_list_aligns_wide_names_by_display_width_in_a_pipe(tmp_path):
+    from rich.cells import cell_len
+
+    data = tmp_path / "people"
+    for name, count in (("王小明", 3), ("Ann", 12), (JOSE_NFC, 1)):
+        (data / name).mkdir(parents=True)
+        for i in range(count):
+            (data / name / f"{i:04d}.jpg").write_bytes(b"")
+    done = run_command("enroll.cli", "list", "--data", str(data), "--model", str(tmp_path / "none"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["person", "Ann", JOSE_NFC.split()[0], "王小明"]
+    # in every row the date and the model state start at the header's screen columns
+    for header, cell, find in (("enrolled", "20", str.index), ("in model", "no", str.rindex)):
+        starts = {cell_len(line[: find(line, word)]) for line, word in zip(lines, [header, cell, cell, cell])}
+        assert len(starts) == 1, (header, done.stdout)
+
+
 def test_remove_leaves_nothing_of_the_person_and_retrains(enrolled, facenet_models, capsys):
     config, data, model = enrolled
     gone, *kept = sorted(p.name for p in data.iterdir())

@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from facecore.app import exit_fast, print_table, quiet_tensorflow, run_guarded, setup_logging
+from facecore.app import (exit_fast, print_table, quiet_tensorflow, run_guarded, setup_logging,
+                          sigterm_interrupts)
 from facecore.config import Config, load_config
 
 __all__ = ["main", "build_parser", "add_common_options"]
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     setup_logging(args.debug)
-    return run_guarded(PROG, lambda: args.func(args), args.debug)
+    with sigterm_interrupts():  # SIGTERM winds up like Ctrl-C: whole files, no temporary ones
+        return run_guarded(PROG, lambda: args.func(args), args.debug)
 
 
 def console() -> None:

@@ -27,6 +27,7 @@ from facecore.crops import extract_crops
 from facecore.errors import BundleError, DataError, ImageError, UsageError
 from facecore.faces import Faces
 from facecore.features import FeatureCache, choose_subject
+from facecore.files import write_private
 from facecore.images import list_images, read_image
 from facecore.people import make_private_dir, validate_name
 
@@ -81,23 +82,6 @@ def next_number(folder: str | os.PathLike) -> int:
     return max(numbers) + 1
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + rename), owner-only, never over an existing file."""
-    if path.exists():
-        raise FileExistsError(f"{path} exists: images are never overwritten")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _jpeg(rgb: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
     if not ok:
@@ -129,9 +113,9 @@ def finish_candidate(gate: Gate, verdict: Verdict, image: np.ndarray, detector, 
 def save_face(folder: Path, number: int, jpeg: bytes, frame: np.ndarray | None = None) -> Path:
     """Save ``jpeg`` as ``folder/NNNN.jpg``, and the RGB ``frame`` as ``folder/frames/NNNN.jpg`` if given."""
     path = folder / f"{number:04d}.jpg"
-    _write_new(path, jpeg)
+    write_private(path, jpeg, overwrite=False)
     if frame is not None:
-        _write_new(make_private_dir(folder / FRAMES) / path.name, _jpeg(frame))
+        write_private(make_private_dir(folder / FRAMES) / path.name, _jpeg(frame), overwrite=False)
     return path
 
 

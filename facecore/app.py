@@ -4,13 +4,47 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
-from typing import Callable, NoReturn, Sequence, TextIO
+from contextlib import contextmanager
+from typing import Callable, Iterator, NoReturn, Sequence, TextIO
 
 from .errors import FacecamError
 
-__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast", "print_table"]
+__all__ = [
+    "quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast", "print_table",
+    "Terminated", "sigterm_interrupts", "EXIT_INTERRUPTED", "EXIT_TERMINATED",
+]
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was sent SIGTERM (see :func:`sigterm_interrupts`). A ``KeyboardInterrupt``, so
+    that every clean-up written for Ctrl-C (temporary files removed, devices released) runs."""
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Inside, SIGTERM raises :class:`Terminated` in the main thread, as Ctrl-C raises
+    ``KeyboardInterrupt``; further SIGTERMs are ignored while the command winds up, so that its
+    clean-up is not cut short (SIGKILL still ends it). Outside the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def quiet_tensorflow() -> None:
@@ -48,8 +82,9 @@ def setup_logging(verbose: bool = False) -> None:
 def run_guarded(prog: str, func: Callable[[], int | None], debug: bool = False) -> int:
     """Run ``func``; turn errors into one line on stderr and the contract's exit code.
 
-    0 success, 1 runtime failure, 2 usage or configuration error, 130 interrupted.
-    With ``debug`` the traceback is printed as well.
+    0 success, 1 runtime failure, 2 usage or configuration error, 130 interrupted (SIGINT,
+    Ctrl-C), 143 terminated (SIGTERM, see :func:`sigterm_interrupts`). With ``debug`` the
+    traceback is printed as well.
     """
     try:
         return int(func() or 0)
@@ -58,9 +93,12 @@ def run_guarded(prog: str, func: Callable[[], int | None], debug: bool = False) 
             traceback.print_exc()
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # last resort: one readable line instead of a traceback
         if debug:
             traceback.print_exc()

@@ -297,7 +297,8 @@ def _read_file(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"cannot read config file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise ConfigError(f"cannot read config file {path}: not UTF-8 text "
+                          f"({exc.reason} at byte {exc.start})") from None
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:

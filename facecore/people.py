@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import DataError, UsageError
 from .faces import PENDING, UNKNOWN
+from .files import writing
 from .images import list_images
 
 __all__ = ["validate_name", "scan_people", "make_private_dir", "RESERVED"]
@@ -65,8 +66,9 @@ def validate_name(name: str, existing: list[str] | tuple = ()) -> str:
 def make_private_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` (and parents) readable by the owner only; biometric data lives there."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    with writing(path):
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
     return path
 
 

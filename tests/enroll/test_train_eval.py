@@ -16,7 +16,7 @@ from facecore.bundle import load_bundle
 from facecore.config import load_config
 from facecore.errors import DataError
 from facecore.recognizer import Recognizer
-from helpers import DATA, FACENET_H5, copy_people, lfw_people, need, run_command
+from helpers import DATA, FACENET_H5, copy_people, leftovers, lfw_people, need, run_command
 
 PEOPLE = ["Abdullah_Gul", "Amelie_Mauresmo", "Andy_Roddick", "Ann_Veneman", "Bill_Clinton", "Britney_Spears"]
 
@@ -134,7 +134,7 @@ def test_cli_eval_json_and_exit_codes(enrolled):
     assert bad.returncode == 2 and "head.kind" in bad.stderr
 
 
-def _train_process(data, model, cache):
+def _train_process(data, model, cache, stderr=None):
     import subprocess
     import sys
 
@@ -143,7 +143,7 @@ def _train_process(data, model, cache):
     args = [sys.executable, "-m", "enroll.cli", "train", "--data", str(data), "--model", str(model), "--quiet",
             "--set", "backbone.name=facenet", "--set", f"backbone.weights={FACENET_H5}", "--set", f"train.cache_dir={cache}"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL)
 
 
 @pytest.mark.parametrize("when", ["while writing the bundle", "after 3 s"])
@@ -179,8 +179,8 @@ def _snapshot(root) -> dict:
 def test_train_command_refuses_nan_naming_the_key_and_keeps_the_bundle(tmp_path, how):
     from facecore.bundle import Bundle, save_bundle
 
-    model = save_bundle(tmp_path / "models" / "current",
-                        Bundle({"centroids": np.eye(2, dtype=np.float32)}, ["ann", "bob"], {"head": {"kind": "centroid"}}))
+    bundle = Bundle({"centroids": np.eye(2, dtype=np.float32)}, ["ann", "bob"], {"head": {"kind": "centroid"}})
+    model = save_bundle(tmp_path / "models" / "current", bundle)
     data = copy_people(tmp_path / "people", lfw_people(2, last=3))
     before = _snapshot(tmp_path)
     cfg = tmp_path / "c.toml"
@@ -192,3 +192,50 @@ def test_train_command_refuses_nan_naming_the_key_and_keeps_the_bundle(tmp_path,
     assert done.stderr.strip() == f"face-enroll: error: {where}: head.learning_rate must be a finite number, got nan"
     cfg.unlink()
     assert _snapshot(tmp_path) == before
+
+
+def _wait_for(proc, ready, limit_s: float) -> None:
+    """Poll every 2 ms until ``ready()`` or ``limit_s``; the process must still be running."""
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.002)
+    assert proc.poll() is None, "training ended before it could be terminated"
+
+
+@pytest.mark.parametrize("when", ["while caching features", "while writing the bundle", "after 3 s"])
+def test_sigterm_during_training_exits_143_with_whole_files_and_no_temporary_ones(enrolled, tmp_path, when):
+    """SIGTERM (what a service manager or ``kill`` sends) winds training up like Ctrl-C: one line,
+    exit 143, every cache entry whole, no temporary file or folder, a loadable bundle: the
+    previous one unless the signal came once the new one was in place."""
+    import signal
+
+    model, data, cache = tmp_path / "model", tmp_path / "people", tmp_path / "cache"
+    shutil.copytree(enrolled["result"].path, model)
+    before = _snapshot(model)
+    shutil.copytree(enrolled["data"], data)
+    copy_people(data, lfw_people(["Halle_Berry"], 0, 3))
+    if when == "while writing the bundle":
+        shutil.copytree(enrolled["root"] / "cache", cache)  # only the newcomer's 3 features to compute
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        proc = _train_process(data, model, cache, stderr)
+        if when == "while caching features":
+            _wait_for(proc, lambda: any(cache.rglob("*.npy")), 240)
+        elif when == "while writing the bundle":
+            _wait_for(proc, lambda: any(p.name.startswith(".model.tmp-") for p in tmp_path.iterdir()), 240)
+        else:
+            _wait_for(proc, lambda: False, 3)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=120)
+    err = (tmp_path / "stderr.txt").read_text()
+    assert code == 143, err
+    assert err.strip().splitlines()[-1] == "face-enroll: terminated" and "Traceback" not in err
+    assert leftovers(tmp_path) == []
+    for entry in cache.rglob("*.npy"):
+        assert np.load(entry).ndim == 1
+    labels = load_bundle(model).labels
+    if labels == sorted(PEOPLE):
+        assert _snapshot(model) == before
+    else:
+        assert when == "while writing the bundle" and labels == sorted(PEOPLE + ["Halle_Berry"])

@@ -35,7 +35,7 @@ from .quality import Gate, Verdict, face_patch, thumbnail
 
 __all__ = [
     "existing_names", "person_folder", "discard_if_empty", "next_number", "face_jpeg", "finish_candidate",
-    "save_face", "seed_gate", "NOT_FOUND_AGAIN", "ImportResult", "import_photos",
+    "save_face", "seed_gate", "NOT_FOUND_AGAIN", "ImportResult", "import_photos", "photo_paths",
     "PersonInfo", "list_people", "RemoveResult", "remove_person", "FRAMES",
 ]
 
@@ -106,7 +106,7 @@ def finish_candidate(gate: Gate, verdict: Verdict, image: np.ndarray, detector, 
     faces = detector.detect(crop)
     centre = (faces.boxes[:1, :2] + faces.boxes[:1, 2:]) / 2.0 / np.array(crop.shape[1::-1])
     if len(faces) != 1 or np.any(np.abs(centre - 0.5) >= 0.15):
-        return Verdict(False, NOT_FOUND_AGAIN, verdict.faces, verdict.pose), b""
+        return Verdict(False, NOT_FOUND_AGAIN, verdict.faces, verdict.pose, code="not_found_again"), b""
     return gate.check_new(verdict, thumbnail(face_patch(crop, faces))), jpeg
 
 
@@ -121,15 +121,21 @@ def save_face(folder: Path, number: int, jpeg: bytes, frame: np.ndarray | None =
 
 @dataclass
 class ImportResult:
+    """What an import did: ``total`` photos given, the images ``saved``, the photos ``rejected``."""
+
+    total: int = 0
     saved: list = field(default_factory=list)
     rejected: list = field(default_factory=list)  # (path, reason)
 
     def reasons(self) -> Counter:
-        return Counter(reason for _, reason in self.rejected)
+        """Rejections counted by what was wrong: each reason up to its first colon (its details
+        - measures, limits, settings - differ from photo to photo)."""
+        return Counter(reason.partition(":")[0] for _, reason in self.rejected)
 
 
-def _photo_paths(paths: list) -> list[Path]:
-    """Files as given; folders expanded to the images inside them (any depth)."""
+def photo_paths(paths: list) -> list[Path]:
+    """Files as given; folders expanded to the images inside them (any depth). ``UsageError``
+    for a path that does not exist."""
     out = []
     for item in map(Path, paths):
         if item.is_dir():
@@ -142,32 +148,43 @@ def _photo_paths(paths: list) -> list[Path]:
 
 
 def import_photos(config: Config, name: str, paths: list, data: str | os.PathLike, detector,
-                  relax: bool = False) -> ImportResult:
-    """Enroll ``name`` from photos through the capture gate; ``relax`` drops the pose rule."""
+                  relax: bool = False, result: ImportResult | None = None) -> ImportResult:
+    """Enroll ``name`` from photos (files or folders) through the capture gate, which says what
+    is wrong with each photo it rejects; ``relax`` drops the pose rule. ``result``, when given,
+    is filled as the import goes: after a failed write or an interrupt it holds what was done.
+    """
     folder = person_folder(data, name)  # a bad name fails first, with nothing written
-    photos = _photo_paths(paths)
+    photos = photo_paths(paths)
+    result = result if result is not None else ImportResult()
+    result.total = len(photos)
     existed = folder.is_dir()
     person_folder(data, name, create=True)
-    gate = Gate(config.capture, count=max(len(photos), 1), use_pose=False if relax else None, use_time=False)
-    seed_gate(gate, folder, detector)
-    number, result = next_number(folder), ImportResult()
-    for path in photos:
-        try:
-            image = read_image(path, config.train.max_image_side)
-        except ImageError as exc:
-            result.rejected.append((path, f"unreadable: {str(exc).removeprefix(f'{path}: ')}"))
-            continue
-        verdict = gate.check(image, detector.detect(image), None)
-        verdict, jpeg = finish_candidate(gate, verdict, image, detector, config.capture)
-        if not verdict.ok:
-            result.rejected.append((path, verdict.reason))
-            continue
-        gate.accept(verdict, None)
-        result.saved.append(save_face(folder, number, jpeg))
-        number += 1
-    if not result.saved and not existed:
-        discard_if_empty(folder)
+    try:
+        gate = Gate(config.capture, count=max(len(photos), 1), use_pose=False if relax else None, photos=True)
+        seed_gate(gate, folder, detector)
+        number = next_number(folder)
+        for path in photos:
+            verdict, jpeg = _judge_photo(gate, path, config, detector)
+            if not verdict.ok:
+                result.rejected.append((path, verdict.reason))
+                continue
+            result.saved.append(save_face(folder, number, jpeg))
+            gate.accept(verdict, None)
+            number += 1
+    finally:
+        if not result.saved and not existed:
+            discard_if_empty(folder)
     return result
+
+
+def _judge_photo(gate: Gate, path: Path, config: Config, detector) -> tuple[Verdict, bytes]:
+    """``(verdict, jpeg)`` for one photo, as :func:`finish_candidate`; an unreadable file is a rejection."""
+    try:
+        image = read_image(path, config.train.max_image_side)
+    except ImageError as exc:
+        return Verdict(False, f"unreadable: {str(exc).removeprefix(f'{path}: ')}", code="unreadable"), b""
+    verdict = gate.check(image, detector.detect(image), None)
+    return finish_candidate(gate, verdict, image, detector, config.capture)
 
 
 def seed_gate(gate: Gate, folder: Path, detector) -> None:

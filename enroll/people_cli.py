@@ -124,22 +124,29 @@ def cmd_capture(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .people import import_photos
+    from .people import ImportResult, import_photos, photo_paths
 
     config, data, model = _setup(args)
     name = person_folder(data, args.name).name
+    photos = photo_paths(args.photos)  # a missing file fails here, before the detector is built
     detector = _detector(config)
-    result = import_photos(config, name, args.photos, data, detector, relax=args.relax)
-    for path, reason in result.rejected:
-        print(f"rejected {path}: {reason}")
-    print(f"imported {len(result.saved)} of {len(result.saved) + len(result.rejected)} photos of {name} "
-          f"into {data / name}")
-    _print_reasons(result.reasons())
+    result = ImportResult(total=len(photos))
+    try:
+        import_photos(config, name, photos, data, detector, relax=args.relax, result=result)
+    finally:  # also when a write fails or the import is stopped: say what was done
+        _report_import(result, name, data / name)
     if not result.saved:
         raise DataError(f"no photo of {name} passed the quality gate: nothing imported")
     if not args.no_train:
         _retrain(config, data, model, detector)
     return 0
+
+
+def _report_import(result, name: str, folder: Path) -> None:
+    for path, reason in result.rejected:
+        print(f"rejected {path}: {reason}")
+    print(f"imported {len(result.saved)} of {result.total} photos of {name} into {folder}")
+    _print_reasons(result.reasons())
 
 
 def cmd_list(args) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import unicodedata
@@ -18,7 +19,7 @@ from facecore.bundle import load_bundle
 from facecore.errors import UsageError
 from facecore.people import validate_name
 from facecore.images import list_images, read_image
-from helpers import VIDEOS, copy_people, lfw_people, need, run_command
+from helpers import VIDEOS, copy_people, leftovers, lfw_people, need, run_command, small_tmpfs
 
 STILLS = VIDEOS / "obama-biden" / "enroll"
 
@@ -121,8 +122,8 @@ def test_import_keeps_good_photos_and_says_why_others_were_rejected(tmp_path, ca
     assert [p.name for p in result.saved] == ["0001.jpg", "0002.jpg"]
     why = {path.name: reason for path, reason in result.rejected}
     assert set(why) == {"copy-of-biden.jpg", "truncated.jpg", "notes.jpg", "wall.png"}
-    assert why["copy-of-biden.jpg"].startswith("too similar to a kept image")
-    assert why["wall.png"] == "no face"
+    assert why["copy-of-biden.jpg"].startswith("near-duplicate: similarity 1.00 to a kept photo")
+    assert why["wall.png"] == "no face found"
     assert why["notes.jpg"].startswith("unreadable: not an image")
     assert why["truncated.jpg"].startswith("unreadable: cannot decode")
     for path in result.saved:
@@ -140,6 +141,62 @@ def test_import_keeps_good_photos_and_says_why_others_were_rejected(tmp_path, ca
     assert [p.name for p in list_images(data / "biden")] == ["0001.jpg", "0002.jpg", "0003.jpg"]
     with pytest.raises(UsageError):
         import_photos(facenet_config, "biden", [tmp_path / "nope.jpg"], data, detector)
+
+
+def test_import_says_what_is_wrong_with_a_photo(tmp_path, capsys, monkeypatch, detector):
+    """Photos get photo wording (the measure, the limit, the setting), not "come closer"."""
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    small = lfw_people(["Ann_Veneman"], 0, 1)["Ann_Veneman"][0]  # a 250x250 photo: the face is about 57 px
+    args = ["import", "ann", str(small), "--relax", "--no-train", "--data", str(tmp_path / "people")]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert re.search(rf"^rejected {re.escape(str(small))}: face too small: \d+ px, needs 80 \(capture.min_face_px\)$",
+                     out, re.M), out
+    assert re.search(r"^rejected, by reason:\n  face too small  1$", out, re.M), out
+    assert "come closer" not in out and "imported 0 of 1 photos of ann" in out
+    assert not (tmp_path / "people" / "ann").exists()
+
+
+def _four_stills() -> list[str]:
+    return [str(p) for who in ("biden", "obama") for p in sorted(need(STILLS / who).glob("*.jpg"))]
+
+
+def test_import_on_a_full_disk_names_the_file_and_still_says_what_was_imported(tmp_path, capsys, monkeypatch,
+                                                                               detector):
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    with small_tmpfs(tmp_path / "disk", "100k") as disk:  # room for two saved images (35-45 kB each)
+        data = disk / "people"
+        assert main(["import", "x", *_four_stills(), "--relax", "--no-train", "--data", str(data)]) == 1
+        out, err = capsys.readouterr()
+        assert out.splitlines()[-1] == f"imported 2 of 4 photos of x into {data / 'x'}"
+        assert err.strip() == f"face-enroll: error: cannot write {data / 'x' / '0003.jpg'}: No space left on device"
+        assert [p.name for p in list_images(data / "x")] == ["0001.jpg", "0002.jpg"]
+        assert all(read_image(p).shape == (320, 320, 3) for p in list_images(data / "x"))
+        assert leftovers(disk) == []
+
+
+def test_an_import_stopped_part_way_says_what_was_imported(tmp_path, capsys, monkeypatch, detector):
+    """SIGTERM (here raised where the second image is written) ends the import with its summary."""
+    from enroll import people
+    from facecore.app import Terminated
+
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    calls = []
+
+    def write_then_stop(path, data, **kw):
+        calls.append(path)
+        if len(calls) == 2:
+            raise Terminated()
+        return write(path, data, **kw)
+
+    write = people.write_private
+    monkeypatch.setattr(people, "write_private", write_then_stop)
+    data = tmp_path / "people"
+    assert main(["import", "x", *_four_stills(), "--relax", "--no-train", "--data", str(data)]) == 143
+    out, err = capsys.readouterr()
+    assert f"imported 1 of 4 photos of x into {data / 'x'}" in out
+    assert err.strip() == "face-enroll: terminated"
+    assert [p.name for p in list_images(data / "x")] == ["0001.jpg"] and leftovers(tmp_path) == []
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from pathlib import Path
 from facecore.app import (exit_fast, print_table, quiet_tensorflow, run_guarded, setup_logging,
                           sigterm_interrupts)
 from facecore.config import Config, load_config
+from facecore.errors import UsageError
+from facecore.files import write_private, writing
 
 __all__ = ["main", "build_parser", "add_common_options"]
 
@@ -45,15 +47,28 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _plot_path(args, model: Path) -> Path:
+    """Where eval's confusion matrix goes: ``--plot PNG``, else ``confusion.png`` in ``--plots DIR``
+    (default: the current folder). Never into the model bundle, which is replaced whole."""
+    plot = Path(args.plot) if args.plot else Path(args.plots or ".") / "confusion.png"
+    if plot.parent.exists() and not plot.parent.is_dir():
+        raise UsageError(f"--plots {plot.parent}: not a folder")
+    if plot.resolve().is_relative_to(model.resolve()):
+        raise UsageError(f"{plot} is inside the model bundle {model}: write plots elsewhere (--plots DIR)")
+    return plot
+
+
 def cmd_eval(args) -> int:
     config = _config(args)
     from .evaluation import evaluate
 
     model = Path(args.model or config.train.model)
+    plot = _plot_path(args, model)  # checked before minutes of work
     result = evaluate(config, args.dir, model, args.unknown, progress=not args.quiet)
     report = result.report
-    plot = Path(args.plot) if args.plot else model / "confusion.png"
-    plot.write_bytes(result.confusion_png)
+    with writing(plot.parent):
+        plot.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # an existing folder keeps its mode
+    write_private(plot, result.confusion_png)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -61,8 +76,8 @@ def cmd_eval(args) -> int:
         rows = [("accuracy", f"{report['accuracy']:.4f}"),
                 ("closed_set_accuracy", f"{report['closed_set_accuracy']:.4f}"),
                 ("unknown_false_accept_rate", "n/a" if far is None else f"{far:.4f}"),
-                ("n", report["n"]), ("n_unknown", report["n_unknown"]), ("n_skipped", report["n_skipped"]),
-                ("threshold", f"{report['threshold']:.4f}")]
+                ("n", report["n"]), ("n_not_enrolled", report["n_not_enrolled"]), ("n_unknown", report["n_unknown"]),
+                ("n_skipped", report["n_skipped"]), ("threshold", f"{report['threshold']:.4f}")]
         print_table(rows, ("metric", "value"), sys.stdout)
     print(f"confusion matrix written to {plot}", file=sys.stderr)
     return 0
@@ -85,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="bundle folder (default: train.model)")
     p.add_argument("--unknown", metavar="DIR2", help="photos of people never enrolled (any depth)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--plot", metavar="PNG", help="confusion matrix file (default: MODEL/confusion.png)")
+    plot = p.add_mutually_exclusive_group()
+    plot.add_argument("--plots", metavar="DIR", help="folder for confusion.png, created (default: the current folder)")
+    plot.add_argument("--plot", metavar="PNG", help="the confusion matrix's own file path, instead of --plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_common_options(p)
     p.set_defaults(func=cmd_eval)

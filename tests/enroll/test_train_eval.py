@@ -118,15 +118,21 @@ def test_bundle_for_another_backbone_is_refused(enrolled):
         Recognizer.from_bundle(load_bundle(enrolled["result"].path), config)
 
 
-def test_cli_eval_json_and_exit_codes(enrolled):
+def test_cli_eval_json_and_exit_codes(enrolled, tmp_path):
     sets = ["--set", "backbone.name=facenet", "--set", f"backbone.weights={FACENET_H5}"]
     model = str(enrolled["result"].path)
-    done = run_command("enroll.cli", "eval", str(enrolled["test"]), "--model", model, "--json", "--quiet", *sets)
+    before = _snapshot(enrolled["result"].path)
+    done = run_command("enroll.cli", "eval", str(enrolled["test"]), "--model", model, "--json", "--quiet", *sets,
+                       cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     for key in ("accuracy", "closed_set_accuracy", "unknown_false_accept_rate", "n", "n_unknown", "per_person"):
         assert key in report
     assert report["unknown_false_accept_rate"] is None and report["n"] == 12
+    # the plot goes to the current folder, said on stderr; the bundle is never written to
+    assert done.stderr.strip().splitlines()[-1] == "confusion matrix written to confusion.png"
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert _snapshot(enrolled["result"].path) == before
     missing = run_command("enroll.cli", "eval", str(enrolled["test"]), "--model", "/nonexistent/bundle", *sets)
     assert missing.returncode == 1 and "no model bundle" in missing.stderr
     assert "Traceback" not in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
@@ -239,3 +245,40 @@ def test_sigterm_during_training_exits_143_with_whole_files_and_no_temporary_one
         assert _snapshot(model) == before
     else:
         assert when == "while writing the bundle" and labels == sorted(PEOPLE + ["Halle_Berry"])
+
+
+def test_eval_counts_a_folder_of_someone_not_enrolled_apart_and_says_so(enrolled, facenet_models, tmp_path, caplog,
+                                                                        monkeypatch, capsys):
+    """A folder under DIR the model does not know (a typo, someone never enrolled) is warned
+    about and listed apart; the plots go to --plots DIR, never into the bundle."""
+    import logging
+
+    from enroll.cli import main
+
+    test = tmp_path / "test"
+    shutil.copytree(enrolled["test"], test)
+    copy_people(test, lfw_people(["Halle_Berry"], 0, 2))  # never enrolled
+    (test / PEOPLE[0]).rename(test / PEOPLE[0].lower())  # a name the model knows, misspelt
+    model = enrolled["result"].path
+    before = _snapshot(model)
+    monkeypatch.setattr(Models, "build", classmethod(lambda cls, config: facenet_models))
+    sets = ["--set", "backbone.name=facenet", "--set", f"backbone.weights={FACENET_H5}"]
+    with caplog.at_level(logging.WARNING, logger="enroll.evaluation"):
+        code = main(["eval", str(test), "--model", str(model), "--json", "--quiet", "--plots",
+                     str(tmp_path / "plots" / "eval"), *sets])
+    assert code == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and str(test / "Halle_Berry") in warned[0] and str(test / PEOPLE[0].lower()) in warned[0]
+    people = report["per_person"]
+    assert people["Halle_Berry"]["enrolled"] is False and people[PEOPLE[0].lower()]["enrolled"] is False
+    assert people["Halle_Berry"]["n"] == 2 and people["Halle_Berry"]["closed_set_accuracy"] is None
+    assert all(people[name]["enrolled"] is True for name in PEOPLE[1:])
+    assert report["n"] == 10 and report["n_not_enrolled"] == 4  # the accuracies are over enrolled people only
+    assert report["closed_set_accuracy"] >= 9 / 10
+    plot = tmp_path / "plots" / "eval" / "confusion.png"
+    assert plot.read_bytes()[:4] == b"\x89PNG" and f"confusion matrix written to {plot}" in err
+    assert _snapshot(model) == before
+    assert main(["eval", str(test), "--model", str(model), "--plots", str(model), *sets]) == 2
+    assert "inside the model bundle" in capsys.readouterr().err

@@ -52,7 +52,7 @@ def _plot_path(args, model: Path) -> Path:
     (default: the current folder). Never into the model bundle, which is replaced whole."""
     plot = Path(args.plot) if args.plot else Path(args.plots or ".") / "confusion.png"
     if plot.parent.exists() and not plot.parent.is_dir():
-        raise UsageError(f"--plots {plot.parent}: not a folder")
+        raise UsageError(f"{plot.parent} is not a folder: the plots cannot be written there")
     if plot.resolve().is_relative_to(model.resolve()):
         raise UsageError(f"{plot} is inside the model bundle {model}: write plots elsewhere (--plots DIR)")
     return plot

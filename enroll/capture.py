@@ -156,6 +156,7 @@ def capture_person(config: Config, name: str, source: str | int, data: str | Pat
     bad name, or a window without a display, before anything is opened or written.
     """
     folder = person_folder(data, name)
+    name = folder.name  # as the folder has it: NFC, or an existing folder's own form
     if not headless:
         check_display()
     existed = folder.is_dir()

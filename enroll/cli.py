@@ -7,8 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from facecore.app import exit_fast, load_command_config, quiet_tensorflow, run_guarded, setup_logging
+from facecore.app import (exit_fast, load_command_config, print_table, quiet_tensorflow, run_guarded,
+                          setup_logging, sigterm_interrupts)
 from facecore.config import Config
+from facecore.errors import UsageError
+from facecore.files import write_private, writing
 
 __all__ = ["main", "build_parser", "add_common_options"]
 
@@ -27,22 +30,15 @@ def _config(args) -> Config:
     return load_command_config(args)
 
 
-def _print_table(rows: list[tuple], out=sys.stderr) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
-
-
 def cmd_train(args) -> int:
+    config = _config(args)  # a bad config fails at once, before TensorFlow is imported
     from .training import train
 
-    config = _config(args)
     result = train(config, unknown=args.unknown, progress=not args.quiet, force=args.force)
     for path, why in result.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
     m = result.metrics
-    rows = [("person", "images")] + [(name, n) for name, n in result.counts.items()]
-    _print_table(rows, sys.stdout)
+    print_table(list(result.counts.items()), ("person", "images"), sys.stdout)
     val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.3f} (closed set {m['val_closed_set_accuracy']:.3f}, {m['n_val']} photos)"
     print(f"people {m['n_people']}, images {m['n_images']}, skipped {len(result.skipped)}")
     print(f"validation accuracy {val}")
@@ -51,25 +47,38 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _plot_path(args, model: Path) -> Path:
+    """Where eval's confusion matrix goes: ``--plot PNG``, else ``confusion.png`` in ``--plots DIR``
+    (default: the current folder). Never into the model bundle, which is replaced whole."""
+    plot = Path(args.plot) if args.plot else Path(args.plots or ".") / "confusion.png"
+    if plot.parent.exists() and not plot.parent.is_dir():
+        raise UsageError(f"{plot.parent} is not a folder: the plots cannot be written there")
+    if plot.resolve().is_relative_to(model.resolve()):
+        raise UsageError(f"{plot} is inside the model bundle {model}: write plots elsewhere (--plots DIR)")
+    return plot
+
+
 def cmd_eval(args) -> int:
+    config = _config(args)
     from .evaluation import evaluate
 
-    config = _config(args)
     model = Path(config.train.model)
+    plot = _plot_path(args, model)  # checked before minutes of work
     result = evaluate(config, args.dir, model, args.unknown, progress=not args.quiet)
     report = result.report
-    plot = Path(args.plot) if args.plot else model / "confusion.png"
-    plot.write_bytes(result.confusion_png)
+    with writing(plot.parent):
+        plot.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # an existing folder keeps its mode
+    write_private(plot, result.confusion_png)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
         far = report["unknown_false_accept_rate"]
-        rows = [("metric", "value"), ("accuracy", f"{report['accuracy']:.4f}"),
+        rows = [("accuracy", f"{report['accuracy']:.4f}"),
                 ("closed_set_accuracy", f"{report['closed_set_accuracy']:.4f}"),
                 ("unknown_false_accept_rate", "n/a" if far is None else f"{far:.4f}"),
-                ("n", report["n"]), ("n_unknown", report["n_unknown"]), ("n_skipped", report["n_skipped"]),
-                ("threshold", f"{report['threshold']:.4f}")]
-        _print_table(rows, sys.stdout)
+                ("n", report["n"]), ("n_not_enrolled", report["n_not_enrolled"]), ("n_unknown", report["n_unknown"]),
+                ("n_skipped", report["n_skipped"]), ("threshold", f"{report['threshold']:.4f}")]
+        print_table(rows, ("metric", "value"), sys.stdout)
     print(f"confusion matrix written to {plot}", file=sys.stderr)
     return 0
 
@@ -93,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="bundle folder (default: train.model)")
     p.add_argument("--unknown", metavar="DIR2", help="photos of people never enrolled (any depth)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--plot", metavar="PNG", help="confusion matrix file (default: MODEL/confusion.png)")
+    plot = p.add_mutually_exclusive_group()
+    plot.add_argument("--plots", metavar="DIR", help="folder for confusion.png, created (default: the current folder)")
+    plot.add_argument("--plot", metavar="PNG", help="the confusion matrix's own file path, instead of --plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_common_options(p)
     p.set_defaults(func=cmd_eval)
@@ -113,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     setup_logging(args.debug)
-    return run_guarded(PROG, lambda: args.func(args), args.debug)
+    with sigterm_interrupts():  # SIGTERM winds up like Ctrl-C: whole files, no temporary ones
+        return run_guarded(PROG, lambda: args.func(args), args.debug)
 
 
 def console() -> None:

@@ -3,11 +3,16 @@
 A photo counts as right only when it gets the right name: a rejection as
 ``unknown`` is wrong for an enrolled person. ``closed_set_accuracy`` ignores the
 threshold (the best-scoring name). Photos where no face is found are counted
-separately (``n_skipped``), not as right or wrong.
+separately (``n_skipped``), not as right or wrong. A folder for someone the model
+does not know is counted apart (``n_not_enrolled``; in ``per_person`` with
+``"enrolled": false``, where ``accuracy`` is the share called ``unknown``), with a
+warning: it is most often a misspelt name.
 """
 
 from __future__ import annotations
 
+import logging
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,8 @@ from .training import Models
 
 __all__ = ["evaluate", "EvalResult"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class EvalResult:
@@ -41,14 +48,18 @@ def _decide(recognizer: Recognizer, features: list) -> tuple[np.ndarray, np.ndar
     return decision.names, decision.best
 
 
-def _per_person(truth: list, names: np.ndarray, best: np.ndarray) -> dict:
+def _per_person(truth: list, names: np.ndarray, best: np.ndarray, labels: list) -> dict:
+    """Per folder: photos, accuracy (for someone not enrolled: the share called ``unknown``),
+    closed-set accuracy (``None`` for someone not enrolled: no name is right)."""
     out = {}
     for person in sorted(set(truth)):
         mask = np.array([t == person for t in truth])
+        enrolled = person in labels
         out[person] = {
             "n": int(mask.sum()),
-            "accuracy": float(np.mean(names[mask] == person)),
-            "closed_set_accuracy": float(np.mean(best[mask] == person)),
+            "enrolled": enrolled,
+            "accuracy": float(np.mean(names[mask] == (person if enrolled else UNKNOWN))),
+            "closed_set_accuracy": float(np.mean(best[mask] == person)) if enrolled else None,
         }
     return out
 
@@ -62,6 +73,34 @@ def _confusion(truth: list, names: np.ndarray, labels: list) -> bytes:
     return plots.confusion_matrix(matrix, rows, cols)
 
 
+def _match_labels(people: dict, labels: list, known: Path) -> dict:
+    """``people`` with each folder named as the model's label it is (Unicode normal forms
+    aside); folders the model does not know keep their names and are warned about."""
+    label_of = {unicodedata.normalize("NFC", label): label for label in labels}
+    matched = {label_of.get(unicodedata.normalize("NFC", name), name): paths for name, paths in people.items()}
+    strangers = [known / name for name in people if unicodedata.normalize("NFC", name) not in label_of]
+    if strangers:
+        log.warning("not enrolled in the model, counted apart (per_person enrolled: false): %s",
+                    ", ".join(map(str, strangers)))
+    return matched
+
+
+def _stranger_report(unknown: str | Path, recognizer: Recognizer, models: Models, config: Config,
+                     cache: FeatureCache | None, progress: bool) -> dict:
+    if not Path(unknown).is_dir():
+        raise DataError(f"--unknown folder not found: {unknown}")
+    strangers = features_for_images(
+        [("_unknown", p) for p in list_images(unknown, recursive=True)], models.detector, models.backbone, config,
+        cache, progress,
+    )
+    s_names, _ = _decide(recognizer, strangers.features)
+    return {
+        "n_unknown": len(s_names),
+        "n_unknown_skipped": len(strangers.skipped),
+        "unknown_false_accept_rate": float(np.mean(s_names != UNKNOWN)) if len(s_names) else None,
+    }
+
+
 def evaluate(
     config: Config, known: str | Path, model: str | Path | None = None, unknown: str | Path | None = None,
     models: Models | None = None, progress: bool = True, cache: FeatureCache | None = None,
@@ -73,32 +112,27 @@ def evaluate(
     bundle = load_bundle(model or config.train.model)
     models = models or Models.build(config)
     recognizer = Recognizer.from_bundle(bundle, config, backbone=models.backbone)
-    people = scan_people(known)
+    people = _match_labels(scan_people(known), recognizer.labels, Path(known))
     items = [(name, p) for name, paths in people.items() for p in paths]
     found = features_for_images(items, models.detector, models.backbone, config, cache, progress)
-    if not found.features:
-        raise DataError(f"no usable face photos in {known}")
-    truth = [p if p in recognizer.labels else UNKNOWN for p in found.people]
+    enrolled = np.array([p in recognizer.labels for p in found.people], bool)
+    if not enrolled.any():
+        raise DataError(f"no usable photos of enrolled people in {known} (the model knows: "
+                        f"{', '.join(recognizer.labels)})")
+    truth = np.array(found.people, object)
     names, best = _decide(recognizer, found.features)
     report = {
-        "accuracy": float(np.mean(names == np.array(truth, object))),
-        "closed_set_accuracy": float(np.mean(best == np.array(truth, object))),
+        "accuracy": float(np.mean(names[enrolled] == truth[enrolled])),
+        "closed_set_accuracy": float(np.mean(best[enrolled] == truth[enrolled])),
         "unknown_false_accept_rate": None,
-        "n": len(truth),
+        "n": int(enrolled.sum()),
+        "n_not_enrolled": int((~enrolled).sum()),
         "n_unknown": 0,
         "n_skipped": len(found.skipped),
         "threshold": recognizer.threshold,
-        "per_person": _per_person(truth, names, best),
+        "per_person": _per_person(found.people, names, best, recognizer.labels),
     }
     if unknown is not None:
-        if not Path(unknown).is_dir():
-            raise DataError(f"--unknown folder not found: {unknown}")
-        strangers = features_for_images(
-            [("_unknown", p) for p in list_images(unknown, recursive=True)], models.detector, models.backbone, config, cache, progress
-        )
-        s_names, _ = _decide(recognizer, strangers.features)
-        report["n_unknown"] = len(s_names)
-        report["n_unknown_skipped"] = len(strangers.skipped)
-        report["unknown_false_accept_rate"] = float(np.mean(s_names != UNKNOWN)) if len(s_names) else None
+        report.update(_stranger_report(unknown, recognizer, models, config, cache, progress))
     report["skipped"] = [f"{p}: {why}" for p, why in found.skipped]
-    return EvalResult(report, _confusion(truth, names, recognizer.labels))
+    return EvalResult(report, _confusion(found.people, names, recognizer.labels))

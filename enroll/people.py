@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +28,7 @@ from facecore.crops import extract_crops
 from facecore.errors import BundleError, DataError, ImageError, UsageError
 from facecore.faces import Faces
 from facecore.features import FeatureCache, choose_subject
+from facecore.files import write_private
 from facecore.images import list_images, read_image
 from facecore.people import make_private_dir, validate_name
 
@@ -34,7 +36,7 @@ from .quality import Gate, Verdict, face_patch, thumbnail
 
 __all__ = [
     "existing_names", "person_folder", "discard_if_empty", "next_number", "face_jpeg", "finish_candidate",
-    "save_face", "seed_gate", "NOT_FOUND_AGAIN", "ImportResult", "import_photos",
+    "save_face", "seed_gate", "NOT_FOUND_AGAIN", "ImportResult", "import_photos", "photo_paths",
     "PersonInfo", "list_people", "RemoveResult", "remove_person", "forget_in_bundle", "FRAMES",
 ]
 
@@ -53,9 +55,10 @@ def existing_names(data: str | os.PathLike) -> list[str]:
 
 
 def person_folder(data: str | os.PathLike, name: str, create: bool = False) -> Path:
-    """``data/name`` after checking the name (``UsageError``); created owner-only when asked."""
-    validate_name(name, existing_names(data))
-    folder = Path(data) / name
+    """The folder of the person ``name`` under ``data`` after checking the name (``UsageError``):
+    ``data/<name in NFC>``, or the existing folder of the same name in another Unicode normal
+    form; created owner-only when asked. Its ``.name`` is the name to show and save under."""
+    folder = Path(data) / validate_name(name, existing_names(data))
     if create:
         make_private_dir(data)
         make_private_dir(folder)
@@ -78,23 +81,6 @@ def next_number(folder: str | os.PathLike) -> int:
         if where.is_dir():
             numbers += [int(m.group(1)) for p in where.iterdir() if (m := _NUMBERED.match(p.stem))]
     return max(numbers) + 1
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + rename), owner-only, never over an existing file."""
-    if path.exists():
-        raise FileExistsError(f"{path} exists: images are never overwritten")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _jpeg(rgb: np.ndarray) -> bytes:
@@ -121,30 +107,36 @@ def finish_candidate(gate: Gate, verdict: Verdict, image: np.ndarray, detector, 
     faces = detector.detect(crop)
     centre = (faces.boxes[:1, :2] + faces.boxes[:1, 2:]) / 2.0 / np.array(crop.shape[1::-1])
     if len(faces) != 1 or np.any(np.abs(centre - 0.5) >= 0.15):
-        return Verdict(False, NOT_FOUND_AGAIN, verdict.faces, verdict.pose), b""
+        return Verdict(False, NOT_FOUND_AGAIN, verdict.faces, verdict.pose, code="not_found_again"), b""
     return gate.check_new(verdict, thumbnail(face_patch(crop, faces))), jpeg
 
 
 def save_face(folder: Path, number: int, jpeg: bytes, frame: np.ndarray | None = None) -> Path:
     """Save ``jpeg`` as ``folder/NNNN.jpg``, and the RGB ``frame`` as ``folder/frames/NNNN.jpg`` if given."""
     path = folder / f"{number:04d}.jpg"
-    _write_new(path, jpeg)
+    write_private(path, jpeg, overwrite=False)
     if frame is not None:
-        _write_new(make_private_dir(folder / FRAMES) / path.name, _jpeg(frame))
+        write_private(make_private_dir(folder / FRAMES) / path.name, _jpeg(frame), overwrite=False)
     return path
 
 
 @dataclass
 class ImportResult:
+    """What an import did: ``total`` photos given, the images ``saved``, the photos ``rejected``."""
+
+    total: int = 0
     saved: list = field(default_factory=list)
     rejected: list = field(default_factory=list)  # (path, reason)
 
     def reasons(self) -> Counter:
-        return Counter(reason for _, reason in self.rejected)
+        """Rejections counted by what was wrong: each reason up to its first colon (its details
+        - measures, limits, settings - differ from photo to photo)."""
+        return Counter(reason.partition(":")[0] for _, reason in self.rejected)
 
 
-def _photo_paths(paths: list) -> list[Path]:
-    """Files as given; folders expanded to the images inside them (any depth)."""
+def photo_paths(paths: list) -> list[Path]:
+    """Files as given; folders expanded to the images inside them (any depth). ``UsageError``
+    for a path that does not exist."""
     out = []
     for item in map(Path, paths):
         if item.is_dir():
@@ -157,32 +149,43 @@ def _photo_paths(paths: list) -> list[Path]:
 
 
 def import_photos(config: Config, name: str, paths: list, data: str | os.PathLike, detector,
-                  relax: bool = False) -> ImportResult:
-    """Enroll ``name`` from photos through the capture gate; ``relax`` drops the pose rule."""
+                  relax: bool = False, result: ImportResult | None = None) -> ImportResult:
+    """Enroll ``name`` from photos (files or folders) through the capture gate, which says what
+    is wrong with each photo it rejects; ``relax`` drops the pose rule. ``result``, when given,
+    is filled as the import goes: after a failed write or an interrupt it holds what was done.
+    """
     folder = person_folder(data, name)  # a bad name fails first, with nothing written
-    photos = _photo_paths(paths)
+    photos = photo_paths(paths)
+    result = result if result is not None else ImportResult()
+    result.total = len(photos)
     existed = folder.is_dir()
     person_folder(data, name, create=True)
-    gate = Gate(config.capture, count=max(len(photos), 1), use_pose=False if relax else None, use_time=False)
-    seed_gate(gate, folder, detector)
-    number, result = next_number(folder), ImportResult()
-    for path in photos:
-        try:
-            image = read_image(path, config.train.max_image_side)
-        except ImageError as exc:
-            result.rejected.append((path, f"unreadable: {str(exc).removeprefix(f'{path}: ')}"))
-            continue
-        verdict = gate.check(image, detector.detect(image), None)
-        verdict, jpeg = finish_candidate(gate, verdict, image, detector, config.capture)
-        if not verdict.ok:
-            result.rejected.append((path, verdict.reason))
-            continue
-        gate.accept(verdict, None)
-        result.saved.append(save_face(folder, number, jpeg))
-        number += 1
-    if not result.saved and not existed:
-        discard_if_empty(folder)
+    try:
+        gate = Gate(config.capture, count=max(len(photos), 1), use_pose=False if relax else None, photos=True)
+        seed_gate(gate, folder, detector)
+        number = next_number(folder)
+        for path in photos:
+            verdict, jpeg = _judge_photo(gate, path, config, detector)
+            if not verdict.ok:
+                result.rejected.append((path, verdict.reason))
+                continue
+            result.saved.append(save_face(folder, number, jpeg))
+            gate.accept(verdict, None)
+            number += 1
+    finally:
+        if not result.saved and not existed:
+            discard_if_empty(folder)
     return result
+
+
+def _judge_photo(gate: Gate, path: Path, config: Config, detector) -> tuple[Verdict, bytes]:
+    """``(verdict, jpeg)`` for one photo, as :func:`finish_candidate`; an unreadable file is a rejection."""
+    try:
+        image = read_image(path, config.train.max_image_side)
+    except ImageError as exc:
+        return Verdict(False, f"unreadable: {str(exc).removeprefix(f'{path}: ')}", code="unreadable"), b""
+    verdict = gate.check(image, detector.detect(image), None)
+    return finish_candidate(gate, verdict, image, detector, config.capture)
 
 
 def seed_gate(gate: Gate, folder: Path, detector) -> None:
@@ -294,8 +297,10 @@ def remove_person(config: Config, name: str, data: str | os.PathLike, model: str
     or deleted), so a failure later (no backbone weights, a full disk, an interrupt) can
     leave their photos behind, never their face in the model.
     """
-    names = existing_names(data)
-    if name not in names and name not in _bundle_labels_lenient(Path(model)):
+    names, labels = existing_names(data), _bundle_labels_lenient(Path(model))
+    name = next((n for n in (*names, *labels) if unicodedata.normalize("NFC", n) == unicodedata.normalize("NFC", name)),
+                name)  # the enrolled spelling, whatever normal form was typed
+    if name not in names and name not in labels:
         near = [n for n in names if n.casefold() == name.casefold()]
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise UsageError(f"nobody named {name!r} is enrolled in {data}{hint}")

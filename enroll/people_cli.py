@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from facecore.app import load_command_config
+from facecore.app import load_command_config, print_table
 from facecore.config import Config
 from facecore.errors import DataError, SourceError
 
@@ -101,14 +101,14 @@ def cmd_capture(args) -> int:
     from .capture import capture_person, check_display
 
     config, data, model = _setup(args)
-    person_folder(data, args.name)  # a bad name (or --count, in _setup) fails here: nothing built or written
+    name = person_folder(data, args.name).name  # a bad name (or --count, in _setup) fails here: nothing built or written
     if not args.headless:
         check_display()  # before building the detector: say so at once
     detector = _detector(config)
-    result = capture_person(config, args.name, config.camera.source, data, detector, config.capture.count,
+    result = capture_person(config, name, config.camera.source, data, detector, config.capture.count,
                             args.headless, args.keep_frames)
     names = f" ({result.saved[0].name}..{result.saved[-1].name})" if result.saved else ""
-    print(f"saved {len(result.saved)} of {result.wanted} images of {args.name} in {data / args.name}{names}, "
+    print(f"saved {len(result.saved)} of {result.wanted} images of {name} in {data / name}{names}, "
           f"{result.frames} frames looked at")
     _print_reasons(result.rejected)
     if not result.saved:
@@ -122,26 +122,32 @@ def cmd_capture(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .people import import_photos
+    from .people import ImportResult, import_photos, photo_paths
 
     config, data, model = _setup(args)
-    person_folder(data, args.name)
+    name = person_folder(data, args.name).name
+    photos = photo_paths(args.photos)  # a missing file fails here, before the detector is built
     detector = _detector(config)
-    result = import_photos(config, args.name, args.photos, data, detector, relax=args.relax)
-    for path, reason in result.rejected:
-        print(f"rejected {path}: {reason}")
-    print(f"imported {len(result.saved)} of {len(result.saved) + len(result.rejected)} photos of {args.name} "
-          f"into {data / args.name}")
-    _print_reasons(result.reasons())
+    result = ImportResult(total=len(photos))
+    try:
+        import_photos(config, name, photos, data, detector, relax=args.relax, result=result)
+    finally:  # also when a write fails or the import is stopped: say what was done
+        _report_import(result, name, data / name)
     if not result.saved:
-        raise DataError(f"no photo of {args.name} passed the quality gate: nothing imported")
+        raise DataError(f"no photo of {name} passed the quality gate: nothing imported")
     if not args.no_train:
         _retrain(config, data, model, detector)
     return 0
 
 
+def _report_import(result, name: str, folder: Path) -> None:
+    for path, reason in result.rejected:
+        print(f"rejected {path}: {reason}")
+    print(f"imported {len(result.saved)} of {result.total} photos of {name} into {folder}")
+    _print_reasons(result.reasons())
+
+
 def cmd_list(args) -> int:
-    from .cli import _print_table
     from .people import list_people
 
     config, data, model = _setup(args)
@@ -153,9 +159,8 @@ def cmd_list(args) -> int:
     def when(t) -> str:
         return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else "-"
 
-    rows = [("person", "images", "enrolled", "last added", "in model")]
-    rows += [(p.name, p.images, when(p.enrolled), when(p.updated), p.in_bundle) for p in people]
-    _print_table(rows, sys.stdout)
+    rows = [(p.name, p.images, when(p.enrolled), when(p.updated), p.in_bundle) for p in people]
+    print_table(rows, ("person", "images", "enrolled", "last added", "in model"), sys.stdout)
     return 0
 
 

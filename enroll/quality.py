@@ -2,8 +2,9 @@
 
 Pure functions measure one face (head pose from the 5 landmarks, sharpness,
 brightness, a thumbnail for near-duplicate checks); :class:`Gate` applies every
-``[capture]`` rule in a fixed order and says why a frame is rejected, in words
-that can be shown to the person in front of the camera.
+``[capture]`` rule in a fixed order and says why a frame is rejected: in words for
+the person in front of the camera, or, for photos, what is wrong with the photo
+(the measure, the limit and its setting).
 
 Pose convention: ``yaw > 0`` when the person turns to *their* left (the nose moves
 to the right of the unmirrored image), ``pitch > 0`` when they look up.
@@ -35,6 +36,33 @@ HINTS = {
     "up": "look a little up",
     "down": "look a little down",
 }
+# What each rule says when it rejects a face (the verdict's ``code`` names the rule): to the
+# person in front of the camera, and about a photo, as "what is wrong: measure, limit (setting)".
+_LIVE = {
+    "no_face": "no face",
+    "faces": "more than one face",
+    "unsure": "detection not confident",
+    "small": "face too small: come closer",
+    "dark": "too dark",
+    "bright": "too bright",
+    "blurred": "too blurred: hold still",
+    "waiting": "waiting between captures",
+    "pose": "{hint}",
+    "duplicate": "too similar to a kept image: move a little",
+}
+_PHOTO = {
+    "no_face": "no face found",
+    "faces": "{n} faces of similar size",
+    "unsure": "face unclear: detection score {value:.2f}, needs {need:.2f} (capture.min_score)",
+    "small": "face too small: {value:.0f} px, needs {need} (capture.min_face_px)",
+    "dark": "too dark: face brightness {value:.0f}, needs at least {need:.0f} (capture.min_brightness)",
+    "bright": "too bright: face brightness {value:.0f}, needs at most {need:.0f} (capture.max_brightness)",
+    "blurred": "blurred: face sharpness {value:.0f}, needs {need:.0f} (capture.min_sharpness)",
+    "waiting": "waiting between captures",
+    "pose": "pose already covered: {pose}; still wanted: {missing}",
+    "duplicate": "near-duplicate: similarity {value:.2f} to a kept photo, above {need:.2f} (capture.max_similarity)",
+}
+_COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}  # faces in a photo, in words
 _PATCH = 112  # faces are measured at this size, so thresholds do not depend on face size
 _THUMB = 16  # small and blurred: ignores detection jitter, keeps pose and expression
 _NOSE_DEPTH = 0.5  # how far the nose tip stands out of the eye plane, in eye distances
@@ -123,7 +151,8 @@ def similarity(thumb: np.ndarray, kept: list[np.ndarray]) -> float:
 
 @dataclass(frozen=True)
 class Verdict:
-    """``ok`` with ``reason == ""``, or a rejection with a short reason for the person.
+    """``ok`` with ``reason == ""``, or a rejection with a short reason for the person (a
+    :class:`Gate` for photos: what is wrong with the photo) and the rule's ``code``.
 
     ``faces``: the single face when there is one; ``pose`` its pose name;
     ``thumb`` its thumbnail once the near-duplicate rule passed (kept by :meth:`Gate.accept`)."""
@@ -133,6 +162,7 @@ class Verdict:
     faces: Faces | None = None
     pose: str = ""
     thumb: np.ndarray | None = None
+    code: str = ""
 
 
 class Gate:
@@ -144,15 +174,16 @@ class Gate:
     still missing, only those are taken; after ``pose_wait_s`` without a capture
     any pose is, so a person or a clip that cannot turn still finishes); not a
     near-duplicate of a kept image.
-    Pass ``time_s=None`` for photos, which have no capture time.
+    ``photos``: the faces are photos, judged with ``time_s=None``: no interval rule, a pose
+    rule that never gives in, and reasons that say what is wrong with the photo.
     """
 
     def __init__(self, config: CaptureConfig, count: int | None = None, use_pose: bool | None = None,
-                 use_time: bool = True) -> None:
+                 photos: bool = False) -> None:
         self.config = config
         self.count = count if count is not None else config.count
         self.use_pose = config.pose_variety if use_pose is None else use_pose
-        self.use_time = use_time
+        self.photos = photos
         self.quotas = pose_quotas(self.count)
         self.poses: Counter = Counter()
         self.kept: list[np.ndarray] = []
@@ -169,7 +200,7 @@ class Gate:
 
     def too_soon(self, time_s: float | None) -> bool:
         """True while ``min_interval_s`` has not passed since the last capture."""
-        if not self.use_time or time_s is None or self.last_time is None:
+        if self.photos or time_s is None or self.last_time is None:
             return False
         return time_s - self.last_time < self.config.min_interval_s
 
@@ -186,42 +217,50 @@ class Gate:
     def check_new(self, verdict: Verdict, thumb: np.ndarray) -> Verdict:
         """The near-duplicate rule, for a candidate that passed :meth:`check`. ``thumb`` is
         best measured on the saved image, where the face is found at full resolution."""
-        if similarity(thumb, self.kept) > self.config.max_similarity:
-            return Verdict(False, "too similar to a kept image: move a little", verdict.faces, verdict.pose)
+        alike = similarity(thumb, self.kept)
+        if alike > self.config.max_similarity:
+            return self._reject("duplicate", verdict.faces, verdict.pose, value=alike, need=self.config.max_similarity)
         return Verdict(True, "", verdict.faces, verdict.pose, thumb)
+
+    def _reject(self, code: str, faces: Faces | None = None, pose: str = "", **values) -> Verdict:
+        """A rejection by the rule ``code``, worded for a photo or for the person at the camera."""
+        words = (_PHOTO if self.photos else _LIVE)[code]
+        return Verdict(False, words.format(pose=pose, **values), faces, pose, code=code)
 
     def check(self, image: np.ndarray, faces: Faces, time_s: float | None, manual: bool = False) -> Verdict:
         """Every rule but the near-duplicate one (see :meth:`check_new`) on ``faces`` found in RGB
         ``image``; ``ok`` means a candidate. ``manual`` skips the interval rule."""
         c = self.config
         if len(faces) == 0:
-            return Verdict(False, "no face")
+            return self._reject("no_face")
         # someone far behind (a face under min_face_px and under half the largest) could never be
         # taken for the subject; any other face makes it unclear whose photo this is
         subject = int(np.argmax(faces.sizes))
         counted = (faces.sizes >= c.min_face_px) | (faces.sizes >= 0.5 * faces.sizes[subject])
         if counted.sum() > 1:
-            return Verdict(False, "more than one face")
+            return self._reject("faces", n=_COUNTS.get(int(counted.sum()), int(counted.sum())))
         faces = faces[subject]
         if faces.scores[0] < c.min_score:
-            return Verdict(False, "detection not confident", faces)
+            return self._reject("unsure", faces, value=faces.scores[0], need=c.min_score)
         if faces.sizes[0] < c.min_face_px:
-            return Verdict(False, "face too small: come closer", faces)
+            return self._reject("small", faces, value=faces.sizes[0], need=c.min_face_px)
         grey = face_patch(image, faces)
         level = brightness(grey)  # before sharpness: a dark face has no contrast and reads as blurred
-        if level < c.min_brightness or level > c.max_brightness:
-            return Verdict(False, "too dark" if level < c.min_brightness else "too bright", faces)
-        if sharpness(grey) < c.min_sharpness:
-            return Verdict(False, "too blurred: hold still", faces)
+        if level < c.min_brightness:
+            return self._reject("dark", faces, value=level, need=c.min_brightness)
+        if level > c.max_brightness:
+            return self._reject("bright", faces, value=level, need=c.max_brightness)
+        sharp = sharpness(grey)
+        if sharp < c.min_sharpness:
+            return self._reject("blurred", faces, value=sharp, need=c.min_sharpness)
         if self.start_time is None and time_s is not None:
             self.start_time = time_s
         if not manual and self.too_soon(time_s):
-            return Verdict(False, "waiting between captures", faces)
+            return self._reject("waiting", faces)
         pose = pose_name(*estimate_pose(faces.landmarks[0]), c.yaw_deg, c.pitch_deg)
         if self._pose_unwanted(pose, time_s):
             missing = self.missing_pose()
-            reason = HINTS[missing] if time_s is not None else f"{pose} pose already covered; still wanted: {missing}"
-            return Verdict(False, reason, faces, pose)
+            return self._reject("pose", faces, pose, missing=missing, hint=HINTS[missing])
         return Verdict(True, "", faces, pose)
 
     def _pose_unwanted(self, pose: str, time_s: float | None) -> bool:

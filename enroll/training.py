@@ -25,6 +25,7 @@ from facecore.config import Config
 from facecore.detector import Detector
 from facecore.errors import DataError
 from facecore.features import FeatureCache, features_for_images, settings_key
+from facecore.files import writing
 from facecore.heads import CentroidHead, Head, calibrate_threshold, make_head, tail_threshold
 from facecore.images import list_images
 from facecore.people import scan_people
@@ -271,7 +272,8 @@ def train(
     extra = {"calibration.png": plots.score_histogram(genuine, np.concatenate([fitted.impostor, fitted.strangers]), threshold)}
     if fitted.history:
         extra["curves.png"] = plots.training_curves(fitted.history, config.head.kind)
-    save_bundle(model, Bundle(fitted.final.arrays(), labels, meta), extra_files=extra)
+    with writing(model):  # a full disk: one line naming the bundle (its temporary folder is removed)
+        save_bundle(model, Bundle(fitted.final.arrays(), labels, meta), extra_files=extra)
     clock["end"] = time.monotonic()
     seconds = {k: round(clock[k] - clock[p], 3) for p, k in zip(["start", "models", "features", "head"], ["models", "features", "head", "end"])}
     seconds["total"] = round(clock["end"] - clock["start"], 3)

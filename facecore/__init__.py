@@ -12,7 +12,7 @@ from .config import Config, load_config
 from .crops import extract_crops
 from .detector import Detector
 from .errors import (BundleError, ConfigError, DataError, FacecamError, ImageError, ModelError, SourceError,
-                     UsageError)
+                     StorageError, UsageError)
 from .faces import PENDING, UNKNOWN, Faces
 from .images import read_image
 from .recognizer import Decision, Recognizer
@@ -21,5 +21,5 @@ __all__ = [
     "Backbone", "build_backbone", "Bundle", "load_bundle", "save_bundle", "Camera", "Frame", "Config",
     "load_config", "extract_crops", "Detector", "Faces", "UNKNOWN", "PENDING", "read_image", "Recognizer",
     "Decision", "FacecamError", "UsageError", "ConfigError", "ImageError", "DataError", "BundleError",
-    "ModelError", "SourceError",
+    "ModelError", "SourceError", "StorageError",
 ]

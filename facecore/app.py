@@ -4,22 +4,55 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
-from typing import Any, Callable, NoReturn
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NoReturn, Sequence, TextIO
 
 from .bundle import read_meta, trained_backbone
 from .config import Config, apply_values, given_keys, load_config
 from .errors import FacecamError
 
-__all__ = ["quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast",
-           "load_command_config", "FLAG_KEYS"]
+__all__ = [
+    "quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast", "print_table",
+    "Terminated", "sigterm_interrupts", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "load_command_config", "FLAG_KEYS",
+]
 
 # Command-line flags that stand for a config key: given, they win over the file and --set.
 FLAG_KEYS = {
     "source": "camera.source", "model": "train.model", "data": "train.data", "log": "log.path",
     "snapshots": "log.snapshots", "device": "recognition.device", "count": "capture.count",
 }
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was sent SIGTERM (see :func:`sigterm_interrupts`). A ``KeyboardInterrupt``, so
+    that every clean-up written for Ctrl-C (temporary files removed, devices released) runs."""
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Inside, SIGTERM raises :class:`Terminated` in the main thread, as Ctrl-C raises
+    ``KeyboardInterrupt``; further SIGTERMs are ignored while the command winds up, so that its
+    clean-up is not cut short (SIGKILL still ends it). Outside the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def quiet_tensorflow() -> None:
@@ -76,8 +109,9 @@ def setup_logging(verbose: bool = False) -> None:
 def run_guarded(prog: str, func: Callable[[], int | None], debug: bool = False) -> int:
     """Run ``func``; turn errors into one line on stderr and the contract's exit code.
 
-    0 success, 1 runtime failure, 2 usage or configuration error, 130 interrupted.
-    With ``debug`` the traceback is printed as well.
+    0 success, 1 runtime failure, 2 usage or configuration error, 130 interrupted (SIGINT,
+    Ctrl-C), 143 terminated (SIGTERM, see :func:`sigterm_interrupts`). With ``debug`` the
+    traceback is printed as well.
     """
     try:
         return int(func() or 0)
@@ -86,9 +120,12 @@ def run_guarded(prog: str, func: Callable[[], int | None], debug: bool = False) 
             traceback.print_exc()
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # last resort: one readable line instead of a traceback
         if debug:
             traceback.print_exc()
@@ -110,3 +147,43 @@ def exit_fast(code: int) -> NoReturn:
         except (OSError, ValueError):
             pass
     os._exit(code)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def print_table(rows: Sequence[Sequence], header: Sequence[str], stream: TextIO | None = None) -> None:
+    """Print ``rows`` under ``header`` in columns aligned by their width on screen (a CJK
+    character takes two cells), numbers right-aligned, on ``stream`` (default stdout).
+
+    On a terminal the header is bold and ruled off. Anywhere else (a pipe, a file) the
+    table is plain text: no colour codes, no rule, one line per row, columns two spaces
+    apart and no trailing spaces. Cells are shown as they are (``[b]`` is not markup).
+    """
+    from rich import box
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    stream = stream if stream is not None else sys.stdout
+    terminal = _is_terminal(stream)
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    needed = sum(max(cell_len(row[i]) for row in cells) for i in range(len(header))) + 2 * (len(header) - 1)
+    console = Console(file=stream, force_terminal=terminal, width=None if terminal else needed,
+                      highlight=False, markup=False, emoji=False)
+    table = Table(box=box.SIMPLE_HEAD if terminal else None, show_edge=False, pad_edge=False,
+                  header_style="bold" if terminal else "")
+    for i, title in enumerate(header):
+        numeric = rows and all(isinstance(row[i], (int, float)) and not isinstance(row[i], bool) for row in rows)
+        table.add_column(Text(str(title)), justify="right" if numeric else "left", overflow="fold")
+    for row in cells[1:]:
+        table.add_row(*map(Text, row))
+    with console.capture() as captured:
+        console.print(table)
+    stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    stream.flush()

@@ -15,6 +15,7 @@ __all__ = [
     "BundleError",
     "ModelError",
     "SourceError",
+    "StorageError",
 ]
 
 
@@ -52,3 +53,7 @@ class ModelError(FacecamError):
 
 class SourceError(FacecamError):
     """A camera, video file, stream or image folder cannot be opened or read."""
+
+
+class StorageError(FacecamError):
+    """A file cannot be written (disk full, read-only file system, no permission)."""

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from .crops import extract_crops
 from .detector import Detector
 from .errors import ImageError
 from .faces import Faces
+from .files import write_private
 from .images import read_image
 from .people import make_private_dir
 from .progress import Progress
@@ -78,11 +80,9 @@ class FeatureCache:
         if not path.parent.is_dir():
             make_private_dir(self.root)
             make_private_dir(path.parent)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.asarray(features, np.float32), allow_pickle=False)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(features, np.float32), allow_pickle=False)
+        write_private(path, buffer.getvalue(), sync=False)  # a lost entry is only computed again
 
     def remove_person(self, person: str) -> None:
         shutil.rmtree(self.root / person, ignore_errors=True)

@@ -7,32 +7,58 @@ import unicodedata
 from pathlib import Path
 
 from .errors import DataError, UsageError
+from .faces import PENDING, UNKNOWN
+from .files import writing
 from .images import list_images
 
-__all__ = ["validate_name", "scan_people", "make_private_dir"]
+__all__ = ["validate_name", "scan_people", "make_private_dir", "RESERVED"]
 
 
-def validate_name(name: str, existing: list[str] | tuple = ()) -> str:
-    """Return ``name`` if it is safe as a folder name; raise ``UsageError`` otherwise.
+RESERVED = (UNKNOWN, PENDING, "...")  # what face-live shows for strangers and undecided faces
 
-    Refused: empty or blank names, leading/trailing spaces, path separators, ``.``
-    and ``..``, control characters, a leading dot, and a name that differs from an
-    existing person only by case. Unicode letters and inner spaces are fine.
-    """
+
+def _fold(name: str) -> str:
+    """``name`` compared without case and normal form (canonical caseless matching)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def _check_safe(name: str) -> None:
+    """Raise ``UsageError`` unless ``name`` is safe as a folder name and not reserved."""
     if not name or not name.strip():
         raise UsageError("a person's name must not be empty")
     if name != name.strip():
         raise UsageError(f"name {name!r} has leading or trailing spaces")
     if "/" in name or "\\" in name or os.sep in name:
         raise UsageError(f"name {name!r} must not contain path separators")
+    if _fold(name) in map(_fold, RESERVED):
+        raise UsageError(f"name {name!r} is reserved: face-live shows {UNKNOWN!r} for strangers "
+                         f"and {PENDING!r} for faces not yet named")
     if name in (".", "..") or name.startswith("."):
         raise UsageError(f"name {name!r} must not start with a dot")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in name):
         raise UsageError(f"name {name!r} contains control or invisible characters")
     if len(name.encode("utf-8")) > 200:
         raise UsageError("a person's name must be at most 200 bytes long")
+
+
+def validate_name(name: str, existing: list[str] | tuple = ()) -> str:
+    """The folder name for the person called ``name``; ``UsageError`` when it cannot be one.
+
+    The name is taken in Unicode NFC, so that "é" typed as one character or as "e" and an
+    accent is the same person; when one of the ``existing`` folder names has the same NFC
+    form, that folder's name is returned. Refused: empty or blank names, leading/trailing
+    spaces, path separators, ``.`` and ``..``, a leading dot, control characters, the
+    names face-live shows for faces it does not name (:data:`RESERVED`, in any case), and
+    a name that differs from an existing person only by case. Unicode letters and inner
+    spaces are fine.
+    """
+    name = unicodedata.normalize("NFC", name)
+    _check_safe(name)
     for other in existing:
-        if other != name and other.casefold() == name.casefold():
+        if unicodedata.normalize("NFC", other) == name:
+            return other
+    for other in existing:
+        if _fold(other) == _fold(name):
             raise UsageError(f"name {name!r} differs from the enrolled {other!r} only by case")
     return name
 
@@ -40,8 +66,9 @@ def validate_name(name: str, existing: list[str] | tuple = ()) -> str:
 def make_private_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` (and parents) readable by the owner only; biometric data lives there."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    with writing(path):
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
     return path
 
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,25 @@ def run_command(module: str, *args: str, timeout: float = 600, env: dict | None 
     return subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd
     )
+
+
+@contextmanager
+def small_tmpfs(path: Path, size: str):
+    """A tmpfs of ``size`` (e.g. ``"64k"``) mounted at ``path`` (created) for a disk-full test;
+    the calling test is skipped where mounting is not allowed (not root, no privilege)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill it needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def leftovers(*roots: Path) -> list[Path]:
+    """Temporary files and folders (``*.tmp*``) left anywhere under ``roots``."""
+    return [p for root in roots if root.exists() for p in root.rglob("*") if ".tmp" in p.name]

@@ -34,7 +34,7 @@ def one_line(result, prog: str, code: int) -> str:
     ("[train]\nmin_images = 'two'\n", "train.min_images must be an integer, got 'two'"),
     ("[capture]\nimage_px = -320\n", "capture.image_px must be >= 64, got -320"),
     ("[recognition]\nthreshold = 1.5\n", "recognition.threshold must be <= 1.0, got 1.5"),
-    ("[recognition]\ntarget_far = -0.1\n", "recognition.target_far must be >= 0.0, got -0.1"),
+    ("[recognition]\ntarget_far = -0.1\n", "recognition.target_far must be > 0.0, got -0.1"),
     ("[camera]\nreconnect_backoff_s = -1\n", "camera.reconnect_backoff_s must be >= 0.0, got -1.0"),
 ])
 @pytest.mark.parametrize("command", [["enroll.cli", "train"], ["realtime.cli", "--headless"]],

@@ -25,7 +25,7 @@ from facecore.bundle import load_bundle
 from facecore.camera import Camera
 from facecore.images import list_images, read_image
 from facecore.recognizer import Recognizer
-from helpers import REPO, VIDEOS, copy_people, lfw_people, need, run_command, write_clip
+from helpers import REPO, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, write_clip
 
 CLIPS = VIDEOS / "obama-biden"
 
@@ -204,3 +204,28 @@ def _progress_shown(region: np.ndarray) -> int:
             best, best_n = score, n
     assert best > 0.98, f"progress label not found (best match {best:.3f}; other counts score 0.92-0.96)"
     return best_n
+
+
+def test_sigterm_during_capture_exits_143_keeping_whole_images(tmp_path):
+    """SIGTERM once the first image is saved: one line, exit 143, the saved images (and frames)
+    whole and readable, no temporary file, no retraining."""
+    import signal
+
+    clip, data = _clip(tmp_path, "obama-biden/biden.mp4"), tmp_path / "people"
+    args = [sys.executable, "-m", "enroll.cli", "capture", "biden", "--source", str(clip), "--headless",
+            "--keep-frames", "--data", str(data), "--model", str(tmp_path / "model")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None and not list_images(data / "biden"):
+        time.sleep(0.002)
+    assert proc.poll() is None, "capture ended before it could be terminated"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "face-enroll: terminated" and "Traceback" not in err
+    saved = list_images(data / "biden")
+    assert 1 <= len(saved) < 10
+    for path in saved + list_images(data / "biden" / "frames"):
+        assert read_image(path).shape[2] == 3
+    assert leftovers(tmp_path) == [] and not (tmp_path / "model").exists()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
+import unicodedata
 
 import cv2
 import numpy as np
@@ -15,8 +17,9 @@ from enroll.people import import_photos, list_people, next_number, person_folder
 from enroll.training import train
 from facecore.bundle import load_bundle
 from facecore.errors import UsageError
+from facecore.people import validate_name
 from facecore.images import list_images, read_image
-from helpers import VIDEOS, copy_people, lfw_people, need, run_command
+from helpers import VIDEOS, copy_people, leftovers, lfw_people, need, run_command, small_tmpfs
 
 STILLS = VIDEOS / "obama-biden" / "enroll"
 
@@ -25,10 +28,18 @@ def _tree(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
 
 
-@pytest.mark.parametrize("name", ["", "  ", "../evil", "a/b", "..", ".hidden", "bell\x07", "tab\tname", "Biden"])
+JOSE_NFC = unicodedata.normalize("NFC", "José Müller")
+JOSE_NFD = unicodedata.normalize("NFD", "José Müller")
+
+
+@pytest.mark.parametrize("name", [
+    "", "  ", "../evil", "a/b", "..", ".hidden", "bell\x07", "tab\tname", "Biden",
+    "unknown", "Unknown", "UNKNOWN", "…", "...", JOSE_NFD.upper(), "josé müller",
+])
 def test_bad_names_exit_2_and_write_nothing(tmp_path, capsys, name):
     data = tmp_path / "people"
     (data / "biden").mkdir(parents=True)  # "Biden" differs from this one only by case
+    (data / JOSE_NFC).mkdir()  # ... and so do the upper-case NFD and lower-case forms of this one
     before = _tree(tmp_path)
     assert main(["capture", name, "--source", str(tmp_path / "missing.mp4"), "--headless", "--data", str(data)]) == 2
     assert main(["import", name, str(tmp_path), "--data", str(data)]) == 2
@@ -45,6 +56,42 @@ def test_unicode_names_with_spaces_are_fine(tmp_path):
     (folder / "frames").mkdir()
     (folder / "frames" / "0012.jpg").touch()
     assert next_number(folder) == 13
+
+
+def test_reserved_names_say_why():
+    for name in ("unknown", "UNKNOWN", "…", "..."):
+        with pytest.raises(UsageError, match=r"is reserved: face-live shows 'unknown' for strangers and '…'"):
+            validate_name(name)
+
+
+def test_a_name_in_another_unicode_form_is_the_same_person(tmp_path):
+    assert JOSE_NFC != JOSE_NFD and len(JOSE_NFD) > len(JOSE_NFC)
+    data = tmp_path / "people"
+    assert person_folder(data, JOSE_NFD, create=True) == data / JOSE_NFC  # created in NFC
+    assert person_folder(data, JOSE_NFD) == person_folder(data, JOSE_NFC) == data / JOSE_NFC
+    assert os.listdir(data) == [JOSE_NFC]
+    by_hand = tmp_path / "other"
+    (by_hand / JOSE_NFD).mkdir(parents=True)  # a folder made by hand in NFD: that folder is the person's
+    assert person_folder(by_hand, JOSE_NFC) == by_hand / JOSE_NFD
+    with pytest.raises(UsageError, match="only by case"):
+        person_folder(by_hand, JOSE_NFC.upper())
+
+
+def test_import_under_a_name_in_another_unicode_form_adds_to_the_same_folder(tmp_path, capsys, monkeypatch,
+                                                                             detector):
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    data = tmp_path / "people"
+    photos = sorted(need(STILLS / "obama").glob("*.jpg")) + sorted((STILLS / "biden").glob("*.jpg"))
+    args = ["--relax", "--no-train", "--data", str(data)]
+    assert main(["import", JOSE_NFD, str(photos[0]), *args]) == 0
+    assert os.listdir(data) == [JOSE_NFC]
+    assert main(["import", JOSE_NFC, str(photos[1]), *args]) == 0
+    assert main(["import", JOSE_NFD, str(photos[2]), *args]) == 0
+    assert os.listdir(data) == [JOSE_NFC]
+    assert [p.name for p in list_images(data / JOSE_NFC)] == ["0001.jpg", "0002.jpg", "0003.jpg"]
+    out = capsys.readouterr().out
+    assert out.count(f"imported 1 of 1 photos of {JOSE_NFC} into {data / JOSE_NFC}") == 3
+    assert JOSE_NFD not in out
 
 
 def test_bad_name_in_a_real_process_exits_2(tmp_path):
@@ -75,8 +122,8 @@ def test_import_keeps_good_photos_and_says_why_others_were_rejected(tmp_path, ca
     assert [p.name for p in result.saved] == ["0001.jpg", "0002.jpg"]
     why = {path.name: reason for path, reason in result.rejected}
     assert set(why) == {"copy-of-biden.jpg", "truncated.jpg", "notes.jpg", "wall.png"}
-    assert why["copy-of-biden.jpg"].startswith("too similar to a kept image")
-    assert why["wall.png"] == "no face"
+    assert why["copy-of-biden.jpg"].startswith("near-duplicate: similarity 1.00 to a kept photo")
+    assert why["wall.png"] == "no face found"
     assert why["notes.jpg"].startswith("unreadable: not an image")
     assert why["truncated.jpg"].startswith("unreadable: cannot decode")
     for path in result.saved:
@@ -94,6 +141,62 @@ def test_import_keeps_good_photos_and_says_why_others_were_rejected(tmp_path, ca
     assert [p.name for p in list_images(data / "biden")] == ["0001.jpg", "0002.jpg", "0003.jpg"]
     with pytest.raises(UsageError):
         import_photos(facenet_config, "biden", [tmp_path / "nope.jpg"], data, detector)
+
+
+def test_import_says_what_is_wrong_with_a_photo(tmp_path, capsys, monkeypatch, detector):
+    """Photos get photo wording (the measure, the limit, the setting), not "come closer"."""
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    small = lfw_people(["Ann_Veneman"], 0, 1)["Ann_Veneman"][0]  # a 250x250 photo: the face is about 57 px
+    args = ["import", "ann", str(small), "--relax", "--no-train", "--data", str(tmp_path / "people")]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert re.search(rf"^rejected {re.escape(str(small))}: face too small: \d+ px, needs 80 \(capture.min_face_px\)$",
+                     out, re.M), out
+    assert re.search(r"^rejected, by reason:\n  face too small  1$", out, re.M), out
+    assert "come closer" not in out and "imported 0 of 1 photos of ann" in out
+    assert not (tmp_path / "people" / "ann").exists()
+
+
+def _four_stills() -> list[str]:
+    return [str(p) for who in ("biden", "obama") for p in sorted(need(STILLS / who).glob("*.jpg"))]
+
+
+def test_import_on_a_full_disk_names_the_file_and_still_says_what_was_imported(tmp_path, capsys, monkeypatch,
+                                                                               detector):
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    with small_tmpfs(tmp_path / "disk", "100k") as disk:  # room for two saved images (35-45 kB each)
+        data = disk / "people"
+        assert main(["import", "x", *_four_stills(), "--relax", "--no-train", "--data", str(data)]) == 1
+        out, err = capsys.readouterr()
+        assert out.splitlines()[-1] == f"imported 2 of 4 photos of x into {data / 'x'}"
+        assert err.strip() == f"face-enroll: error: cannot write {data / 'x' / '0003.jpg'}: No space left on device"
+        assert [p.name for p in list_images(data / "x")] == ["0001.jpg", "0002.jpg"]
+        assert all(read_image(p).shape == (320, 320, 3) for p in list_images(data / "x"))
+        assert leftovers(disk) == []
+
+
+def test_an_import_stopped_part_way_says_what_was_imported(tmp_path, capsys, monkeypatch, detector):
+    """SIGTERM (here raised where the second image is written) ends the import with its summary."""
+    from enroll import people
+    from facecore.app import Terminated
+
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    calls = []
+
+    def write_then_stop(path, data, **kw):
+        calls.append(path)
+        if len(calls) == 2:
+            raise Terminated()
+        return write(path, data, **kw)
+
+    write = people.write_private
+    monkeypatch.setattr(people, "write_private", write_then_stop)
+    data = tmp_path / "people"
+    assert main(["import", "x", *_four_stills(), "--relax", "--no-train", "--data", str(data)]) == 143
+    out, err = capsys.readouterr()
+    assert f"imported 1 of 4 photos of x into {data / 'x'}" in out
+    assert err.strip() == "face-enroll: terminated"
+    assert [p.name for p in list_images(data / "x")] == ["0001.jpg"] and leftovers(tmp_path) == []
 
 
 @pytest.fixture
@@ -123,6 +226,25 @@ def test_list_shows_counts_dates_and_whether_the_model_knows_them(enrolled, caps
     assert rows["Newcomer"][1] == "4" and rows["Newcomer"][-1] == "no" and rows[second][-1] == "outdated"
     assert main(["list", "--data", str(data / "none")]) == 0
     assert "nobody is enrolled" in capsys.readouterr().out
+
+
+def test_list_aligns_wide_names_by_display_width_in_a_pipe(tmp_path):
+    from rich.cells import cell_len
+
+    data = tmp_path / "people"
+    for name, count in (("王小明", 3), ("Ann", 12), (JOSE_NFC, 1)):
+        (data / name).mkdir(parents=True)
+        for i in range(count):
+            (data / name / f"{i:04d}.jpg").write_bytes(b"")
+    done = run_command("enroll.cli", "list", "--data", str(data), "--model", str(tmp_path / "none"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["person", "Ann", JOSE_NFC.split()[0], "王小明"]
+    # in every row the date and the model state start at the header's screen columns
+    for header, cell, find in (("enrolled", "20", str.index), ("in model", "no", str.rindex)):
+        starts = {cell_len(line[: find(line, word)]) for line, word in zip(lines, [header, cell, cell, cell])}
+        assert len(starts) == 1, (header, done.stdout)
 
 
 def test_remove_leaves_nothing_of_the_person_and_retrains(enrolled, facenet_models, capsys):

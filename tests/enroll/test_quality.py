@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import cv2
 import numpy as np
@@ -119,6 +120,42 @@ def test_each_quality_rule_rejects_with_its_reason(biden, detector):
     assert _reason(c, np.clip(image * 3.0, 0, 255).astype(np.uint8), faces) == "too bright"
 
 
+def test_photos_are_told_what_is_wrong_with_them_not_asked_to_move(biden, detector):
+    """The same rules as for a camera (one code path), worded for a photo: the measure, the
+    limit and the setting to change; the camera wording is kept for capture."""
+    image, faces = biden
+    c = CaptureConfig()
+    size = float(faces.sizes[0])
+
+    def photo(config, image, faces) -> tuple[str, str]:
+        verdict = Gate(config, count=10, photos=True).judge(image, faces, None)
+        live = Gate(config, count=10).judge(image, faces, 0.0)
+        assert verdict.code == live.code and verdict.ok == live.ok
+        return verdict.reason, live.reason
+
+    blank = np.zeros_like(image)
+    assert photo(c, blank, detector.detect(blank)) == ("no face found", "no face")
+    x1, y1, x2, y2 = faces.boxes[0].astype(int)
+    head = image[max(0, y1 - 60):y2 + 60, max(0, x1 - 60):x2 + 60]
+    two = np.ascontiguousarray(np.hstack([head, head[:, ::-1]]))
+    assert photo(c, two, detector.detect(two)) == ("two faces of similar size", "more than one face")
+    assert photo(dataclasses.replace(c, min_face_px=400), image, faces) == (
+        f"face too small: {size:.0f} px, needs 400 (capture.min_face_px)", "face too small: come closer")
+    assert photo(dataclasses.replace(c, min_score=1.5), image, faces)[0] == (
+        f"face unclear: detection score {faces.scores[0]:.2f}, needs 1.50 (capture.min_score)")
+    reason, live = photo(c, cv2.GaussianBlur(image, (0, 0), 3), faces)
+    assert re.fullmatch(r"blurred: face sharpness \d+, needs 40 \(capture\.min_sharpness\)", reason)
+    assert live == "too blurred: hold still"
+    reason, live = photo(c, (image * 0.12).astype(np.uint8), faces)
+    assert re.fullmatch(r"too dark: face brightness \d+, needs at least 40 \(capture\.min_brightness\)", reason)
+    reason, live = photo(c, np.clip(image * 3.0, 0, 255).astype(np.uint8), faces)
+    assert re.fullmatch(r"too bright: face brightness \d+, needs at most 220 \(capture\.max_brightness\)", reason)
+    gate = Gate(c, count=10, photos=True)
+    gate.accept(gate.judge(image, faces, None), None)
+    assert gate.judge(image, faces, None).reason == (
+        "near-duplicate: similarity 1.00 to a kept photo, above 0.92 (capture.max_similarity)")
+
+
 def test_time_duplicates_and_manual_capture(biden):
     image, faces = biden
     gate = Gate(CaptureConfig(min_interval_s=0.3), count=10)
@@ -140,8 +177,9 @@ def test_pose_rule_asks_for_missing_poses_then_gives_in(biden):
     gate.accept(gate.judge(image, faces, 0.0), 0.0)
     assert gate.judge(image, faces, 0.5).reason == HINTS["left"] == "turn a little left"
     assert gate.judge(image, faces, 0.9).ok  # nobody turned for pose_wait_s: any pose is taken
-    photo = gate.judge(image, faces, None)  # photos have no time: the rule never gives in
-    assert photo.reason == "frontal pose already covered; still wanted: left"
+    photos = Gate(config, count=5, photos=True)  # photos have no time: the rule never gives in
+    photos.accept(photos.judge(image, faces, None), None)
+    assert photos.judge(image, faces, None).reason == "pose already covered: frontal; still wanted: left"
     free = Gate(config, count=10)  # five free slots: six frontal faces are taken at first
     for t in range(6):
         assert free.judge(image, faces, float(t)).ok

@@ -21,8 +21,8 @@ from PIL import Image
 from enroll.cli import main
 from enroll.people import import_photos
 from enroll.training import Models, train
-from facecore.bundle import load_bundle
-from helpers import FACENET_H5, VIDEOS, copy_people, lfw_people, need, run_command
+from facecore.bundle import Bundle, load_bundle, save_bundle
+from helpers import FACENET_H5, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, small_tmpfs
 
 A, B, OTHER, OUTSIDER = "Abdullah_Gul", "Amelie_Mauresmo", "Ann_Veneman", "Andy_Roddick"
 
@@ -237,3 +237,25 @@ def test_capture_judges_each_frame_once_while_a_live_source_reconnects():
     session = Session()
     _loop(frames, session, None)
     assert session.seen == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("full", ["cache", "model"])
+def test_train_command_on_a_full_disk_names_the_path_and_leaves_no_temporary_files(tmp_path, prebuilt, capsys, full):
+    """The feature cache or the bundle on a small tmpfs that fills up: exit 1, one line naming
+    what could not be written, no temporary file or folder; a previous bundle is kept."""
+    data = copy_people(tmp_path / "data", lfw_people([A, B, OTHER], 0, 4))
+    with small_tmpfs(tmp_path / "full", "12k" if full == "cache" else "24k") as disk:
+        cache = disk / "cache" if full == "cache" else tmp_path / "cache"
+        model = disk / "current" if full == "model" else tmp_path / "current"
+        if full == "model":
+            save_bundle(model, Bundle({"centroids": np.eye(2, dtype=np.float32)}, [A, B], {"head": {"kind": "centroid"}}))
+        code = main(["train", "--data", str(data), "--model", str(model), "--quiet", *facenet_sets(cache)])
+        err = capsys.readouterr().err.strip()
+        assert code == 1
+        path = re.escape(str(cache if full == "cache" else model))
+        assert re.fullmatch(rf"face-enroll: error: cannot write {path}\S*: No space left on device", err), err
+        assert leftovers(tmp_path) == []
+        if full == "model":
+            assert load_bundle(model).labels == [A, B]
+        else:
+            assert not model.exists()

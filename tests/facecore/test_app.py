@@ -38,3 +38,57 @@ def test_exit_fast_without_tensorflow_is_a_normal_exit(tmp_path):
     code = subprocess.run([sys.executable, "-c", script, str(marker)], capture_output=True, cwd=REPO,
                           timeout=60).returncode
     assert code == 3 and marker.read_text() == "clean-up ran"
+
+
+def _column_starts(lines: list[str], cells: list[str]) -> list[int]:
+    """The display column (terminal cells, a CJK character counts 2) where ``cells[i]`` starts in ``lines[i]``."""
+    from rich.cells import cell_len
+
+    return [cell_len(line[: line.index(cell)]) for line, cell in zip(lines, cells)]
+
+
+def test_print_table_aligns_wide_characters_by_display_width_in_plain_text():
+    import io
+
+    from facecore.app import print_table
+
+    out = io.StringIO()
+    rows = [("王小明", 3, "2024-01-02"), ("Ann", 12, "2024-03-04"), ("[b]Zoë[/b]", 1000, "-")]
+    print_table(rows, ("person", "images", "enrolled"), out)
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert "\x1b" not in text and len(lines) == 4  # no colour codes, no rule: header and rows only
+    assert [line.split()[0] for line in lines] == ["person", "王小明", "Ann", "[b]Zoë[/b]"]  # no markup read
+    assert len(set(_column_starts(lines, ["enrolled", "2024-01-02", "2024-03-04", "-"]))) == 1
+    ends = [start + len(cell) for start, cell in zip(_column_starts(lines, ["images", "3", "12", "1000"]),
+                                                     ["images", "3", "12", "1000"])]
+    assert len(set(ends)) == 1  # numbers right-aligned
+    assert all(line == line.rstrip() for line in lines)
+
+
+def test_print_table_on_a_terminal_has_a_bold_ruled_header(tmp_path):
+    """Under a pseudo-terminal the header is styled and ruled off; the rows still align."""
+    import os
+    import pty
+
+    script = ("from facecore.app import print_table\n"
+              "print_table([('王小明', 3), ('Ann', 12)], ('person', 'images'))\n")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(REPO)
+        os.execv(sys.executable, [sys.executable, "-c", script])
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    text = b"".join(chunks).decode()
+    lines = text.splitlines()
+    assert "\x1b[1m" in lines[0] and set(lines[1]) == {"─"}
+    three, twelve = _column_starts(lines[2:], ["  3", " 12"])  # as long as each other: same start, same end
+    assert three == twelve

@@ -94,3 +94,9 @@ def small_tmpfs(path: Path, size: str):
 def leftovers(*roots: Path) -> list[Path]:
     """Temporary files and folders (``*.tmp*``) left anywhere under ``roots``."""
     return [p for root in roots if root.exists() for p in root.rglob("*") if ".tmp" in p.name]
+
+
+# the meta.json fields a bundle must have (facecore.bundle_schema), for tests that write bundles by hand
+BUNDLE_META = {"backbone": {"name": "vgg16", "input_size": 224, "weights_id": "none", "weights": "none"},
+               "head": {"kind": "centroid"}, "crop": {"margin": 0.0, "align": True, "mirror": True},
+               "threshold": 0.6}

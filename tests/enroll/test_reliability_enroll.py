@@ -22,7 +22,7 @@ from enroll.cli import main
 from enroll.people import import_photos
 from enroll.training import Models, train
 from facecore.bundle import Bundle, load_bundle, save_bundle
-from helpers import FACENET_H5, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, small_tmpfs
+from helpers import BUNDLE_META, FACENET_H5, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, small_tmpfs
 
 A, B, OTHER, OUTSIDER = "Abdullah_Gul", "Amelie_Mauresmo", "Ann_Veneman", "Andy_Roddick"
 
@@ -248,7 +248,7 @@ def test_train_command_on_a_full_disk_names_the_path_and_leaves_no_temporary_fil
         cache = disk / "cache" if full == "cache" else tmp_path / "cache"
         model = disk / "current" if full == "model" else tmp_path / "current"
         if full == "model":
-            save_bundle(model, Bundle({"centroids": np.eye(2, dtype=np.float32)}, [A, B], {"head": {"kind": "centroid"}}))
+            save_bundle(model, Bundle({"centroids": np.eye(2, dtype=np.float32)}, [A, B], BUNDLE_META))
         code = main(["train", "--data", str(data), "--model", str(model), "--quiet", *facenet_sets(cache)])
         err = capsys.readouterr().err.strip()
         assert code == 1

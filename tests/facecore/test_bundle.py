@@ -19,10 +19,8 @@ import pytest
 from facecore.bundle import (Bundle, BundleWatcher, FORMAT_VERSION, bundle_exists, bundle_id, delete_bundle,
                              load_bundle, save_bundle)
 from facecore.errors import BundleError
+from helpers import BUNDLE_META as META
 from helpers import REPO
-
-META = {"backbone": {"name": "vgg16", "input_size": 224, "weights_id": "none", "weights": "none"},
-        "head": {"kind": "centroid"}, "crop": {"margin": 0.0, "align": True, "mirror": True}, "threshold": 0.6}
 
 
 def _bundle(tag: str) -> Bundle:

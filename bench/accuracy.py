@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from enroll.evaluation import evaluate
-from enroll.training import Models, train
+from enroll.training import train
+from facecore.models import Models
 from facecore.app import quiet_tensorflow, setup_logging
 from facecore.bundle import load_bundle
 from facecore.config import load_config

@@ -92,7 +92,7 @@ def run_live(source: Path, bundle: Path, overrides: list[str], models, log: Path
     argv = ["--source", str(source), "--headless", "--model", str(bundle), "--log", str(log),
             "--max-frames", str(max_frames), *sets]
     load = load_average()
-    report = live(argv, prebuilt=models)
+    report = live(argv, models=models)
     return {"frames": report.frames, "steps": report.steps, "seconds": report.seconds, "fps": report.fps,
             "first_name_s": report.first_name_s, "first_name_frame": report.first_name_frame,
             "model_calls": report.model_calls, "faces_recognized": report.faces_recognized,
@@ -200,7 +200,7 @@ def naive_detector(kind: str, config):
 
 def measure(args) -> dict:
     """Build the models once, then run every clip: face-live, naive, paced, and the whole CLI."""
-    from enroll.training import Models
+    from facecore.models import Models
     from facecore.bundle import load_bundle
     from facecore.config import load_config
     from facecore.recognizer import Recognizer

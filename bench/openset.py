@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from enroll.training import Models, fit_and_calibrate
+from enroll.training import fit_and_calibrate
+from facecore.models import Models
 from facecore.app import quiet_tensorflow, setup_logging
 from facecore.config import load_config
 from facecore.features import FeatureCache, features_for_images, settings_key

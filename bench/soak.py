@@ -89,7 +89,8 @@ class LoopingCapture:
 
 def _enroll(workdir: Path, overrides: list[str]):
     """Train a bundle on the clip's stills; returns ``(bundle path, models)`` to reuse in the run."""
-    from enroll.training import Models, train
+    from enroll.training import train
+    from facecore.models import Models
     from facecore.config import load_config
 
     config = load_config(None, [*overrides, f"train.cache_dir={workdir / 'cache'}"])
@@ -117,7 +118,7 @@ def soak(frames: int, every: int, clip: Path, nobody: bool, overrides: list[str]
                 "--set", f"train.model={model or workdir / 'none'}"]
         for item in overrides:
             argv += ["--set", item]
-        report = live(argv, prebuilt=models, opener=opener)
+        report = live(argv, models=models, opener=opener)
         rows = sum(1 for _ in open(workdir / "log.csv")) - 1
     run = captures[-1]  # the capture of the run (face-live opens the clip once before, to check it)
     samples = run.samples

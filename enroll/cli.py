@@ -7,23 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from facecore.app import (exit_fast, load_command_config, print_table, quiet_tensorflow, run_guarded,
-                          setup_logging, sigterm_interrupts)
+from facecore.app import (add_common_options, exit_fast, load_command_config, print_table, quiet_tensorflow,
+                          run_guarded, setup_logging, sigterm_interrupts)
 from facecore.config import Config
 from facecore.errors import UsageError
 from facecore.files import write_private, writing
 
-__all__ = ["main", "build_parser", "add_common_options"]
+__all__ = ["main", "build_parser"]
 
 PROG = "face-enroll"
-
-
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """``--config``, ``--set`` and ``--debug``, taken by every command."""
-    parser.add_argument("--config", metavar="FILE", help="TOML config file (see configs/default.toml)")
-    parser.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[], dest="overrides",
-                        help="override one config value; repeatable, applied last")
-    parser.add_argument("--debug", action="store_true", help="print tracebacks and debug logs")
 
 
 def _config(args) -> Config:
@@ -117,7 +109,7 @@ def _add_people_commands(sub) -> None:
     """capture, import, list, remove (see enroll/people_cli.py)."""
     from .people_cli import register
 
-    register(sub, add_common_options)
+    register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,12 +23,12 @@ from facecore.config import Config
 from facecore.errors import DataError
 from facecore.faces import UNKNOWN
 from facecore.features import FeatureCache, features_for_images
+from facecore.models import Models
 from facecore.images import list_images
 from facecore.people import scan_people
 from facecore.recognizer import Recognizer
 
 from . import plots
-from .training import Models
 
 __all__ = ["evaluate", "EvalResult"]
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from facecore.app import load_command_config, print_table
+from facecore.app import add_common_options, load_command_config, print_table
 from facecore.config import Config
 from facecore.errors import DataError, SourceError
 
@@ -20,7 +20,7 @@ from .people import existing_names, person_folder
 __all__ = ["register"]
 
 
-def register(sub, add_common_options) -> None:
+def register(sub) -> None:
     """Add the four commands to the ``face-enroll`` sub-parsers ``sub``."""
     p = sub.add_parser("capture", help="capture good, varied face images of a person from a camera or video")
     p.add_argument("name", metavar="NAME", help="the person's display name (also the folder name)")
@@ -28,7 +28,7 @@ def register(sub, add_common_options) -> None:
     p.add_argument("--count", type=int, help="images to capture (default: capture.count, 10)")
     p.add_argument("--headless", action="store_true", help="no window: log progress instead")
     p.add_argument("--keep-frames", action="store_true", help="also save the full frames, in NAME/frames/")
-    _data_model_train(p, add_common_options)
+    _data_model_train(p)
     p.set_defaults(func=cmd_capture)
 
     p = sub.add_parser("import", help="enroll a person from existing photos, through the same quality gate")
@@ -36,7 +36,7 @@ def register(sub, add_common_options) -> None:
     p.add_argument("photos", metavar="FILES_OR_DIRS", nargs="+", help="photos, or folders of photos (any depth)")
     p.add_argument("--relax", action="store_true",
                    help="accept any head pose (the pose-variety rule is for live sessions; photos have no capture time)")
-    _data_model_train(p, add_common_options)
+    _data_model_train(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("list", help="enrolled people, image counts, and whether the model knows them")
@@ -53,7 +53,7 @@ def register(sub, add_common_options) -> None:
     p.set_defaults(func=cmd_remove)
 
 
-def _data_model_train(p, add_common_options) -> None:
+def _data_model_train(p) -> None:
     p.add_argument("--data", help="folder of person folders (default: train.data)")
     p.add_argument("--model", help="bundle folder to retrain (default: train.model)")
     p.add_argument("--no-train", action="store_true", help="do not retrain afterwards")
@@ -68,8 +68,9 @@ def _setup(args) -> tuple[Config, Path, Path]:
 def _retrain(config: Config, data: Path, model: Path, detector=None, force: bool = False) -> None:
     """Retrain the bundle (other people's features come from the cache) and say how long it took."""
     from facecore.backbones import build_backbone
+    from facecore.models import Models
 
-    from .training import Models, train
+    from .training import train
 
     start = time.monotonic()
     backbone = build_backbone(config.backbone, config.recognition.batch_sizes)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from facecore.backbones import Backbone, build_backbone
+from facecore.backbones import Backbone
 from facecore.bundle import Bundle, read_meta, save_bundle
 from facecore.config import Config
-from facecore.detector import Detector
 from facecore.errors import DataError
+from facecore.models import Models
 from facecore.features import FeatureCache, features_for_images, settings_key
 from facecore.files import writing
 from facecore.heads import CentroidHead, Head, calibrate_threshold, make_head, tail_threshold
@@ -32,24 +32,12 @@ from facecore.people import scan_people
 
 from . import plots
 
-__all__ = ["train", "TrainResult", "Models", "fit_and_calibrate", "Fitted"]
+__all__ = ["train", "TrainResult", "fit_and_calibrate", "Fitted"]
 
 log = logging.getLogger(__name__)
 _FEW_PEOPLE = 20
 _MAX_DROP = 0.25  # validation accuracy this far below the current bundle's: a broken result
 _NAMES_NOBODY = 0.999  # a threshold this high rejects practically every face
-
-
-@dataclass
-class Models:
-    """The expensive networks, built once and shared by several steps."""
-
-    detector: Detector
-    backbone: Backbone
-
-    @classmethod
-    def build(cls, config: Config) -> "Models":
-        return cls(Detector(config.detector), build_backbone(config.backbone, config.recognition.batch_sizes))
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ from .errors import FacecamError
 __all__ = [
     "quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast", "print_table",
     "Terminated", "sigterm_interrupts", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "load_command_config", "FLAG_KEYS",
+    "add_common_options",
 ]
 
 # Command-line flags that stand for a config key: given, they win over the file and --set.
@@ -25,6 +27,7 @@ FLAG_KEYS = {
     "source": "camera.source", "model": "train.model", "data": "train.data", "log": "log.path",
     "snapshots": "log.snapshots", "device": "recognition.device", "count": "capture.count",
 }
+FLAG_LIST_KEYS = {"source": "camera.sources"}  # the same flags, repeatable (face-live)
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -80,6 +83,14 @@ def load_tensorflow() -> None:
         os.close(devnull)
 
 
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--config``, ``--set`` and ``--debug``, taken by every command."""
+    parser.add_argument("--config", metavar="FILE", help="TOML config file (see configs/default.toml)")
+    parser.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[], dest="overrides",
+                        help="override one config value; repeatable, applied last")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks and debug logs")
+
+
 def load_command_config(args: Any) -> Config:
     """The config a command runs with, in one place: ``--config`` FILE, then ``--set`` overrides,
     then the flags of ``FLAG_KEYS`` that ``args`` has and were given. Unless the backbone was
@@ -90,7 +101,9 @@ def load_command_config(args: Any) -> Config:
     config = load_config(path, overrides)
     for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag, None)
-        if value is not None:
+        if isinstance(value, list):  # a repeatable flag: --source A --source B
+            key = FLAG_LIST_KEYS[flag]
+        if value is not None and value != []:
             config = apply_values(config, {key: value}, f"--{flag}")
     if not {"backbone.name", "backbone.weights"} & given_keys(path, overrides):
         trained = trained_backbone(read_meta(config.train.model))

@@ -2,7 +2,8 @@
 
 1. Writers are serialised by an exclusive lock on ``.<name>.lock`` beside the folder;
    the bundle is assembled in a temporary sibling folder, flushed to disk and renamed
-   into place, so a crash at any moment leaves either the old bundle or the new one.
+   into place, so a crash at any moment leaves either the old bundle or the new one;
+   Ctrl-C and SIGTERM take effect once the write is over.
 2. Readers hold the same lock shared while they read, so they never see a bundle
    half-replaced; a folder missing between the two renames of a killed writer is
    found again as ``<name>.old``.
@@ -21,6 +22,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
 import uuid
@@ -84,6 +86,18 @@ def _locked(path: Path, exclusive: bool) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back meanwhile (delivered right after): an interrupt raised inside
+    NumPy's zip writer leaves it half-built and turns into an unrelated error."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -130,7 +144,7 @@ def save_bundle(path: str | os.PathLike, bundle: Bundle, extra_files: dict[str, 
     path = real_bundle_path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     meta = {**bundle.meta, "format_version": FORMAT_VERSION, "id": uuid.uuid4().hex}
-    with _locked(path, exclusive=True):
+    with _locked(path, exclusive=True), _signals_held():
         for stale in path.parent.glob(f".{path.name}.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)  # left by a writer that was killed
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))

@@ -15,6 +15,7 @@ stays responsive and can show the status.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -26,10 +27,11 @@ import cv2
 import numpy as np
 
 from .config import CameraConfig
-from .errors import ImageError, SourceError
+from .errors import ImageError, SourceError, UsageError
 from .images import list_images, read_image
 
-__all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame"]
+__all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame", "is_stream", "SourceSpec",
+           "named_sources"]
 
 log = logging.getLogger(__name__)
 SHORT_SLACK = 5  # frames a file may end before its declared count without a warning (or 2 %, if more)
@@ -64,8 +66,40 @@ def opencv_quiet() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(level)
 
 
-def _is_stream(source: int | str) -> bool:
-    return isinstance(source, int) or str(source).lower().startswith(("rtsp://", "http://", "https://", "rtmp://"))
+def is_stream(source: int | str) -> bool:
+    """A camera index or a stream URL (``rtsp://``, ``http://``, any ``scheme://``): a live source
+    that is read as it comes and reconnected when it drops; not a file or a folder."""
+    source = parse_source(source)
+    return isinstance(source, int) or "://" in source
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of face-live: ``name`` (the CSV's ``source`` column and the tile's title: the
+    source itself unless named) and ``source`` (camera index, file, URL or folder)."""
+
+    name: str
+    source: str
+
+
+def named_sources(texts: list[str]) -> list[SourceSpec]:
+    """``SOURCE`` or ``NAME=SOURCE`` each (``door=rtsp://cam1/stream``; a NAME is letters, digits,
+    ``_.-``, and a path that exists is never split); ``UsageError`` when two share a name."""
+    specs = []
+    for text in texts:
+        name, sep, rest = text.partition("=")
+        if sep and rest and _NAME.match(name) and not Path(text).exists():
+            specs.append(SourceSpec(name, rest))
+        else:
+            specs.append(SourceSpec(text, text))
+    names = [spec.name for spec in specs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"two sources are called {twice[0]!r}: name each, e.g. --source door={twice[0]}")
+    return specs
 
 
 class Camera:
@@ -88,7 +122,7 @@ class Camera:
         self._ended = False
         self.fps = 0.0
         self.status = ""  # e.g. "reconnecting (2/5)"; shown by the overlay
-        self.live = _is_stream(self.source) or self.config.pace
+        self.live = is_stream(self.source) or self.config.pace
 
     # -- opening -----------------------------------------------------------------------
     def open(self) -> "Camera":
@@ -98,7 +132,7 @@ class Camera:
                 raise SourceError(f"no images in folder {self.source}")
             self.fps, self.live = 30.0, False
             return self
-        if isinstance(self.source, str) and not _is_stream(self.source) and not Path(self.source).exists():
+        if isinstance(self.source, str) and not is_stream(self.source) and not Path(self.source).exists():
             raise SourceError(f"video file not found: {self.source}")
         self._cap = self._open_capture()
         if self._cap is None:
@@ -123,6 +157,16 @@ class Camera:
         if self.config.height:
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.config.height)
         return cap
+
+    def newest(self) -> Frame | None:
+        """Live sources: the newest frame read so far (``None`` before the first); never waits."""
+        with self._cond:
+            return self._latest
+
+    @property
+    def finished(self) -> bool:
+        """Live sources: the reader has stopped (the file ended, or the source was lost)."""
+        return self._ended
 
     def __enter__(self) -> "Camera":
         return self.open()
@@ -171,7 +215,7 @@ class Camera:
     def _reader(self) -> None:
         """Live sources: keep only the newest frame (paced files sleep to their frame rate)."""
         index, start = 0, time.monotonic()
-        is_file = not _is_stream(self.source)
+        is_file = not is_stream(self.source)
         while not self._stop.is_set():
             frame = self._read_one(index)
             if frame is None:

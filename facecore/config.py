@@ -29,7 +29,8 @@ def _f(default: Any, lo: float | None = None, hi: float | None = None, choices: 
     """A dataclass field with its validation limits kept in its metadata.
 
     ``lo``/``hi``: inclusive bounds; ``above``: an exclusive lower bound; ``choices``: the
-    allowed strings. Lists: ``items`` bounds each (integer) item, ``length`` the item count.
+    allowed strings. Lists: ``items`` bounds each (integer) item (``None``: the items are
+    non-empty strings), ``length`` the item count.
     """
     meta = {"lo": lo, "hi": hi, "above": above, "choices": choices, "items": items, "length": length}
     if isinstance(default, list):
@@ -44,6 +45,7 @@ _HOUR, _DAY = 3600.0, 86400.0
 @dataclass(frozen=True)
 class CameraConfig:
     source: str = "0"
+    sources: list = _f([], length=(0, 64))
     width: int = _f(0, lo=0, hi=16384)
     height: int = _f(0, lo=0, hi=16384)
     reconnect_attempts: int = _f(5, lo=0, hi=1000)
@@ -168,6 +170,11 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
 
+    @property
+    def sources(self) -> list[str]:
+        """The sources face-live reads: ``camera.sources``, else the one ``camera.source``."""
+        return list(self.camera.sources) or [self.camera.source]
+
     def replace(self, **sections: Any) -> "Config":
         """Return a copy with whole sections or ``section={"key": value}`` dicts changed."""
         changes = {}
@@ -205,8 +212,14 @@ def _check_range(where: str, key: str, meta: Any, value: Any) -> None:
 
 
 def _check_list(where: str, key: str, meta: Any, value: list) -> None:
-    """A list of whole numbers, each within ``items``, as many as ``length`` allows."""
-    (lo, hi), (fewest, most) = meta["items"], meta["length"]
+    """A list of whole numbers, each within ``items`` (or of non-empty strings), as many as
+    ``length`` allows."""
+    fewest, most = meta["length"]
+    if meta["items"] is None:
+        if not all(isinstance(v, str) and v.strip() for v in value) or not fewest <= len(value) <= most:
+            raise ConfigError(f"{where}: {key} must be a list of {fewest} to {most} non-empty strings, got {value!r}")
+        return
+    lo, hi = meta["items"]
     whole = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     if not whole or not fewest <= len(value) <= most or not all(lo <= v <= hi for v in value):
         raise ConfigError(f"{where}: {key} must be a list of {fewest} to {most} integers, "

@@ -30,8 +30,11 @@ class Faces:
     - ``names``: ``(n,)`` object array of str, ``""`` until recognised.
     - ``confidences``: ``(n,)`` float32 recognition scores (0 until recognised).
     - ``track_ids``: ``(n,)`` int64, ``-1`` until tracked.
+    - ``data``: more columns by name, each an array of ``n`` rows (like supervision's
+      ``Detections.data``): the live loop's ``stale`` and ``fresh`` (bool) and ``source``
+      (str) travel here.
 
-    Validated on creation; ``faces[mask]`` and ``faces[indices]`` select rows.
+    Validated on creation; ``faces[mask]`` and ``faces[indices]`` select rows of every column.
     """
 
     boxes: np.ndarray
@@ -40,6 +43,7 @@ class Faces:
     names: np.ndarray | None = None
     confidences: np.ndarray | None = None
     track_ids: np.ndarray | None = field(default=None)
+    data: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4) if np.size(self.boxes) else np.zeros((0, 4), np.float32)
@@ -56,6 +60,13 @@ class Faces:
         object.__setattr__(self, "confidences", _col(self.confidences, np.float32, n, (), "confidences"))
         ids = self.track_ids if self.track_ids is not None else np.full(n, -1)
         object.__setattr__(self, "track_ids", _col(ids, np.int64, n, (), "track_ids"))
+        columns = {}
+        for name, values in dict(self.data).items():
+            column = np.asarray(values)
+            if column.ndim == 0 or len(column) != n:
+                raise ValueError(f"Faces.data[{name!r}]: expected {n} rows, got shape {column.shape}")
+            columns[name] = column
+        object.__setattr__(self, "data", columns)
 
     @classmethod
     def empty(cls) -> "Faces":
@@ -76,11 +87,22 @@ class Faces:
             self.names[index],
             self.confidences[index],
             self.track_ids[index],
+            {name: column[index] for name, column in self.data.items()},
         )
 
     def with_(self, **changes) -> "Faces":
         """A copy with some columns replaced (validated again)."""
         return replace(self, **changes)
+
+    def with_data(self, **columns) -> "Faces":
+        """A copy with ``data`` columns added or replaced; a scalar fills every row."""
+        filled = {k: np.full(len(self), v, dtype=object if isinstance(v, str) else None) if np.ndim(v) == 0 else v
+                  for k, v in columns.items()}
+        return replace(self, data={**self.data, **filled})
+
+    def column(self, name: str, default) -> np.ndarray:
+        """``data[name]``, or ``default`` in every row when there is no such column."""
+        return self.data[name] if name in self.data else np.full(len(self), default)
 
     @property
     def sizes(self) -> np.ndarray:

@@ -1,7 +1,8 @@
 """realtime: frames in -> labelled frames, window, CSV out (``face-live``).
 
 The pieces, each usable alone: :class:`Tracker` (IoU tracks and name votes, pure),
-:class:`Pipeline` (detect -> track -> crop -> one batched model call per step),
+:class:`SourceStage` (one source: detect -> track -> crops due, then votes),
+:class:`Engine` (all sources' crops of a step in one batched model call),
 :class:`Overlay` (boxes, labels, stats), :class:`CsvLog` (whole rows, flushed),
 :class:`EventLog` (which recognitions become rows), :class:`LiveLoop` (the loop
 with its worker thread), :func:`select_device`, and ``realtime.cli`` (the command).
@@ -13,11 +14,12 @@ from .device import Device, select_device
 from .events import EventLog, LogPolicy
 from .loop import LiveLoop, LoopOptions
 from .overlay import Overlay
-from .pipeline import Pipeline, Snapshot, StageTimes
+from .engine import Engine
+from .pipeline import Snapshot, SourceStage, StageTimes
 from .stats import RunReport
 from .tracker import Tracker, vote
 
 __all__ = [
     "COLUMNS", "CsvLog", "neutralize", "Device", "select_device", "EventLog", "LogPolicy",
-    "LiveLoop", "LoopOptions", "Overlay", "Pipeline", "Snapshot", "StageTimes", "RunReport", "Tracker", "vote",
+    "LiveLoop", "LoopOptions", "Overlay", "Engine", "SourceStage", "Snapshot", "StageTimes", "RunReport", "Tracker", "vote",
 ]

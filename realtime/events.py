@@ -29,7 +29,7 @@ import numpy as np
 
 from facecore.config import LogConfig
 from facecore.errors import FacecamError, UsageError
-from facecore.faces import PENDING, UNKNOWN
+from facecore.faces import PENDING, UNKNOWN, Faces
 
 from .csvlog import CsvLog
 from .pipeline import Snapshot
@@ -42,27 +42,32 @@ RETRY_S = 2.0
 
 
 class LogPolicy:
-    """Pure bookkeeping: ``select(snapshot)`` -> indices of the faces to log now."""
+    """Pure bookkeeping: ``select(faces, now)`` -> indices of the faces to log now, each source
+    (the faces' ``source`` column) kept apart: a person's cooldown runs per source."""
 
     def __init__(self, cooldown_s: float = 60.0, log_unknown: bool = True) -> None:
         self.cooldown_s = cooldown_s
         self.log_unknown = log_unknown
-        self._person_logged: dict[str, float] = {}
-        self._unknown_tracks: set[int] = set()
+        self._person_logged: dict[tuple[str, str], float] = {}
+        self._unknown_tracks: set[tuple[str, int]] = set()
 
-    def select(self, snapshot: Snapshot) -> list[int]:
-        faces, now, chosen = snapshot.faces, snapshot.time_s, []
+    def select(self, faces: Faces, now: float) -> list[int]:
+        """Rows of ``faces`` (one frame's tracks, at source time ``now``) that become CSV rows."""
+        chosen = []
+        fresh, sources = faces.column("fresh", False), faces.column("source", "")
         for row, (name, track) in enumerate(zip(faces.names, faces.track_ids)):
-            if not snapshot.fresh[row] or name in (PENDING, ""):
+            if not fresh[row] or name in (PENDING, ""):
                 continue
             if name == UNKNOWN:
-                if self.log_unknown and int(track) not in self._unknown_tracks:
-                    self._unknown_tracks.add(int(track))
+                key = (str(sources[row]), int(track))
+                if self.log_unknown and key not in self._unknown_tracks:
+                    self._unknown_tracks.add(key)
                     chosen.append(row)
                 continue
-            last = self._person_logged.get(name)
+            key = (str(sources[row]), str(name))
+            last = self._person_logged.get(key)
             if last is None or now - last >= self.cooldown_s or now < last:
-                self._person_logged[name] = now
+                self._person_logged[key] = now
                 chosen.append(row)
         return chosen
 
@@ -91,11 +96,10 @@ class EventLog:
     at the end: it tries the waiting rows a last time.
     """
 
-    def __init__(self, csv_log: CsvLog | None, config: LogConfig, source: str, snapshots: str | None = None,
+    def __init__(self, csv_log: CsvLog | None, config: LogConfig, snapshots: str | None = None,
                  clock=time.monotonic) -> None:
         self.csv = csv_log
         self.policy = LogPolicy(config.cooldown_s, config.log_unknown)
-        self.source = source
         self.snapshots = Path(snapshots) if snapshots else None
         self.error = ""  # why the CSV log is failing now ("" when it works)
         self.dropped = 0  # rows lost because too many were waiting
@@ -129,7 +133,7 @@ class EventLog:
         """Log what ``snapshot`` (made from RGB ``image``) calls for; returns the rows due."""
         if self.csv is None:
             return 0
-        chosen = self.policy.select(snapshot)
+        chosen = self.policy.select(snapshot.faces, snapshot.time_s)
         stamp = datetime.now().astimezone()
         for row in chosen:
             if len(self._waiting) >= MAX_WAITING:
@@ -181,7 +185,7 @@ class EventLog:
             "frame": snapshot.frame_index,
             "source_time": round(float(snapshot.time_s), 3),
             "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-            "source": self.source,
+            "source": str(faces.column("source", "")[row]),
             "snapshot": self._save_crop(image, faces.boxes[row], snapshot.frame_index, track, name, stamp),
         }
 

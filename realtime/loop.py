@@ -1,14 +1,19 @@
-"""The live loop: frames in, recognition steps, annotated frames out (window, video, CSV).
+"""The live loop: frames of every source in, engine steps, annotated frames out
+(one window with a tile per source, one video per source, the CSV log).
 
-Two ways to run, chosen by the source:
+Two ways to run, chosen by the sources:
 
-- files and folders (not paced): every frame, in order, one step each, inline. The
-  output is the same on every run, whatever the machine's speed.
-- live sources (a camera, a stream, a paced file): a worker thread runs the steps on
-  the newest frame it is given and publishes an immutable :class:`Snapshot`; the
-  main thread draws the latest snapshot on every frame at the source's rate, so the
-  picture never waits for the models. Labels older than ``overlay.stale_s`` are drawn
-  grey and marked stale; they stay on their track's box, never on another face.
+- files and folders only (not paced): every frame of every source, in order, one engine
+  step per round (one frame of each source still playing), inline. The output is the
+  same on every run, whatever the machine's speed.
+- any live source (a camera, a stream, a paced file; files are then paced too): a worker
+  thread runs engine steps on the newest frame of each source and publishes a
+  :class:`Snapshot` per source; the main thread draws the latest snapshot on every frame
+  at each source's rate, so the picture never waits for the models. Labels older than
+  ``overlay.stale_s`` are drawn grey and marked stale.
+
+A source that ends or is lost ends alone, and its tile says so; the run ends when every
+source has ended, or on ``q``/``Esc``, a closed window, ``--max-frames`` or a signal.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -27,23 +32,25 @@ import numpy as np
 from facecore.camera import Camera, Frame
 from facecore.errors import SourceError
 
+from .engine import Engine
 from .events import EventLog
-from .overlay import Overlay
-from .pipeline import Pipeline, Snapshot
+from .overlay import Mosaic, Overlay
+from .pipeline import Snapshot
 from .sinks import KEY_PAUSE, KEY_QUIT, KEY_SNAPSHOT, VideoSink, Window
 from .stats import RunReport, Stats
 
-__all__ = ["LiveLoop", "LoopOptions", "Worker"]
+__all__ = ["LiveLoop", "LoopOptions", "Worker", "View"]
 
 log = logging.getLogger(__name__)
+_REDRAW_S = 0.5  # a source that is reconnecting has its last frame drawn again this often
+_SHOW_HZ = 30.0  # the grid of several sources is shown at most this often
 
 
 @dataclass(frozen=True)
 class LoopOptions:
-    """``max_frames``: stop after this many frames (0: no limit); ``hint``: a line kept on screen
-    while no model is loaded;
-    ``stale_s``: age in source seconds after which labels are drawn as stale;
-    ``snapshot_dir``: where the ``s`` key saves the annotated frame."""
+    """``max_frames``: stop after this many frames of any source (0: no limit); ``hint``: a line
+    kept on screen while no model is loaded; ``stale_s``: age in source seconds after which
+    labels are drawn as stale; ``snapshot_dir``: where the ``s`` key saves the window's picture."""
 
     max_frames: int = 0
     hint: str = ""
@@ -52,15 +59,34 @@ class LoopOptions:
     show_stats: bool = True
 
 
-class Worker:
-    """Runs ``process(frame)`` on a thread, always on the newest submitted frame."""
+@dataclass
+class View:
+    """One source as the loop sees it: its camera, its figures, its video, what it shows."""
 
-    def __init__(self, process: Callable[[Frame], Snapshot]) -> None:
+    name: str
+    camera: Camera
+    video: VideoSink | None = None
+    stats: Stats = field(default_factory=Stats)
+    frames: int = 0  # frames shown (and written)
+    frame: Frame | None = None  # the last frame shown
+    snapshot: Snapshot | None = None  # ... the snapshot drawn on it
+    canvas: np.ndarray | None = None  # ... and the picture, drawn when it is needed (None: not yet)
+    cell: np.ndarray | None = None  # the picture fitted into its cell of the window (several sources)
+    notes: tuple = ()  # extra lines for the picture
+    ended: bool = False
+    capped: bool = False  # ended by --max-frames
+    _drawn_at: float = 0.0
+
+
+class Worker:
+    """Runs ``process(frames)`` on a thread, always on the newest frame submitted per source."""
+
+    def __init__(self, process: Callable[[dict[str, Frame]], dict[str, Snapshot]]) -> None:
         self._process = process
         self._cond = threading.Condition()
-        self._pending: Frame | None = None
+        self._pending: dict[str, Frame] = {}
         self._stopping = False
-        self.latest: Snapshot | None = None
+        self.latest: dict[str, Snapshot] = {}
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="facecam-recognition", daemon=True)
 
@@ -68,14 +94,14 @@ class Worker:
         self._thread.start()
         return self
 
-    def submit(self, frame: Frame) -> None:
-        """Hand over ``frame``; an older frame not yet taken is dropped."""
+    def submit(self, source: str, frame: Frame) -> None:
+        """Hand over ``frame`` of ``source``; an older frame of it not yet taken is dropped."""
         with self._cond:
-            self._pending = frame
+            self._pending[source] = frame
             self._cond.notify()
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Finish the step in progress (not the waiting frame) and end the thread."""
+        """Finish the step in progress (not the frames waiting) and end the thread."""
         with self._cond:
             self._stopping = True
             self._cond.notify()
@@ -84,132 +110,194 @@ class Worker:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while self._pending is None and not self._stopping:
+                while not self._pending and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
-                frame, self._pending = self._pending, None
+                frames, self._pending = self._pending, {}
             try:
-                self.latest = self._process(frame)
+                self.latest = {**self.latest, **self._process(frames)}
             except BaseException as exc:  # handed to the main thread, which raises it
                 self.error = exc
                 return
 
 
 class LiveLoop:
-    """One run over one opened ``camera``; ``run()`` returns a :class:`RunReport`."""
+    """One run over opened sources (``views``); ``run()`` returns a :class:`RunReport`."""
 
-    def __init__(self, camera: Camera, pipeline: Pipeline, events: EventLog, overlay: Overlay,
-                 options: LoopOptions, stop: threading.Event | None = None,
-                 window: Window | None = None, video: VideoSink | None = None, reloader=None) -> None:
-        self.camera, self.pipeline, self.events, self.overlay = camera, pipeline, events, overlay
-        self.options, self.window, self.video, self.reloader = options, window, video, reloader
+    def __init__(self, views: list[View], engine: Engine, events: EventLog, overlay: Overlay,
+                 options: LoopOptions, stop: threading.Event | None = None, window: Window | None = None,
+                 reloader=None) -> None:
+        self.views, self.engine, self.events, self.overlay = {v.name: v for v in views}, engine, events, overlay
+        self.options, self.window, self.reloader = options, window, reloader
         self.stop = stop or threading.Event()
         self.report = RunReport()
-        self.stats = Stats()
         self.paused = False
         self._start = 0.0
-        self._canvas: np.ndarray | None = None
-        self._last: tuple[Frame, Snapshot] | None = None
+        self._mosaic = Mosaic(len(views), overlay) if len(views) > 1 else None
+        self._next_show, self._dirty = 0.0, False
 
     # -- the run ------------------------------------------------------------------------
     def run(self) -> RunReport:
-        self._start = time.perf_counter()
-        runner = self._run_live if self.camera.live else self._run_inline
-        self.report.ended = runner(iter(self.camera))
+        self._start, cpu = time.perf_counter(), time.process_time()
+        live = any(v.camera.live for v in self.views.values())
+        self.report.ended = self._run_live() if live else self._run_inline()
         self.report.seconds = time.perf_counter() - self._start
-        self.report.rows = self.events.rows
-        if self.camera.status.startswith("source lost"):
-            raise SourceError(f"{self.camera.source}: {self.camera.status}")
+        self.report.cpu_s = time.process_time() - cpu
+        self._fill_report()
+        lost = [v for v in self.views.values() if v.camera.status.startswith("source lost")]
+        if lost:
+            raise SourceError("; ".join(f"{v.camera.source}: {v.camera.status}" for v in lost))
         if self.report.ended == "end" and self.window is not None:
             self._hold()
         return self.report
 
-    def _run_inline(self, frames: Iterable[Frame]) -> str:
-        for frame in frames:
-            snapshot = self._process(frame)
-            reason = self._present(frame, snapshot) or self._while_paused()
+    def _fill_report(self) -> None:
+        counts = self.engine.counts
+        r = self.report
+        r.steps, r.model_calls, r.faces_recognized, r.rows = counts.steps, counts.calls, counts.faces, self.events.rows
+        r.frames = sum(v.frames for v in self.views.values())
+        r.sources = {v.name: {"frames": v.frames, "fps": round(v.frames / r.seconds, 2) if r.seconds else 0.0,
+                              "status": v.camera.status or ("ended" if v.ended else ""),
+                              "name_latency_s": [round(s, 3) for s in self.engine.stages[v.name].name_latencies]}
+                     for v in self.views.values()}
+
+    def _run_inline(self) -> str:
+        frames: dict[str, Iterator[Frame]] = {name: iter(v.camera) for name, v in self.views.items()}
+        while True:
+            batch = {}
+            for name, it in frames.items():
+                frame = None if self.views[name].ended else next(it, None)
+                if frame is None:
+                    self.views[name].ended = True
+                else:
+                    batch[name] = frame
+            if not batch:
+                return self._why_done()
+            snapshots = self._process(batch)
+            for name, frame in batch.items():
+                self._present(self.views[name], frame, snapshots[name])
+            reason = self._show(True) or self._while_paused()
             if reason:
                 return reason
-        return "end"
 
-    def _run_live(self, frames: Iterable[Frame]) -> str:
+    def _run_live(self) -> str:
         worker = Worker(self._process).start()
-        shown: Frame | None = None
         try:
-            for frame in frames:
-                if worker.error is not None:
-                    break
-                if shown is not None and frame.index == shown.index:  # the source is reconnecting
-                    reason = self._redraw(shown, worker.latest or Snapshot.empty(frame.index, frame.time_s))
-                elif not self.paused or shown is None:
-                    worker.submit(frame)
-                    shown = frame
-                    reason = self._present(shown, worker.latest or Snapshot.empty(frame.index, frame.time_s))
-                else:
-                    reason = self._key(self.window.wait(1) if self.window else -1)
+            while worker.error is None:
+                shown = 0
+                for view in self.views.values():
+                    shown += self._poll(view, worker)
+                if all(v.ended for v in self.views.values()):
+                    return self._why_done()
+                reason = self._show(shown > 0)
                 if reason:
                     return reason
-            return "end"
+                if not shown:
+                    self.stop.wait(0.003)
+            return "error"
         finally:
             worker.stop()
-            if shown is not None and worker.latest is not None:
-                self._last = (shown, worker.latest)
             if worker.error is not None:
                 raise worker.error
 
+    def _poll(self, view: View, worker: Worker) -> int:
+        """Show ``view``'s newest frame if it is new (handing it to the worker); 1 when shown."""
+        if view.ended:
+            return 0
+        frame = view.camera.newest()
+        if view.camera.finished and (frame is None or (view.frame is not None and frame.index == view.frame.index)):
+            view.ended = True
+            return 0
+        if frame is None or self.paused and view.frame is not None:
+            return 0
+        latest = worker.latest.get(view.name) or Snapshot.empty(view.name, frame.index, frame.time_s)
+        if view.frame is not None and frame.index == view.frame.index:
+            if view.camera.status and time.monotonic() - view._drawn_at >= _REDRAW_S:  # reconnecting
+                view.snapshot, view.canvas, view.cell, view._drawn_at = latest, None, None, time.monotonic()
+                return 1
+            return 0
+        worker.submit(view.name, frame)
+        self._present(view, frame, latest)
+        return 1
+
     # -- one step (worker thread in live mode) ------------------------------------------
-    def _process(self, frame: Frame) -> Snapshot:
-        snapshot = self.pipeline.step(frame)
-        self.events.record(snapshot, frame.image)
-        self.stats.step(snapshot.times)
-        self.report.steps += 1
-        if snapshot.recognized:
-            self.report.model_calls += 1
-            self.report.faces_recognized += snapshot.recognized
-        if self.report.first_name_s is None and snapshot.confirmed.any():
-            self.report.first_name_s = time.perf_counter() - self._start
-            self.report.first_name_frame = snapshot.frame_index
-        return snapshot
+    def _process(self, frames: dict[str, Frame]) -> dict[str, Snapshot]:
+        snapshots = self.engine.step(frames)
+        for name, snapshot in snapshots.items():
+            self.events.record(snapshot, frames[name].image)
+            self.views[name].stats.step(snapshot.times)
+            if self.report.first_name_s is None and snapshot.confirmed.any():
+                self.report.first_name_s = time.perf_counter() - self._start
+                self.report.first_name_frame = snapshot.frame_index
+        return snapshots
 
     # -- display (main thread) ----------------------------------------------------------
-    def _present(self, frame: Frame, snapshot: Snapshot) -> str | None:
-        """Draw ``snapshot`` on ``frame``, show and write it; returns why to stop, if so."""
+    def _present(self, view: View, frame: Frame, snapshot: Snapshot) -> None:
+        """Draw ``snapshot`` on ``frame`` and write it to the source's video."""
         if self.reloader is not None:
             self.reloader.poll()
-        canvas = self._render(frame, snapshot)
-        self.stats.shown()
-        if self.video is not None:
-            self.video.write(canvas)
-        self.report.frames += 1
-        self._last, self._canvas = (frame, snapshot), canvas
-        reason = self._key(self.window.show(canvas) if self.window else -1)
-        if reason:
-            return reason
-        if self.options.max_frames and self.report.frames >= self.options.max_frames:
-            return "max-frames"
-        return None
+        view.frame, view.snapshot, view.canvas, view.cell = frame, snapshot, None, None
+        view._drawn_at = time.monotonic()
+        view.stats.shown()
+        if view.video is not None:  # every frame drawn for the video; for the window only what is shown
+            view.video.write(self._canvas(view))
+        view.frames += 1
+        if self.options.max_frames and view.frames >= self.options.max_frames:
+            view.ended = view.capped = True
 
-    def _redraw(self, frame: Frame, snapshot: Snapshot) -> str | None:
-        """Show ``frame`` again with the current notes (no new frame: not counted, not written)."""
-        self._canvas = self._render(frame, snapshot)
-        return self._key(self.window.show(self._canvas) if self.window else -1)
+    def _canvas(self, view: View) -> np.ndarray:
+        """``view``'s last frame with its snapshot drawn on it (drawn once, when first needed)."""
+        if view.canvas is None:
+            frame = view.frame
+            snapshot = view.snapshot or Snapshot.empty(view.name, frame.index, frame.time_s)
+            view.canvas = self._render(view, frame, snapshot, view.notes)
+        return view.canvas
 
-    def _render(self, frame: Frame, snapshot: Snapshot, extra: tuple = ()) -> np.ndarray:
-        stale = snapshot.stale
-        if len(snapshot.faces) and frame.time_s - snapshot.time_s > self.options.stale_s:
-            stale = np.ones(len(snapshot.faces), bool)
-        canvas = self.overlay.annotate(frame.image, snapshot.faces, stale)
-        self._decorate(canvas, extra)
+    def _render(self, view: View, frame: Frame, snapshot: Snapshot, extra: tuple = ()) -> np.ndarray:
+        faces = snapshot.faces
+        if len(faces) and frame.time_s - snapshot.time_s > self.options.stale_s:
+            faces = faces.with_data(stale=True)
+        canvas = self.overlay.annotate(frame.image, faces)
+        if self.options.show_stats:
+            self.overlay.panel(canvas, view.stats.lines())
+        hint = self.options.hint if self.engine.recognizer is None else ""
+        paused = "PAUSED (p: resume)" if self.paused else ""
+        ended = "source ended" if view.ended and not view.camera.status else ""
+        notes = [n for n in (hint, view.camera.status, self.events.status, paused, ended, *extra) if n]
+        self.overlay.panel(canvas, notes, "bottom-left")
         return canvas
 
-    def _decorate(self, canvas: np.ndarray, extra: tuple = ()) -> None:
-        if self.options.show_stats:
-            self.overlay.panel(canvas, self.stats.lines())
-        paused = "PAUSED (p: resume)" if self.paused else ""
-        hint = self.options.hint if self.pipeline.recognizer is None else ""
-        notes = [n for n in (hint, self.camera.status, self.events.status, paused, *extra) if n]
-        self.overlay.panel(canvas, notes, "bottom-left")
+    def _picture(self) -> np.ndarray | None:
+        """The window's picture: the one source's canvas, or a grid of titled tiles."""
+        views = list(self.views.values())
+        if self._mosaic is None:
+            return self._canvas(views[0]) if views[0].frame is not None else None
+        if all(v.frame is None for v in views):
+            return None
+        for v in views:
+            if v.cell is None and v.frame is not None:
+                v.cell = self._mosaic.cell(v.name, self._canvas(v))
+        return self._mosaic.compose([v.cell for v in views])
+
+    def _why_done(self) -> str:
+        """Every source has ended: ``max-frames`` when any was stopped by it, else ``end``."""
+        return "max-frames" if any(v.capped for v in self.views.values()) else "end"
+
+    def _show(self, changed: bool) -> str | None:
+        """Show the picture when it changed and read a key; returns why to stop, if so."""
+        if all(v.ended for v in self.views.values()):
+            return self._why_done()
+        if self.window is None:
+            return "signal" if self.stop.is_set() else None
+        self._dirty = self._dirty or changed
+        now = time.monotonic()
+        due = self._dirty and (self._mosaic is None or now >= self._next_show)  # a grid at most at _SHOW_HZ
+        if due:
+            self._dirty, self._next_show = False, now + 1.0 / _SHOW_HZ
+        picture = self._picture() if due else None
+        key = self.window.show(picture) if picture is not None else self.window.wait(1)
+        return self._key(key)
 
     def _while_paused(self) -> str | None:
         """Inline mode: keep the window alive while paused; returns why to stop, if so."""
@@ -227,12 +315,20 @@ class LiveLoop:
         if key in KEY_PAUSE:
             self.paused = not self.paused
             log.info("paused" if self.paused else "resumed")
-            if self.window is not None and self._last is not None:  # show (or clear) the PAUSED note now
-                self._canvas = self._render(*self._last)
-                self.window.show(self._canvas)
-        elif key in KEY_SNAPSHOT and self._canvas is not None:
-            self._save_snapshot(self._canvas)
+            self._redraw_all()
+        elif key in KEY_SNAPSHOT:
+            picture = self._picture()
+            if picture is not None:
+                self._save_snapshot(picture)
         return "signal" if self.stop.is_set() else None
+
+    def _redraw_all(self, extra: tuple = ()) -> None:
+        """Draw every source's last frame again (a note changed) and show the picture."""
+        for view in self.views.values():
+            view.notes, view.canvas, view.cell = extra, None, None
+        picture = self._picture()
+        if self.window is not None and picture is not None:
+            self.window.show(picture)
 
     def _save_snapshot(self, canvas: np.ndarray) -> Path | None:
         folder = Path(self.options.snapshot_dir)
@@ -249,11 +345,8 @@ class LiveLoop:
         return path
 
     def _hold(self) -> None:
-        """End of a file with a window: keep the last picture up until ``q``/``Esc`` or close."""
-        if self._last is None:
-            return
-        self._canvas = self._render(*self._last, extra=("end of source: press q to quit",))
-        self.window.show(self._canvas)
+        """End of the sources with a window: keep the last picture up until ``q``/``Esc`` or close."""
+        self._redraw_all(extra=("end of source: press q to quit",))
         while not self.stop.is_set():
             if self._key(self.window.wait(50)) == "quit":
                 return

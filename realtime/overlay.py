@@ -16,7 +16,7 @@ import numpy as np
 from facecore.config import OverlayConfig
 from facecore.faces import PENDING, UNKNOWN, Faces
 
-__all__ = ["Overlay", "COLOURS", "label_text", "draw_label"]
+__all__ = ["Overlay", "COLOURS", "label_text", "draw_label", "Mosaic", "MOSAIC_SIZE"]
 
 COLOURS = {  # RGB
     "known": (0, 200, 0),
@@ -70,10 +70,11 @@ def draw_label(scene: np.ndarray, text: str, left: int, bottom: int, colour: tup
 class Overlay:
     config: OverlayConfig
 
-    def annotate(self, scene: np.ndarray, faces: Faces, stale: np.ndarray | None = None) -> np.ndarray:
-        """A copy of ``scene`` with each face's box and label drawn (``stale``: ``(n,)`` bool)."""
+    def annotate(self, scene: np.ndarray, faces: Faces) -> np.ndarray:
+        """A copy of ``scene`` with each face's box and label drawn (grey for the faces whose
+        ``stale`` column is true)."""
         out = np.ascontiguousarray(scene).copy()
-        stale = np.zeros(len(faces), bool) if stale is None else np.asarray(stale, bool)
+        stale = faces.column("stale", False).astype(bool)
         h, w = out.shape[:2]
         for box, name, conf, track, old in zip(faces.boxes, faces.names, faces.confidences, faces.track_ids, stale):
             colour = COLOURS[_kind(str(name), bool(old))]
@@ -106,3 +107,46 @@ class Overlay:
             y = y0 + (i + 1) * step - _PAD
             cv2.putText(scene, line, (x0 + _PAD, y), _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
         return scene
+
+
+MOSAIC_SIZE = (1280, 720)  # width, height of the window's picture when it shows several sources
+
+
+def _grid(n: int) -> tuple[int, int]:
+    """(columns, rows) for ``n`` tiles, as square as possible, wider than tall."""
+    cols = int(np.ceil(np.sqrt(n)))
+    return cols, int(np.ceil(n / cols))
+
+
+class Mosaic:
+    """The window's picture for ``n`` sources: a grid of cells of one ``size`` picture, in order.
+
+    ``cell(title, picture)`` fits a source's picture into a cell (letterboxed, its title in the
+    top-right corner), once per new picture; ``compose(cells)`` pastes the cells together.
+    """
+
+    def __init__(self, n: int, overlay: Overlay, size: tuple = MOSAIC_SIZE) -> None:
+        self.n, self.overlay, self.size = n, overlay, size
+        self.cols, self.rows = _grid(n)
+        self.cell_w, self.cell_h = size[0] // self.cols, size[1] // self.rows
+
+    def cell(self, title: str, picture: np.ndarray | None) -> np.ndarray:
+        cell = np.full((self.cell_h, self.cell_w, 3), 24, np.uint8)
+        if picture is not None:
+            h, w = picture.shape[:2]
+            scale = min(self.cell_w / w, self.cell_h / h)
+            size = (max(1, int(w * scale)), max(1, int(h * scale)))
+            fitted = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+            top, left = (self.cell_h - size[1]) // 2, (self.cell_w - size[0]) // 2
+            cell[top:top + size[1], left:left + size[0]] = fitted
+        self.overlay.panel(cell, [title], "top-right")
+        cv2.rectangle(cell, (0, 0), (self.cell_w - 1, self.cell_h - 1), (90, 90, 90), 1)
+        return cell
+
+    def compose(self, cells: list[np.ndarray | None]) -> np.ndarray:
+        out = np.full((self.size[1], self.size[0], 3), 24, np.uint8)
+        for i, cell in enumerate(cells):
+            if cell is not None:
+                x0, y0 = (i % self.cols) * self.cell_w, (i // self.cols) * self.cell_h
+                out[y0:y0 + self.cell_h, x0:x0 + self.cell_w] = cell
+        return out

@@ -1,17 +1,22 @@
-"""One recognition step on one frame: detect -> track -> crop -> one batched model call.
+"""One source's part of a recognition step: detect -> track -> crops due; then the votes.
 
-``Pipeline.step(frame)`` returns an immutable :class:`Snapshot` (the tracked faces
-with their names, and how long each stage took) that the display draws and the CSV
-log records. Without a recogniser (nobody enrolled) every track is ``unknown`` and
-no backbone is needed.
+A step of the engine (:mod:`realtime.engine`) calls :meth:`SourceStage.begin` on each
+source that has a new frame, sends the crops due from all of them through ONE batched
+model call, and gives each source its share of the decisions with
+:meth:`SourceStage.finish`, which returns an immutable :class:`Snapshot`: the tracked
+faces with their names and how long each stage took, for the display and the CSV log.
+Without a recogniser (nobody enrolled) every track is ``unknown`` and nothing is cropped.
+
+The same stage runs inside a camera actor of the Ray engine; only who makes the model
+call changes.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -19,13 +24,12 @@ from facecore.camera import Frame
 from facecore.config import Config
 from facecore.detector import Detector
 from facecore.faces import PENDING, UNKNOWN, Faces
-from facecore.recognizer import Recognizer
 
 from .tracker import Tracker
 
-__all__ = ["Pipeline", "Snapshot", "StageTimes"]
+__all__ = ["SourceStage", "Snapshot", "StageTimes", "Pending", "Cutter"]
 
-log = logging.getLogger(__name__)
+Cutter = Callable[[np.ndarray, Faces], np.ndarray]  # (RGB frame, faces) -> (n, s, s, 3) crops
 
 
 @dataclass(frozen=True)
@@ -39,87 +43,92 @@ class StageTimes:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one step knows about one frame.
+    """What one step knows about one frame of one source.
 
     ``faces``: the live tracks (boxes in that frame's pixels, ``names`` decided by votes,
-    ``…`` until then); ``stale``: ``(n,)`` bool, the track missed its last detection and
-    its box is only carried along; ``fresh``: ``(n,)`` bool, detected on this very frame;
-    ``recognized``: how many faces went through the model in this step.
+    ``…`` until then), with the ``data`` columns ``stale`` (bool: the track missed its last
+    detection and its box is only carried along), ``fresh`` (bool: detected on this very
+    frame) and ``source``; ``recognized``: how many of them went through the model.
     """
 
+    source: str
     frame_index: int
     time_s: float
     faces: Faces
-    stale: np.ndarray
-    fresh: np.ndarray
     detected: bool = False
     recognized: int = 0
     times: StageTimes = field(default_factory=StageTimes)
 
     @classmethod
-    def empty(cls, frame_index: int = -1, time_s: float = 0.0) -> "Snapshot":
-        return cls(frame_index, time_s, Faces.empty(), np.zeros(0, bool), np.zeros(0, bool))
+    def empty(cls, source: str = "", frame_index: int = -1, time_s: float = 0.0) -> "Snapshot":
+        return cls(source, frame_index, time_s, Faces.empty())
+
+    @property
+    def stale(self) -> np.ndarray:
+        return self.faces.column("stale", False).astype(bool)
+
+    @property
+    def fresh(self) -> np.ndarray:
+        return self.faces.column("fresh", False).astype(bool)
 
     @property
     def confirmed(self) -> np.ndarray:
         """``(n,)`` bool: faces whose track has a decided name that is not ``unknown``."""
-        names = self.faces.names
-        return np.array([n not in (PENDING, UNKNOWN, "") for n in names], bool)
+        return np.array([n not in (PENDING, UNKNOWN, "") for n in self.faces.names], bool)
+
+
+@dataclass
+class Pending:
+    """A step of one source half done: its live tracks, which are due, and their crops."""
+
+    frame: Frame
+    faces: Faces
+    due: np.ndarray
+    crops: np.ndarray | None
+    detected: bool
+    detect_ms: float | None
+    crop_ms: float | None
 
 
 def _ms(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-class Pipeline:
+class SourceStage:
     """Detection every ``detector.every_n_frames`` frames (of the source's numbering),
-    tracking on every frame, recognition of the tracks that are due, in one call.
+    tracking on every frame, recognition of the tracks that are due.
 
     ``stills``: the frames are unrelated photos (a folder): every one is detected and
     recognised on its own, and named by its single prediction; no track crosses photos.
     """
 
-    def __init__(self, config: Config, detector: Detector, recognizer: Recognizer | None = None,
+    def __init__(self, name: str, config: Config, detector: Detector, recognizing: bool,
                  stills: bool = False) -> None:
         if stills:
             config = config.replace(detector={"every_n_frames": 1}, tracker={"vote_window": 1, "vote_min": 1})
-        self.config = config
-        self.detector = detector
-        self.recognizer = recognizer
-        self.stills = stills
-        self.tracker = Tracker(config.tracker, PENDING if recognizer is not None else UNKNOWN)
+        self.name, self.config, self.detector, self.stills = name, config, detector, stills
+        self.tracker = Tracker(config.tracker, PENDING if recognizing else UNKNOWN)
         self._next_detect = 0
-        self._offered: list[Recognizer | None] = []  # a recogniser handed over by another thread
-        self._offer_lock = threading.Lock()
+        self._born: dict[int, float] = {}  # live track -> source time it appeared
+        self._named: set[int] = set()
+        self.name_latencies: deque[float] = deque(maxlen=1000)  # seconds from a track's birth to its name
 
-    def offer(self, recognizer: Recognizer | None) -> None:
-        """Use ``recognizer`` (``None``: nobody to recognise) from the next step on; any thread
-        may call this. Every track forgets its name then and is recognised again."""
-        with self._offer_lock:
-            self._offered = [recognizer]
+    def _time_names(self, faces: Faces, now: float) -> None:
+        """Note how long each track took from its first appearance to its first name."""
+        for track, name in zip(faces.track_ids, faces.names):
+            track = int(track)
+            if name not in (PENDING, UNKNOWN, "") and track not in self._named:
+                self._named.add(track)
+                self.name_latencies.append(now - self._born.get(track, now))
 
-    def _take_offered(self) -> None:
-        with self._offer_lock:
-            offered, self._offered = self._offered, []
-        if offered:
-            self.recognizer = offered[0]
-            self.tracker.forget_names(PENDING if self.recognizer is not None else UNKNOWN)
+    def forget_names(self, recognizing: bool) -> None:
+        """The model changed: every track is named afresh (``unknown`` when nobody is recognised)."""
+        self.tracker.forget_names(PENDING if recognizing else UNKNOWN)
 
-    def warm_up(self) -> None:
-        """Trace the detector and every fixed batch size of the backbone, so no frame pays for it.
-
-        The detector's compiled networks were traced for any size when it was built; one
-        blank 16:9 frame pays its remaining first-call costs.
-        """
-        side = self.config.detector.max_side
-        self.detector.detect(np.zeros((side * 9 // 16, side, 3), np.uint8))
-        if self.recognizer is not None:
-            self.recognizer.backbone.warm_up()
-
-    def step(self, frame: Frame) -> Snapshot:
-        """Process one frame (RGB uint8 ``(h, w, 3)``); frames must come in source order."""
+    def begin(self, frame: Frame, cut: Cutter | None) -> Pending:
+        """Detect (when due) and track on ``frame`` (RGB uint8, frames in source order), and cut
+        the crops of the tracks due for recognition with ``cut`` (``None``: nobody to recognise)."""
         index, detected, detect_ms = frame.index, None, None
-        self._take_offered()
         if self.stills:
             self.tracker.clear()
         if index >= self._next_detect:
@@ -128,29 +137,25 @@ class Pipeline:
             detect_ms = _ms(start)
             self._next_detect = index + self.config.detector.every_n_frames
         faces = self.tracker.update(detected, index)
-        faces, crop_ms, infer_ms, count = self._recognize(frame, faces)
-        missed = self.tracker.missed(faces, index)
-        return Snapshot(
-            index, frame.time_s, faces,
-            stale=missed >= self.config.detector.every_n_frames,
-            fresh=missed == 0,
-            detected=detected is not None,
-            recognized=count,
-            times=StageTimes(detect_ms, crop_ms, infer_ms),
-        )
+        self._born = {int(i): self._born.get(int(i), frame.time_s) for i in faces.track_ids}
+        self._named &= set(self._born)
+        due = self.tracker.due(faces, index) if cut is not None else np.zeros(len(faces), bool)
+        crops, crop_ms = None, None
+        if due.any():
+            start = time.perf_counter()
+            crops = cut(frame.image, faces[due])
+            crop_ms = _ms(start)
+        return Pending(frame, faces, due, crops, detected is not None, detect_ms, crop_ms)
 
-    def _recognize(self, frame: Frame, faces: Faces) -> tuple[Faces, float | None, float | None, int]:
-        """Crop the due faces and run ONE batched model call for all of them (none when none is due)."""
-        if self.recognizer is None:
-            return faces, None, None, 0
-        due = self.tracker.due(faces, frame.index)
-        if not due.any():
-            return faces, None, None, 0
-        start = time.perf_counter()
-        crops = self.recognizer.crops(frame.image, faces[due])
-        crop_ms = _ms(start)
-        start = time.perf_counter()
-        decision = self.recognizer.recognize_crops(crops)
-        infer_ms = _ms(start)
-        faces = self.tracker.record(faces.track_ids[due], decision.names, decision.confidences, frame.index)
-        return faces, crop_ms, infer_ms, int(due.sum())
+    def finish(self, pending: Pending, names=None, confidences=None, infer_ms: float | None = None) -> Snapshot:
+        """Record the decisions for ``pending``'s due tracks (``names``/``confidences`` in the
+        order of its crops) and return the step's :class:`Snapshot`."""
+        frame, faces, due = pending.frame, pending.faces, pending.due
+        if due.any():
+            faces = self.tracker.record(faces.track_ids[due], names, confidences, frame.index)
+        self._time_names(faces, frame.time_s)
+        missed = self.tracker.missed(faces, frame.index)
+        faces = faces.with_data(stale=missed >= self.config.detector.every_n_frames, fresh=missed == 0,
+                                source=self.name)
+        times = StageTimes(pending.detect_ms, pending.crop_ms, infer_ms if due.any() else None)
+        return Snapshot(self.name, frame.index, frame.time_s, faces, pending.detected, int(due.sum()), times)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .pipeline import StageTimes
 
@@ -66,12 +66,16 @@ class Stats:
 
 @dataclass
 class RunReport:
-    """``frames``: frames shown or written; ``steps``: pipeline steps (detect/track); ``model_calls``:
-    steps with one batched model call, for ``faces_recognized`` faces in all; ``seconds``: wall time of
+    """``frames``: frames shown or written, all sources together (``sources``: per source, its
+    ``frames``, ``fps`` and ``status``); ``steps``: engine steps (detect/track each source with a
+    new frame); ``model_calls``: steps with one batched model call, for ``faces_recognized``
+    faces in all; ``seconds``: wall time of
     the frame loop (after warm-up); ``first_name_s``/``first_name_frame``: when the first name was
     confirmed (``None``: never); ``rows``: CSV rows; ``ended``: ``end``, ``quit``, ``signal`` or
     ``max-frames``; ``rows_unwritten``: rows due that the CSV log could not take, and
-    ``log_error`` why (``""``: the log worked at the end)."""
+    ``log_error`` why (``""``: the log worked at the end); ``cpu_s``: processor time of the whole
+    process during the loop; per source, ``name_latency_s``: seconds from each named track's
+    first appearance to its first name."""
 
     frames: int = 0
     steps: int = 0
@@ -84,6 +88,8 @@ class RunReport:
     ended: str = ""
     rows_unwritten: int = 0
     log_error: str = ""
+    sources: dict = field(default_factory=dict)
+    cpu_s: float = 0.0
 
     @property
     def fps(self) -> float:
@@ -96,6 +102,10 @@ class RunReport:
         unwritten = f" ({self.rows_unwritten} NOT written)" if self.rows_unwritten else ""
         first = "no name confirmed" if self.first_name_s is None else (
             f"first name after {self.first_name_s:.2f} s (frame {self.first_name_frame})")
-        return (f"{self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} fps), {self.steps} steps, "
+        line = (f"{self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} fps), {self.steps} steps, "
                 f"{self.model_calls} model calls for {self.faces_recognized} faces, "
                 f"{first}, {self.rows} rows logged{unwritten}; stopped: {self.ended}")
+        if len(self.sources) > 1:
+            line += "".join(f"\n  {name}: {s['frames']} frames ({s['fps']:.1f} fps){', ' + s['status'] if s['status'] else ''}"
+                            for name, s in self.sources.items())
+        return line

@@ -17,13 +17,13 @@ def facenet_config():
     from facecore.config import load_config
 
     need(FACENET_H5)
-    return load_config(None, [f"backbone.name=facenet", f"backbone.weights={FACENET_H5}"])
+    return load_config(None, ["backbone.name=facenet", f"backbone.weights={FACENET_H5}"])
 
 
 @pytest.fixture(scope="session")
 def facenet_models(facenet_config):
     """MTCNN detector and facenet backbone, built once for the whole session."""
-    from enroll.training import Models
+    from facecore.models import Models
 
     return Models.build(facenet_config)
 

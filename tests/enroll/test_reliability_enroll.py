@@ -20,7 +20,8 @@ from PIL import Image
 
 from enroll.cli import main
 from enroll.people import import_photos
-from enroll.training import Models, train
+from enroll.training import train
+from facecore.models import Models
 from facecore.bundle import Bundle, load_bundle, save_bundle
 from helpers import BUNDLE_META, FACENET_H5, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, small_tmpfs
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from enroll.evaluation import evaluate
-from enroll.training import Models, train
-from facecore.backbones import build_backbone
+from enroll.training import train
+from facecore.models import Models
 from facecore.bundle import load_bundle
 from facecore.config import load_config
 from facecore.errors import DataError

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from enroll.evaluation import evaluate
-from enroll.training import Models, train
+from enroll.training import train
+from facecore.models import Models
 from facecore.backbones import build_backbone
 from facecore.config import load_config
 from facecore.errors import ModelError

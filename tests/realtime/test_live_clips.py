@@ -1,6 +1,6 @@
 """``face-live --headless`` on the real clips (real MTCNN, real facenet, real CSV and video read back).
 
-The command runs in this process with the session's models (``live(argv, prebuilt=...)``
+The command runs in this process with the session's models (``live(argv, models=...)``
 builds nothing else), so each clip costs only its frames.
 """
 
@@ -24,7 +24,8 @@ from helpers import VIDEOS, need
 from live_helpers import ENROLLED, facenet_sets
 from realtime.cli import live
 from realtime.csvlog import COLUMNS
-from realtime.pipeline import Pipeline
+from realtime.engine import Engine
+from realtime.pipeline import SourceStage
 
 pytestmark = pytest.mark.slow
 
@@ -49,12 +50,12 @@ def video_frames(path: Path) -> tuple[int, tuple]:
     return n, shape
 
 
-def run_clip(clip: str, tmp_path: Path, models, bundle, *extra: str):
-    """Run face-live over ``clip`` (later ``--source`` in ``extra`` wins); returns the report and CSV rows."""
+def run_clip(clip: str | Path, tmp_path: Path, models, bundle, *extra: str):
+    """Run face-live over ``clip`` (under the shared videos, or any path); returns the report and CSV rows."""
     source = need(VIDEOS / clip)
     log = tmp_path / "log.csv"
     argv = ["--source", str(source), "--headless", "--model", str(bundle), "--log", str(log), *facenet_sets(), *extra]
-    report = live(argv, prebuilt=models)
+    report = live(argv, models=models)
     return report, csv_rows(log)
 
 
@@ -125,12 +126,13 @@ def test_one_batched_model_call_per_step_for_several_faces(facenet_config, facen
     real = facenet_models.backbone
     spy = CountingBackbone(**{f.name: getattr(real, f.name) for f in fields(real)})
     recognizer = Recognizer.from_bundle(load_bundle(enrolled_bundle), facenet_config, backbone=spy)
-    pipeline = Pipeline(facenet_config, facenet_models.detector, recognizer)
+    engine = Engine([SourceStage("crowd", facenet_config, facenet_models.detector, True)], facenet_models.detector,
+                    recognizer)
     calls_per_step = []
     with Camera(str(need(VIDEOS / "crowd-unknown/video.mp4"))) as camera:
         for frame in camera:
             before = len(spy.batches)
-            snapshot = pipeline.step(frame)
+            snapshot = engine.step({"crowd": frame})["crowd"]
             calls_per_step.append((len(spy.batches) - before, snapshot.recognized, snapshot.detected))
             if frame.index == 12:
                 break
@@ -160,8 +162,7 @@ def test_folder_of_photos_names_each_photo_on_its_own(tmp_path, facenet_models, 
     # Biden and then Obama, their faces at nearly the same place: no name may carry over
     cv2.imwrite(str(folder / "1.jpg"), clip_frame(need(VIDEOS / "obama-biden/biden.mp4"), 30, (854, 480)))
     cv2.imwrite(str(folder / "2.jpg"), clip_frame(need(VIDEOS / "obama-biden/obama.mp4"), 30, (854, 480)))
-    report, rows = run_clip("obama-biden", tmp_path, facenet_models, enrolled_bundle, "--source", str(folder),
-                            "--set", "log.cooldown_s=0")
+    report, rows = run_clip(folder, tmp_path, facenet_models, enrolled_bundle, "--set", "log.cooldown_s=0")
     assert report.frames == 2
     assert [(r["frame"], r["name"]) for r in rows] == [("0", "biden"), ("1", "obama")]
     assert rows[0]["track"] != rows[1]["track"]

@@ -128,42 +128,46 @@ def test_kill_9_leaves_whole_rows_and_the_next_open_removes_a_cut_last_one(tmp_p
     assert rows[-1][1] == "after" and path.read_bytes().endswith(b"\n")
 
 
-def snap(names, tracks, time_s, fresh=None, frame=0) -> Snapshot:
+def snap(names, tracks, time_s, fresh=None, frame=0, source="cam0") -> Snapshot:
     n = len(names)
     boxes = np.tile(np.array([[10, 20, 60, 90]], np.float32), (n, 1))
     faces = Faces(boxes, names=names, confidences=np.full(n, 0.8), track_ids=tracks)
-    fresh = np.ones(n, bool) if fresh is None else np.asarray(fresh)
-    return Snapshot(frame, time_s, faces, stale=np.zeros(n, bool), fresh=fresh)
+    fresh = np.ones(n, bool) if fresh is None else np.asarray(fresh, bool)
+    return Snapshot(source, frame, time_s, faces.with_data(stale=np.zeros(n, bool), fresh=fresh, source=source))
+
+
+def pick(policy: LogPolicy, snapshot: Snapshot) -> list[int]:
+    return policy.select(snapshot.faces, snapshot.time_s)
 
 
 def test_policy_one_row_per_person_per_cooldown_of_source_time():
     policy = LogPolicy(cooldown_s=60.0)
-    assert policy.select(snap(["ann"], [1], 0.0)) == [0]
-    assert policy.select(snap(["ann"], [1], 30.0)) == []
-    assert policy.select(snap(["ann"], [7], 59.9)) == []  # a new track of the same person
-    assert policy.select(snap(["ann", "bob"], [7, 8], 60.0)) == [0, 1]
-    assert policy.select(snap(["ann", "bob"], [7, 8], 61.0)) == []
+    assert pick(policy, snap(["ann"], [1], 0.0)) == [0]
+    assert pick(policy, snap(["ann"], [1], 30.0)) == []
+    assert pick(policy, snap(["ann"], [7], 59.9)) == []  # a new track of the same person
+    assert pick(policy, snap(["ann", "bob"], [7, 8], 60.0)) == [0, 1]
+    assert pick(policy, snap(["ann", "bob"], [7, 8], 61.0)) == []
 
 
 def test_policy_strangers_once_per_track_and_never_while_voting():
     policy = LogPolicy(cooldown_s=0.0, log_unknown=True)
-    assert policy.select(snap([PENDING, UNKNOWN], [1, 2], 0.0)) == [1]
-    assert policy.select(snap([PENDING, UNKNOWN], [1, 2], 5.0)) == []
-    assert policy.select(snap([UNKNOWN, UNKNOWN], [1, 2], 9.0)) == [0]
-    assert LogPolicy(log_unknown=False).select(snap([UNKNOWN], [1], 0.0)) == []
+    assert pick(policy, snap([PENDING, UNKNOWN], [1, 2], 0.0)) == [1]
+    assert pick(policy, snap([PENDING, UNKNOWN], [1, 2], 5.0)) == []
+    assert pick(policy, snap([UNKNOWN, UNKNOWN], [1, 2], 9.0)) == [0]
+    assert pick(LogPolicy(log_unknown=False), snap([UNKNOWN], [1], 0.0)) == []
 
 
 def test_policy_logs_only_faces_detected_on_that_frame():
     policy = LogPolicy()
-    assert policy.select(snap(["ann"], [1], 0.0, fresh=[False])) == []
-    assert policy.select(snap(["ann"], [1], 0.1, fresh=[True])) == [0]
+    assert pick(policy, snap(["ann"], [1], 0.0, fresh=[False])) == []
+    assert pick(policy, snap(["ann"], [1], 0.1, fresh=[True])) == [0]
 
 
 def test_event_log_writes_rows_with_snapshot_crops(tmp_path):
     image = np.zeros((120, 100, 3), np.uint8)
     image[20:90, 10:60] = (255, 0, 0)  # the "face", red in RGB
     with CsvLog(tmp_path / "rec.csv") as csv_log:
-        events = EventLog(csv_log, LogConfig(), "cam0", str(tmp_path / "shots"))
+        events = EventLog(csv_log, LogConfig(), str(tmp_path / "shots"))
         assert events.record(snap(["=evil", UNKNOWN, PENDING], [1, 2, 3], 1.5, frame=45), image) == 2
     rows = read_rows(tmp_path / "rec.csv")
     row = dict(zip(rows[0], rows[1]))

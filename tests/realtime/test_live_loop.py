@@ -15,9 +15,10 @@ from facecore.errors import SourceError
 from helpers import VIDEOS, need
 from realtime.csvlog import CsvLog
 from realtime.events import EventLog
-from realtime.loop import LiveLoop, LoopOptions
+from realtime.engine import Engine
+from realtime.loop import LiveLoop, LoopOptions, View
 from realtime.overlay import Overlay
-from realtime.pipeline import Pipeline
+from realtime.pipeline import SourceStage
 
 
 class ClipAsCamera:
@@ -58,12 +59,13 @@ def test_mocked_camera_runs_live_and_a_lost_camera_is_an_error(tmp_path, detecto
     config = Config()
     camera = Camera(0, CameraConfig(reconnect_attempts=1, reconnect_backoff_s=0.01),
                     opener=lambda source: ClipAsCamera(clip, fail_after=45))
-    pipeline = Pipeline(config, detector, None)
-    pipeline.warm_up()
+    engine = Engine([SourceStage("0", config, detector, recognizing=False)], detector, None)
+    engine.warm_up()
     with camera, CsvLog(tmp_path / "log.csv") as csv_log:
         assert camera.live
-        events = EventLog(csv_log, LogConfig(), "0")
-        loop = LiveLoop(camera, pipeline, events, Overlay(config.overlay), LoopOptions(), threading.Event())
+        events = EventLog(csv_log, LogConfig())
+        loop = LiveLoop([View("0", camera)], engine, events, Overlay(config.overlay), LoopOptions(),
+                        threading.Event())
         with pytest.raises(SourceError, match="source lost"):
             loop.run()
     report = loop.report

@@ -24,7 +24,7 @@ def test_each_state_has_its_colour_and_label():
         np.array([[20, 60, 120, 180], [160, 60, 260, 180], [300, 60, 400, 180], [440, 60, 540, 180]], np.float32),
         names=["ann", UNKNOWN, PENDING, "bob"], confidences=[0.91, 0.2, 0.0, 0.8], track_ids=[1, 2, 3, 4],
     )
-    out = Overlay(OverlayConfig()).annotate(scene, faces, stale=[False, False, False, True])
+    out = Overlay(OverlayConfig()).annotate(scene, faces.with_data(stale=np.array([False, False, False, True])))
     assert np.all(scene == 60)  # the input is not drawn on
     for kind in ("known", "unknown", "pending", "stale"):
         assert count_colour(out, COLOURS[kind]) > 400, kind

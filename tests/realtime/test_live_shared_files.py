@@ -104,7 +104,7 @@ folder, rows = sys.argv[1], int(sys.argv[3])
 
 def log_faces(w):
     with CsvLog(f"{folder}/w{w}.csv") as csv_log:
-        events = EventLog(csv_log, LogConfig(cooldown_s=0.0), "cam", f"{folder}/shots")
+        events = EventLog(csv_log, LogConfig(cooldown_s=0.0), f"{folder}/shots")
         for i in range(rows):
             events.record(snap("ann", 1, i), np.full((120, 100, 3), 20 + 120 * w + 2 * i, np.uint8))
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import os
-import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,12 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import REPO, VIDEOS, need, write_clip
+from helpers import VIDEOS, need, write_clip
 from live_helpers import facenet_sets
-from realtime.overlay import COLOURS, _FONT, _PAD, draw_label
+from realtime.overlay import COLOURS, _PAD, draw_label
 from realtime.sinks import gui_backend
-
-TOOLS = ("xvfb-run", "xdotool", "import")
+from window_helpers import need_tools, press, screenshot, under_xvfb, wait_for_png, x_env
 
 
 def test_opencv_has_a_gui_backend():
@@ -42,19 +37,6 @@ def find_label(shot: np.ndarray, text: str, font_scale: float = 0.6) -> float:
     return float(result.max())
 
 
-def screenshot(env: dict, path: Path) -> np.ndarray | None:
-    done = subprocess.run(["import", "-window", "root", str(path)], env=env, capture_output=True, timeout=30)
-    image = cv2.imread(str(path)) if done.returncode == 0 else None
-    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def x_env(info: Path) -> dict | None:
-    lines = info.read_text().splitlines() if info.exists() else []
-    if len(lines) < 2:
-        return None
-    return {**os.environ, "DISPLAY": lines[0], "XAUTHORITY": lines[1]}
-
-
 def wait_for_name(env_file: Path, shot_path: Path, proc, timeout: float = 200) -> tuple[dict, np.ndarray]:
     """Screenshots until the window shows a green box labelled "obama"; returns the X env and the shot."""
     deadline = time.monotonic() + timeout
@@ -72,50 +54,24 @@ def wait_for_name(env_file: Path, shot_path: Path, proc, timeout: float = 200) -
 
 @pytest.mark.slow
 def test_window_under_xvfb_shows_box_and_name_and_quits_on_q(tmp_path, enrolled_bundle):
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (xvfb, xdotool, imagemagick) to drive a real window")
+    need_tools()
     # 8 times over: the 5 s clip could end before a slow machine has shown a name
     clip = write_clip(need(VIDEOS / "obama-biden" / "obama.mp4"), tmp_path / "obama-x8.mp4", times=8)
-    info, log = tmp_path / "x-display.txt", tmp_path / "log.csv"
+    log = tmp_path / "log.csv"
     # played like a camera (paced, newest frame only); labels turn grey ("stale") after 3 s
     # rather than 1 s, so that a loaded machine still shows the name in green
     command = [sys.executable, "-m", "realtime.cli", "--source", str(clip), "--model", str(enrolled_bundle),
                "--log", str(log), *facenet_sets(), "--set", "camera.pace=true", "--set", "tracker.recognize_every=1",
                "--set", "recognition.batch_sizes=[1]", "--set", "overlay.stale_s=3.0",
                "--set", f"overlay.snapshot_dir={tmp_path / 'snaps'}"]
-    script = 'printf "%s\\n%s\\n" "$DISPLAY" "$XAUTHORITY" > "$0"; exec "$@"'
-    with open(tmp_path / "err.txt", "w") as err:
-        proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", "bash", "-c", script, str(info),
-                                 *command], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        try:
-            env, shot = wait_for_name(info, tmp_path / "shot.png", proc)
-            window = subprocess.run(["xdotool", "search", "--name", "^facecam$"], env=env, capture_output=True,
-                                    text=True, timeout=30).stdout.split()
-            assert window, "the window titled facecam was not found"
-            press = ["xdotool", "windowfocus", "--sync", window[0], "key"]
-            subprocess.run([*press, "s"], env=env, timeout=30, check=True)
-            saved = wait_for_file(tmp_path / "snaps", proc)
-            subprocess.run([*press, "q"], env=env, timeout=30, check=True)
-            code = proc.wait(20)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+    with under_xvfb(command, tmp_path) as (proc, info):
+        env, shot = wait_for_name(info, tmp_path / "shot.png", proc)
+        press(env, "s")
+        saved = wait_for_png(tmp_path / "snaps", proc)
+        press(env, "q")
+        code = proc.wait(20)
     assert code == 0, (tmp_path / "err.txt").read_text()
     assert find_label(shot, "obama") > find_label(shot, "biden") + 0.1
     assert "obama" in log.read_text()
     snapshot = cv2.cvtColor(cv2.imread(str(saved)), cv2.COLOR_BGR2RGB)  # the `s` key saved what was shown
     assert snapshot.shape == (480, 854, 3) and find_label(snapshot, "obama") > 0.9
-
-
-def wait_for_file(folder: Path, proc, timeout: float = 20) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        found = sorted(folder.glob("facecam-*.png")) if folder.is_dir() else []
-        if found:
-            time.sleep(0.5)  # let the write finish
-            return found[0]
-        time.sleep(0.2)
-    pytest.fail(f"no snapshot appeared in {folder} after the s key")

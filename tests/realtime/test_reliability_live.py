@@ -29,15 +29,17 @@ import pytest
 from facecore.camera import Camera
 from facecore.config import CameraConfig, Config, LogConfig
 from facecore.faces import UNKNOWN
+from facecore.models import Models
 from helpers import REPO, VIDEOS, need, run_command
 from realtime import events as events_module
 from realtime.cli import _stop_on_signals, live
 from realtime.csvlog import COLUMNS, CsvLog
+from realtime.engine import Engine
 from realtime.events import RETRY_S, EventLog
-from realtime.loop import LiveLoop, LoopOptions
+from realtime.loop import LiveLoop, LoopOptions, View
 from realtime.overlay import Overlay
-from realtime.pipeline import Pipeline
-from reliability_helpers import snap
+from realtime.pipeline import SourceStage
+from reliability_helpers import DroppingCamera, snap
 
 OBAMA = VIDEOS / "obama-biden" / "obama.mp4"
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -60,16 +62,16 @@ from facecore.config import LogConfig
 from realtime.csvlog import CsvLog
 from realtime.events import EventLog
 sys.path.insert(0, sys.argv[2])
-from reliability_helpers import snap
+from reliability_helpers import DroppingCamera, snap
 
 for run in sys.stdin:
     run = run.strip()
     pid = os.fork()
     if pid == 0:
         image = np.zeros((120, 100, 3), np.uint8)
-        events = EventLog(CsvLog(sys.argv[1]), LogConfig(cooldown_s=0.0), "cam-" + run, sys.argv[3])
+        events = EventLog(CsvLog(sys.argv[1]), LogConfig(cooldown_s=0.0), sys.argv[3])
         for i in range(10**9):
-            events.record(snap(f"{run}-{i}-" + "x" * (i % 700), i, i), image)
+            events.record(snap(f"{run}-{i}-" + "x" * (i % 700), i, i, "cam-" + run), image)
     print(pid, flush=True)
     os.waitpid(pid, 0)
 """
@@ -140,11 +142,11 @@ from facecore.config import LogConfig
 from realtime.csvlog import CsvLog
 from realtime.events import EventLog
 sys.path.insert(0, sys.argv[2])
-from reliability_helpers import snap
+from reliability_helpers import DroppingCamera, snap
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
-events = EventLog(CsvLog(sys.argv[1]), LogConfig(cooldown_s=0.0), "cam")
+events = EventLog(CsvLog(sys.argv[1]), LogConfig(cooldown_s=0.0))
 for i in range(200):
     events.record(snap(f"row{i}-" + "y" * 97, i, i), np.zeros((4, 4, 3), np.uint8))
 events.close()
@@ -175,7 +177,7 @@ def test_disk_full_mid_run_then_freed_rows_wait_and_are_written_in_order(tmp_pat
     path, now = tmp_path / "rec.csv", [100.0]
     image = np.zeros((120, 100, 3), np.uint8)
     csv_log = CsvLog(path)
-    events = EventLog(csv_log, LogConfig(cooldown_s=0.0), "cam", clock=lambda: now[0])
+    events = EventLog(csv_log, LogConfig(cooldown_s=0.0), clock=lambda: now[0])
     events.record(snap("ann", 1, 1), image)
     saved, full = os.dup(csv_log._fd), os.open("/dev/full", os.O_WRONLY)
     try:
@@ -204,7 +206,7 @@ def test_disk_full_mid_run_then_freed_rows_wait_and_are_written_in_order(tmp_pat
 def test_rows_waiting_in_memory_are_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(events_module, "MAX_WAITING", 3)
     (tmp_path / "file").write_text("a file where the log's folder should be")
-    events = EventLog(CsvLog(tmp_path / "file" / "rec.csv"), LogConfig(cooldown_s=0.0), "cam")
+    events = EventLog(CsvLog(tmp_path / "file" / "rec.csv"), LogConfig(cooldown_s=0.0))
     for i in range(5):
         events.record(snap(f"p{i}", i, i), np.zeros((4, 4, 3), np.uint8))
     assert events.unwritten == 5 and events.dropped == 2 and len(events._waiting) == 3
@@ -247,8 +249,8 @@ def test_a_log_that_cannot_be_written_is_said_on_screen_and_the_loop_goes_on(tmp
     notes: list = []
     monkeypatch.setattr("realtime.cli.Overlay", lambda config: NotesOverlay(config, notes))
     argv = ["--source", str(_cut_clip(tmp_path)), "--headless", "--log", "/dev/full", "--max-frames", "30",
-            "--set", f"train.model={tmp_path / 'none'}"]
-    report = live(argv, prebuilt=Prebuilt(detector))
+            "--output", str(tmp_path / "out.avi"), "--set", f"train.model={tmp_path / 'none'}"]  # frames drawn
+    report = live(argv, models=Models(detector))
     why = "cannot write to the CSV log /dev/full: No space left on device"
     assert report.frames == 30 and report.ended == "max-frames"
     assert report.rows == 0 and report.rows_unwritten == 1 and report.log_error == why
@@ -270,51 +272,6 @@ def test_a_camera_or_stream_that_cannot_be_opened_is_one_line_before_models_load
     assert result.stderr.strip() == f"face-live: error: {words}"  # no OpenCV or FFmpeg lines around it
     assert time.monotonic() - start < 15  # TensorFlow was not even imported
     assert [r[0] for r in read_rows(tmp_path / "l.csv")] == ["time"]  # header only: nothing lost, nothing torn
-
-
-class DroppingCamera:
-    """Stands in for ``cv2.VideoCapture(0)`` (no webcam here): a real clip served at 30 fps.
-    ``plan`` says, per open, how many frames it gives before it drops (``None``: it fails to open).
-    Every capture opened is kept in ``opened``, to check that all were released."""
-
-    def __init__(self, clip, plan: list, at_frame: tuple = (0, None)):
-        self.clip, self.plan, self.opened, self.at_frame = clip, list(plan), [], at_frame
-
-    def __call__(self, source):
-        frames = self.plan.pop(0) if self.plan else None
-        capture = _Capture(self.clip, frames, self.at_frame)
-        self.opened.append(capture)
-        return capture
-
-
-class _Capture:
-    def __init__(self, clip, frames, at_frame):
-        self._cap = cv2.VideoCapture(str(clip)) if frames is not None else None
-        self.left, self.released, self._next = frames, False, time.monotonic()
-        self.read_count, (self._when, self._then) = 0, at_frame
-
-    def isOpened(self):
-        return self._cap is not None
-
-    def read(self):
-        time.sleep(max(0.0, self._next - time.monotonic()))
-        self._next += 1 / 30
-        self.left -= 1
-        self.read_count += 1
-        if self._then is not None and self.read_count == self._when:
-            self._then()
-        return self._cap.read() if self.left >= 0 else (False, None)
-
-    def get(self, prop):
-        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
-
-    def set(self, prop, value):
-        return True
-
-    def release(self):
-        self.released = True
-        if self._cap is not None:
-            self._cap.release()
 
 
 class NotesOverlay(Overlay):
@@ -353,29 +310,24 @@ def test_a_camera_that_drops_reconnects_and_says_so_on_screen_and_in_the_log_moc
     camera_plan = DroppingCamera(need(OBAMA), [20, None, 200])
     config = Config()
     camera = Camera(source, CameraConfig(reconnect_attempts=3, reconnect_backoff_s=0.5), opener=camera_plan)
-    pipeline = Pipeline(config, detector, None)
-    pipeline.warm_up()
+    engine = Engine([SourceStage(str(source), config, detector, recognizing=False)], detector, None)
+    engine.warm_up()
     notes, screen = [], ScreenStandIn()
     with caplog.at_level(logging.INFO, logger="facecore.camera"), camera:
-        events = EventLog(None, LogConfig(), str(source))
-        loop = LiveLoop(camera, pipeline, events, NotesOverlay(config.overlay, notes), LoopOptions(max_frames=40),
-                        threading.Event(), window=screen)
+        events = EventLog(None, LogConfig())
+        loop = LiveLoop([View(str(source), camera)], engine, events, NotesOverlay(config.overlay, notes),
+                        LoopOptions(max_frames=40), threading.Event(), window=screen)
         report = loop.run()
     assert report.frames == 40 and report.ended == "max-frames"
     away = [n for n in notes if any(line.startswith("source lost, reconnecting (") for line in n)]
     assert len(away) >= 2  # shown again at least every half second while away (0.5 s + 1.0 s of backoff)
     assert any("(1/3)" in line for n in away for line in n) and any("(2/3)" in line for n in away for line in n)
-    assert screen.shown - report.frames >= len(away)  # redrawn while away, without counting frames
+    assert screen.shown - report.frames >= 2  # redrawn while away (1.5 s), without counting frames
     assert notes[-1] == []  # back: the note is gone
     log_lines = [r.getMessage() for r in caplog.records if r.name == "facecore.camera"]
     assert log_lines == [f"{source}: source lost, reconnecting (1/3)", f"{source}: source lost, reconnecting (2/3)",
                          f"{source}: reconnected"]
     assert len(camera_plan.opened) == 3 and all(c.released for c in camera_plan.opened)
-
-
-class Prebuilt:
-    def __init__(self, detector):
-        self.detector, self.backbone = detector, None
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -387,7 +339,7 @@ def test_a_signal_ends_the_run_with_camera_released_csv_and_video_closed_mocked_
     argv = ["--source", "0", "--headless", "--log", str(log), "--output", str(video),
             "--set", f"train.model={tmp_path / 'none'}"]
     with _stop_on_signals() as stop:
-        report = live(argv, prebuilt=Prebuilt(detector), stop=stop, opener=camera_plan)
+        report = live(argv, models=Models(detector), stop=stop, opener=camera_plan)
     assert report.ended == "signal" and 10 < report.frames <= 70
     assert len(camera_plan.opened) == 1 and camera_plan.opened[0].released
     assert not any(t.name == "camera-reader" and t.is_alive() for t in threading.enumerate())
@@ -402,7 +354,7 @@ def test_face_crops_saved_with_log_rows_are_owner_only(tmp_path):
     """``--snapshots DIR`` keeps a face crop per row: biometric data, so 0700 and 0600."""
     shots = tmp_path / "new" / "shots"
     with CsvLog(tmp_path / "rec.csv") as csv_log:
-        events = EventLog(csv_log, LogConfig(), "cam", str(shots))
+        events = EventLog(csv_log, LogConfig(), str(shots))
         assert events.record(snap("ann", 1, 1), np.full((120, 100, 3), 128, np.uint8)) == 1
     crops = list(shots.iterdir())
     assert len(crops) == 1 and cv2.imread(str(crops[0])).shape == (98, 70, 3)

@@ -21,6 +21,7 @@ import os
 import re
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from facecore.faces import PENDING, UNKNOWN, Faces
 from .csvlog import CsvLog
 from .pipeline import Snapshot
 
-__all__ = ["LogPolicy", "EventLog", "face_snapshot", "MAX_WAITING", "RETRY_S"]
+__all__ = ["LogPolicy", "Event", "EventMaker", "EventLog", "face_snapshot", "MAX_WAITING", "RETRY_S"]
 
 log = logging.getLogger(__name__)
 MAX_WAITING = 10_000  # rows kept in memory while the CSV log fails (older ones are dropped, and counted)
@@ -88,8 +89,52 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:40] or "face"
 
 
+@dataclass
+class Event:
+    """One row due: its CSV cells (``snapshot`` is filled in when the crop is written) and, when
+    crops are kept, the face's crop as JPEG bytes."""
+
+    row: dict
+    crop: bytes = b""
+
+
+class EventMaker:
+    """``events(snapshot, image)``: the rows that one step of a source calls for, by the rules
+    above, with the face crops encoded. Pure: nothing is written; a camera process can make
+    events and send them to the one writer (:class:`EventLog`)."""
+
+    def __init__(self, config: LogConfig, crops: bool = False) -> None:
+        self.policy = LogPolicy(config.cooldown_s, config.log_unknown)
+        self.crops = crops
+
+    def events(self, snapshot: Snapshot, image: np.ndarray) -> list[Event]:
+        faces, stamp = snapshot.faces, datetime.now().astimezone()
+        out = []
+        for row in self.policy.select(faces, snapshot.time_s):
+            x1, y1, x2, y2 = (int(round(float(v))) for v in faces.boxes[row])
+            cells = {
+                "time": stamp.isoformat(timespec="milliseconds"),
+                "name": str(faces.names[row]),
+                "confidence": float(faces.confidences[row]),
+                "track": int(faces.track_ids[row]),
+                "frame": snapshot.frame_index,
+                "source_time": round(float(snapshot.time_s), 3),
+                "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+                "source": str(faces.column("source", "")[row]),
+                "snapshot": "",
+            }
+            out.append(Event(cells, self._jpeg(image, faces.boxes[row]) if self.crops else b""))
+        return out
+
+    @staticmethod
+    def _jpeg(image: np.ndarray, box: np.ndarray) -> bytes:
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face_snapshot(image, box), cv2.COLOR_RGB2BGR))
+        return jpeg.tobytes() if ok else b""
+
+
 class EventLog:
-    """Policy + CSV + snapshots: ``record(snapshot, image)`` writes the rows due for one step.
+    """The one writer of the CSV log (and of the face snapshots): ``write(events)`` appends the
+    rows of any source; ``record(snapshot, image)`` makes and writes the events of one step.
 
     ``csv_log`` is opened here (a ``UsageError``, such as a file with other columns, is
     raised at once; any other failure only makes the log "failing"). Call ``close()``
@@ -99,8 +144,8 @@ class EventLog:
     def __init__(self, csv_log: CsvLog | None, config: LogConfig, snapshots: str | None = None,
                  clock=time.monotonic) -> None:
         self.csv = csv_log
-        self.policy = LogPolicy(config.cooldown_s, config.log_unknown)
         self.snapshots = Path(snapshots) if snapshots else None
+        self.maker = EventMaker(config, crops=self.snapshots is not None)
         self.error = ""  # why the CSV log is failing now ("" when it works)
         self.dropped = 0  # rows lost because too many were waiting
         self._waiting: deque[dict] = deque()
@@ -130,19 +175,24 @@ class EventLog:
         return f"CSV LOG FAILING (rows not written: {self.unwritten}): {self.error}"
 
     def record(self, snapshot: Snapshot, image: np.ndarray) -> int:
-        """Log what ``snapshot`` (made from RGB ``image``) calls for; returns the rows due."""
+        """Make and write the events that ``snapshot`` (made from RGB ``image``) calls for; returns
+        the rows due."""
         if self.csv is None:
             return 0
-        chosen = self.policy.select(snapshot.faces, snapshot.time_s)
-        stamp = datetime.now().astimezone()
-        for row in chosen:
+        return self.write(self.maker.events(snapshot, image))
+
+    def write(self, events: list[Event]) -> int:
+        """Append the rows of ``events`` (their crops saved first); returns how many were due."""
+        if self.csv is None:
+            return 0
+        for event in events:
             if len(self._waiting) >= MAX_WAITING:
                 self._waiting.popleft()
                 self.dropped += 1
-            self._waiting.append(self._row(snapshot, image, row, stamp))
+            self._waiting.append({**event.row, "snapshot": self._save_crop(event)})
         if self._waiting and (not self.error or self._clock() >= self._next_try):
             self._try_write()
-        return len(chosen)
+        return len(events)
 
     def close(self) -> None:
         """Try the waiting rows a last time, then close the CSV log."""
@@ -173,36 +223,18 @@ class EventLog:
             log.warning("the CSV log %s works again: the waiting rows are written", self.csv.path)
             self.error = ""
 
-    def _row(self, snapshot: Snapshot, image: np.ndarray, row: int, stamp: datetime) -> dict:
-        faces = snapshot.faces
-        name, track = str(faces.names[row]), int(faces.track_ids[row])
-        x1, y1, x2, y2 = (int(round(float(v))) for v in faces.boxes[row])
-        return {
-            "time": stamp.isoformat(timespec="milliseconds"),
-            "name": name,
-            "confidence": float(faces.confidences[row]),
-            "track": track,
-            "frame": snapshot.frame_index,
-            "source_time": round(float(snapshot.time_s), 3),
-            "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-            "source": str(faces.column("source", "")[row]),
-            "snapshot": self._save_crop(image, faces.boxes[row], snapshot.frame_index, track, name, stamp),
-        }
-
-    def _save_crop(self, image: np.ndarray, box: np.ndarray, frame: int, track: int, name: str,
-                   stamp: datetime) -> str:
-        """Save the face crop in a new file (another run may share the folder: none is overwritten)."""
-        if self.snapshots is None:
+    def _save_crop(self, event: Event) -> str:
+        """Save the event's face crop in a new file (another run may share the folder: none is
+        overwritten); returns its path, ``""`` when there is none."""
+        if self.snapshots is None or not event.crop:
             return ""
-        stem = f"{stamp:%Y%m%dT%H%M%S}-f{frame:06d}-t{track}-{_safe(name)}"
-        crop = cv2.cvtColor(face_snapshot(image, box), cv2.COLOR_RGB2BGR)
-        ok, jpeg = cv2.imencode(".jpg", crop)
+        row = event.row
+        stamp = datetime.fromisoformat(row["time"])
+        stem = f"{stamp:%Y%m%dT%H%M%S}-f{row['frame']:06d}-t{row['track']}-{_safe(row['name'])}"
         try:
-            if not ok:
-                raise OSError("cannot encode the crop")
             fd, path = _create_new(self.snapshots, stem, ".jpg")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(jpeg.tobytes())
+                fh.write(event.crop)
         except OSError as exc:
             log.warning("could not write the face snapshot %s: %s", self.snapshots / (stem + ".jpg"),
                         exc.strerror or exc)

@@ -12,7 +12,9 @@ Each source is one of the clips (obama, biden, hamilton, in turn) played ``--sec
 Per run: display fps of each source (frames shown / seconds of the run), recognition
 latency (seconds from a track's first appearance to its name, over every named track),
 faces per backbone call, and processor time per source (cores: CPU seconds of the loop
-/ wall seconds / sources). Every process writes its figures with ``--report``; start-up
+/ wall seconds / sources) and per frame shown. With ``ray``, the CPU is that of the camera
+actors and the recogniser replicas (Ray's own servers not counted), and the seconds those
+of the longest camera loop. Every process writes its figures with ``--report``; start-up
 is not counted. People enrolled: the clips' stills (as ``bench.live``).
 
     python -m bench.multicam --counts 1 2 4 8 --seconds 20 --per-source
@@ -35,7 +37,7 @@ from .common import REPO, VIDEOS, load_average, parse_args, print_table, write_r
 from .live import enroll_stills
 
 COLUMNS = ["engine", "sources", "display_fps_min", "display_fps_mean", "latency_p50_s", "latency_max_s",
-           "named_tracks", "faces_per_call", "cpu_per_source", "wall_s"]
+           "named_tracks", "faces_per_call", "cpu_per_source", "cpu_ms_per_frame", "wall_s"]
 CLIPS = ("obama-biden/obama.mp4", "obama-biden/biden.mp4", "hamilton-whitehouse/short_hamilton_clip.mp4")
 
 
@@ -84,12 +86,14 @@ def summarize(engine: str, reports: list[dict], wall: float) -> dict:
     latencies = sorted(x for s in sources for x in s["name_latency_s"])
     calls, faces = sum(r["model_calls"] for r in reports), sum(r["faces_recognized"] for r in reports)
     cores = sum(r["cpu_s"] / r["seconds"] for r in reports if r["seconds"])
+    frames = sum(s["frames"] for s in sources)
     fps = [s["fps"] for s in sources]
     return {
         "engine": engine, "sources": len(sources), "display_fps_min": min(fps), "display_fps_mean": sum(fps) / len(fps),
         "latency_p50_s": latencies[len(latencies) // 2] if latencies else None,
         "latency_max_s": latencies[-1] if latencies else None, "named_tracks": len(latencies),
-        "faces_per_call": faces / calls if calls else 0.0, "cpu_per_source": cores / len(sources), "wall_s": wall,
+        "faces_per_call": faces / calls if calls else 0.0, "cpu_per_source": cores / len(sources),
+        "cpu_ms_per_frame": 1000.0 * sum(r["cpu_s"] for r in reports) / frames if frames else None, "wall_s": wall,
     }
 
 

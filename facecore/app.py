@@ -26,6 +26,7 @@ __all__ = [
 FLAG_KEYS = {
     "source": "camera.source", "model": "train.model", "data": "train.data", "log": "log.path",
     "snapshots": "log.snapshots", "device": "recognition.device", "count": "capture.count",
+    "ray_address": "ray.address",
 }
 FLAG_LIST_KEYS = {"source": "camera.sources"}  # the same flags, repeatable (face-live)
 

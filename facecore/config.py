@@ -157,6 +157,18 @@ class CaptureConfig:
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    address: str = ""
+    replicas: int = _f(1, lo=1, hi=1024)
+    replica_cpus: float = _f(1.0, lo=0.0, hi=1024.0)
+    num_gpus: float = _f(0.0, lo=0.0, hi=64.0)
+    max_batch_size: int = _f(16, lo=1, hi=1024)
+    batch_wait_s: float = _f(0.01, lo=0.0, hi=1.0)
+    camera_cpus: float = _f(0.5, lo=0.0, hi=1024.0)
+    max_restarts: int = _f(3, lo=0, hi=1000)
+
+
+@dataclass(frozen=True)
 class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -169,6 +181,7 @@ class Config:
     overlay: OverlayConfig = field(default_factory=OverlayConfig)
     log: LogConfig = field(default_factory=LogConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
 
     @property
     def sources(self) -> list[str]:

@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshots", metavar="DIR",
                    help="save the face crop of each logged row in DIR (default: log.snapshots)")
     p.add_argument("--report", metavar="JSON", help="also write the run's figures (per source too) to this file")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: one process (default); ray: camera actors and a recognizer deployment on Ray")
+    p.add_argument("--ray-address", metavar="HOST:PORT", help="with --engine ray: join this cluster (default: ray.address; "
+                                                                  "none: start a local Ray)")
     add_common_options(p)
     return p
 
@@ -111,6 +115,27 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
     return Engine(stages, models.detector, recognizer)
 
 
+def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunReport:
+    """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
+    log, bundle), then the run on Ray."""
+    from .ray_engine import require_ray
+
+    require_ray()
+    if not args.headless:
+        raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
+    specs = plan_sources(config)
+    videos = video_paths(args.output, specs)
+    if config.log.path:
+        with CsvLog(config.log.path, config.log.fsync):  # its folder, its columns, its header: checked here
+            pass
+    bundle = _initial_bundle(args, config)
+    if bundle is not None:
+        check_bundle(bundle, config)
+    from .ray_engine import run_ray
+
+    return run_ray(config, specs, videos, args.max_frames, stop, _say)
+
+
 def live(argv: list[str] | None = None, models: Models | None = None, stop: threading.Event | None = None,
          opener=None) -> RunReport:
     """Run ``face-live`` with ``argv``; errors are raised (``main`` turns them into exit codes).
@@ -120,6 +145,8 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     """
     args = build_parser().parse_args(argv)
     config = load_command_config(args)
+    if args.engine == "ray":
+        return _live_on_ray(args, config, stop)
     if not args.headless:
         require_gui()
     specs = plan_sources(config)

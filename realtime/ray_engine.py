@@ -1,0 +1,187 @@
+"""``face-live --engine ray``: the same stages, spread over a Ray cluster (Ray Core actors and
+Ray Serve), for cameras that outgrow one machine.
+
+1. join the cluster at ``ray.address`` (``--ray-address``), or start a local Ray on this
+   machine (no dashboard; logical CPUs enough for the actors asked for);
+2. start Serve without any HTTP proxy and deploy the recogniser (``ray.replicas``
+   replicas, ``ray.replica_cpus`` CPUs and ``ray.num_gpus`` GPUs each);
+3. start the one CSV writer on this machine, then one camera actor per source
+   (``max_restarts`` after a crash; a restarted actor opens its source again);
+4. wait for the cameras to end, or for SIGINT/SIGTERM (they are asked to stop, each
+   ends its step), then close the CSV log, and stop everything started here: the
+   deployment and the actors, and the local Ray itself.
+
+Sources are opened where their camera actor runs: on a cluster, use stream URLs or
+cameras of that machine. Annotated videos (``--output DIR``) are written there too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from facecore.camera import SourceSpec
+from facecore.config import Config
+from facecore.errors import SourceError, UsageError
+
+from .stats import RunReport
+
+__all__ = ["run_ray", "require_ray", "APP_NAME", "NAMESPACE"]
+
+log = logging.getLogger(__name__)
+APP_NAME, NAMESPACE = "facecam", "facecam"
+
+
+def require_ray() -> None:
+    """``UsageError`` (exit 2) with the way to install Ray when it is missing."""
+    try:
+        import ray  # noqa: F401
+        from ray import serve  # noqa: F401
+    except ImportError:
+        raise UsageError("--engine ray needs Ray: pip install -e '.[ray]' (or pip install 'ray[serve]')") from None
+
+
+def _start_ray(config: Config, cameras: int) -> bool:
+    """Join ``ray.address`` or start a local Ray; True when this process started it."""
+    import ray
+
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):  # Ray's own lines stay off stderr unless --debug
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        for name in ("ray", "ray.serve"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    quiet = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False,
+             "namespace": NAMESPACE}
+    r = config.ray
+    if not r.address:
+        needed = r.replicas * r.replica_cpus + cameras * r.camera_cpus + 0.5  # + the writer
+        quiet["num_cpus"] = max(os.cpu_count() or 1, int(needed + 0.999))
+    with _stderr_closed():
+        ray.init(address=r.address or None, **quiet)
+    return not r.address
+
+
+@contextmanager
+def _stderr_closed():
+    """Ray's core prints a line to the process's stderr when it starts, whatever its log level:
+    sent to /dev/null meanwhile (kept with --debug)."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        yield
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _deploy(config: Config):
+    from ray import serve
+
+    from .ray_parts import RecognizerReplica
+
+    serve.start(proxy_location="Disabled", logging_config={"log_level": "ERROR"})
+    r = config.ray
+    deployment = serve.deployment(RecognizerReplica).options(
+        name="recognizer", num_replicas=r.replicas,
+        ray_actor_options={"num_cpus": r.replica_cpus, "num_gpus": r.num_gpus})
+    return serve.run(deployment.bind(config), name=APP_NAME, route_prefix=None)
+
+
+def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle):
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from .ray_parts import CameraWorker, LogWriter
+
+    here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+    writer = ray.remote(LogWriter).options(name="facecam-log", num_cpus=0, scheduling_strategy=here,
+                                           max_restarts=config.ray.max_restarts).remote(config)
+    remote = ray.remote(CameraWorker)
+    cameras = {}
+    for spec in specs:
+        video = str(videos[spec.name]) if spec.name in videos else None
+        cameras[spec.name] = remote.options(
+            name=f"facecam-camera-{spec.name}", num_cpus=config.ray.camera_cpus, max_concurrency=2,
+            max_restarts=config.ray.max_restarts, max_task_retries=config.ray.max_restarts,
+        ).remote(spec, config, handle, writer, video)
+    return writer, cameras
+
+
+def _wait(cameras: dict, max_frames: int, stop: threading.Event) -> dict:
+    """Run every camera; ask them to stop on ``stop``; returns ``{source: figures or error}``."""
+    import ray
+
+    runs = {actor.run.remote(max_frames): name for name, actor in cameras.items()}
+    results, pending, asked = {}, list(runs), False
+    while pending:
+        done, pending = ray.wait(pending, timeout=0.5)
+        for ref in done:
+            try:
+                results[runs[ref]] = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                results[runs[ref]] = {"error": str(exc).splitlines()[0]}
+        if stop.is_set() and not asked:
+            asked = True
+            for actor in cameras.values():
+                actor.stop.remote()
+    return results
+
+
+def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunReport:
+    """The run's figures: ``seconds`` is the longest camera loop (actors' start-up not counted)."""
+    seconds = max((r.get("seconds", 0.0) for r in results.values()), default=0.0)
+    report = RunReport(seconds=seconds, ended="signal" if stopped else "end")
+    named = [r for r in results.values() if r.get("first_name_s") is not None]
+    if named:
+        first = min(named, key=lambda r: r["first_name_s"])
+        report.first_name_s, report.first_name_frame = first["first_name_s"], first["first_name_frame"]
+    for name, figures in results.items():
+        report.frames += figures.get("frames", 0)
+        report.steps += figures.get("steps", 0)
+        report.cpu_s += figures.get("cpu_s", 0.0)
+        report.sources[name] = {"frames": figures.get("frames", 0), "fps": round(figures.get("frames", 0) / seconds, 2)
+                                if seconds else 0.0, "status": figures.get("error") or figures.get("status", ""),
+                                "name_latency_s": figures.get("name_latency_s", [])}
+    report.model_calls, report.faces_recognized = stats.get("calls", 0), stats.get("faces", 0)
+    report.cpu_s += stats.get("cpu_s", 0.0)
+    report.rows, report.rows_unwritten, report.log_error = logged["rows"], logged["unwritten"], logged["error"]
+    return report
+
+
+def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], max_frames: int,
+            stop: threading.Event | None = None, say=print) -> RunReport:
+    """Run the sources on Ray until they end or ``stop`` is set; returns the run's report."""
+    import ray
+    from ray import serve
+
+    stop = stop or threading.Event()
+    started, actors = _start_ray(config, len(specs)), []
+    try:
+        say(f"ray: {'started a local Ray' if started else 'joined ' + config.ray.address}; deploying the recognizer")
+        handle = _deploy(config)
+        writer, cameras = _actors(config, specs, videos, handle)
+        actors = [writer, *cameras.values()]
+        say(f"ray: {len(cameras)} camera actors started")
+        results = _wait(cameras, max_frames, stop)
+        stats = handle.stats.remote().result()
+        logged = ray.get(writer.close.remote())
+    finally:
+        if started:  # the local Ray goes with everything in it
+            ray.shutdown()
+        else:  # on a cluster that stays up, nothing of this run is left behind
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
+            serve.delete(APP_NAME)
+            ray.shutdown()
+    failed = [f"{name}: {r['error']}" for name, r in results.items() if "error" in r]
+    lost = [f"{name}: {r['status']}" for name, r in results.items() if r.get("status", "").startswith("source lost")]
+    report = _report(results, stats, logged, stop.is_set())
+    if failed or lost:
+        raise SourceError("; ".join(failed + lost))
+    return report

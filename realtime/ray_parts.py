@@ -1,0 +1,190 @@
+"""The pieces of ``face-live --engine ray``: the same stages as the local engine, in Ray processes.
+
+- :class:`RecognizerReplica` (a Ray Serve deployment): the backbone, the head and the
+  threshold of the bundle. ``recognize(crops)`` is a ``@serve.batch`` method: the crops
+  that several cameras send within ``ray.batch_wait_s`` go through ONE model call. It
+  follows the bundle as the local engine does (a new id every 2 s at most).
+- :class:`CameraWorker` (a Ray actor per source): read -> detect -> track -> ask the
+  replica about the due tracks -> votes -> events (and the annotated video, if asked).
+- :class:`LogWriter` (one Ray actor, on the driver's machine): appends the events of all
+  cameras to the one CSV log, with the local engine's guarantees.
+
+Importing this module imports Ray; nothing else in facecam does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from ray import serve
+
+from facecore.bundle import BundleWatcher, bundle_exists, bundle_id, load_bundle
+from facecore.camera import Camera, SourceSpec
+from facecore.config import Config
+from facecore.crops import extract_crops
+from facecore.errors import FacecamError
+from facecore.faces import UNKNOWN
+from facecore.recognizer import Recognizer
+
+from .csvlog import CsvLog
+from .events import Event, EventLog, EventMaker
+from .overlay import Overlay
+from .pipeline import SourceStage
+from .sinks import VideoSink
+
+__all__ = ["RecognizerReplica", "CameraWorker", "LogWriter"]
+
+log = logging.getLogger(__name__)
+
+
+class RecognizerReplica:
+    """One replica of the recogniser; ``spec()`` tells cameras how to cut crops (``None``: nobody
+    to recognise), ``recognize(crops)`` names them."""
+
+    def __init__(self, config: Config) -> None:
+        from .device import select_device
+
+        select_device(config.recognition.device)  # on a GPU: memory growth, not all of its memory
+        self.config, self.recognizer, self.backbone = config, None, None
+        self.calls, self.faces, self.requests, self.cpu0 = 0, 0, 0, time.process_time()
+        self.watcher = BundleWatcher(config.train.model, None, every_s=2.0)
+        self._load()
+        self.recognize.set_max_batch_size(config.ray.max_batch_size)
+        self.recognize.set_batch_wait_timeout_s(config.ray.batch_wait_s)
+
+    def _load(self) -> None:
+        """(Re)load the bundle; without one (or a broken one) nobody is recognised."""
+        path = self.config.train.model
+        self.watcher.current = bundle_id(path)
+        self.recognizer = None
+        if not bundle_exists(path):
+            return
+        try:
+            self.recognizer = Recognizer.from_bundle(load_bundle(path), self.config, backbone=self.backbone)
+        except FacecamError as exc:
+            log.warning("the model bundle at %s cannot be used (%s): every face is unknown", path, exc)
+            return
+        if self.backbone is None:
+            self.backbone = self.recognizer.backbone
+            self.backbone.warm_up()
+
+    def spec(self) -> dict | None:
+        """The bundle's id and crop settings, after a look at whether the bundle changed."""
+        if self.watcher.poll():
+            self._load()
+        rec = self.recognizer
+        if rec is None:
+            return None
+        return {"id": self.watcher.current, "size": rec.backbone.input_size, "margin": rec.crop.margin,
+                "align": rec.crop.align}
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
+    async def recognize(self, requests: list[np.ndarray]) -> list[tuple]:
+        """Each request: ``(n, s, s, 3)`` crops of one camera step; all in one model call."""
+        rec = self.recognizer
+        if rec is None:
+            return [(None, None)] * len(requests)
+        decision = rec.recognize_crops(np.concatenate(requests))
+        self.calls, self.faces, self.requests = self.calls + 1, self.faces + len(decision.names), self.requests + len(requests)
+        out, start = [], 0
+        for crops in requests:
+            out.append((decision.names[start:start + len(crops)], decision.confidences[start:start + len(crops)]))
+            start += len(crops)
+        return out
+
+    def stats(self) -> dict:
+        return {"calls": self.calls, "faces": self.faces, "requests": self.requests,
+                "cpu_s": time.process_time() - self.cpu0}
+
+
+class CameraWorker:
+    """One source, end to end; ``run(max_frames)`` returns its figures. Events go to ``writer``."""
+
+    def __init__(self, spec: SourceSpec, config: Config, recognizer, writer, video: str | None = None) -> None:
+        from facecore.detector import Detector
+
+        self.spec, self.config, self.recognizer, self.writer = spec, config, recognizer, writer
+        self.detector = Detector(config.detector)
+        self.stage = SourceStage(spec.name, config, self.detector, True, Path(spec.source).is_dir())
+        self.maker = EventMaker(config.log, crops=bool(config.log.snapshots))
+        self.video, self.overlay = video, Overlay(config.overlay)
+        self._stop = threading.Event()
+        self._crop, self._crop_id, self._next_look = None, "", 0.0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _cutter(self):
+        """How to cut crops now (asking the replica every 2 s): ``None`` when nobody is enrolled."""
+        now = time.monotonic()
+        if now >= self._next_look:
+            self._next_look = now + 2.0
+            spec = self.recognizer.spec.remote().result()
+            changed = (spec or {}).get("id", "") != self._crop_id
+            self._crop, self._crop_id = spec, (spec or {}).get("id", "")
+            if changed:
+                self.stage.forget_names(spec is not None)
+        spec = self._crop
+        if spec is None:
+            return None
+        return lambda image, faces: extract_crops(image, faces, spec["size"], spec["margin"], spec["align"])
+
+    def run(self, max_frames: int = 0) -> dict:
+        start, cpu = time.perf_counter(), time.process_time()
+        figures = {"frames": 0, "steps": 0, "requests": 0, "status": "", "seconds": 0.0, "start": start,
+                   "first_name_s": None, "first_name_frame": None}
+        with Camera(self.spec.source, self.config.camera) as camera, self._sink(camera) as video:
+            for frame in camera:
+                self._step(frame, video, figures)
+                if self._stop.is_set() or (max_frames and figures["frames"] >= max_frames):
+                    break
+            figures["status"] = camera.status or "ended"
+        figures.update(seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu,
+                       name_latency_s=[round(s, 3) for s in self.stage.name_latencies])
+        del figures["start"]
+        return figures
+
+    def _sink(self, camera: Camera):
+        from contextlib import nullcontext
+
+        return VideoSink(self.video, camera.fps) if self.video else nullcontext()
+
+    def _step(self, frame, video, figures: dict) -> None:
+        pending = self.stage.begin(frame, self._cutter())
+        names = confidences = None
+        if pending.crops is not None:
+            names, confidences = self.recognizer.recognize.remote(pending.crops).result()
+            figures["requests"] += 1
+            if names is None:  # the bundle went away meanwhile
+                names, confidences = np.array([UNKNOWN] * len(pending.crops), object), np.zeros(len(pending.crops))
+        snapshot = self.stage.finish(pending, names, confidences)
+        if figures["first_name_s"] is None and snapshot.confirmed.any():
+            figures["first_name_s"] = time.perf_counter() - figures["start"]
+            figures["first_name_frame"] = frame.index
+        events = self.maker.events(snapshot, frame.image)
+        if events:
+            self.writer.write.remote(events)
+        if video is not None:
+            video.write(self.overlay.annotate(frame.image, snapshot.faces))
+        figures["frames"] += 1
+        figures["steps"] += 1
+
+
+class LogWriter:
+    """The one writer of the CSV log (and of the face crops), for every camera."""
+
+    def __init__(self, config: Config) -> None:
+        path = config.log.path
+        self.events = EventLog(CsvLog(path, config.log.fsync) if path else None, config.log,
+                               config.log.snapshots or None)
+
+    def write(self, events: list[Event]) -> int:
+        return self.events.write(events)
+
+    def close(self) -> dict:
+        self.events.close()
+        return {"rows": self.events.rows, "unwritten": self.events.unwritten, "error": self.events.error}

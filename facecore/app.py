@@ -25,7 +25,8 @@ __all__ = [
 # Command-line flags that stand for a config key: given, they win over the file and --set.
 FLAG_KEYS = {
     "source": "camera.source", "model": "train.model", "data": "train.data", "log": "log.path",
-    "snapshots": "log.snapshots", "device": "recognition.device", "count": "capture.count",
+    "snapshots": "faces.folder", "device": "recognition.device", "count": "capture.count",
+    "faces": "faces.folder", "sheets": "review.sheets",
 }
 FLAG_LIST_KEYS = {"source": "camera.sources"}  # the same flags, repeatable (face-live)
 

@@ -119,7 +119,7 @@ def review(config: Config, models=None) -> Review:
     store = FaceStore(config.faces.folder)
     unknown = [f for f in store.faces() if f.name == UNKNOWN]
     faces = _with_features(config, store, unknown, models) if unknown else []
-    distance, basis = merge_distance_for(config)
+    distance, basis = merge_distance_for(config) if faces else (0.0, "no faces")
     groups = cluster(np.stack([f.features for f in faces]), distance) if faces else np.zeros(0, np.int64)
     members = [[faces[i] for i in np.flatnonzero(groups == g)] for g in np.unique(groups)]
     members.sort(key=lambda m: (-len(m), min(f.time for f in m)))

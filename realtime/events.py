@@ -239,8 +239,8 @@ class EventLog:
             self._kept = deque(self.store.ids())
 
     def _keep(self, kept: Kept) -> str:
-        """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's path
-        (``""`` when it cannot be written: the run goes on, and says so once)."""
+        """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's absolute
+        path (``""`` when it cannot be written: the run goes on, and says so once)."""
         if self.store is None:
             return ""
         try:
@@ -254,7 +254,7 @@ class EventLog:
         self._kept.append(kept.face.id)
         while len(self._kept) > self.keep.faces.max_faces:
             self.store.remove([self._kept.popleft()])
-        return str(path)
+        return str(path.absolute())  # the row points at it from any folder
 
     def _delete(self, ids: tuple[str, ...]) -> None:
         self.store.remove(ids)

@@ -149,8 +149,8 @@ class EventLog:
         self._kept: deque[str] = deque()  # ids in the store, oldest first
         self._next_prune = clock()
         if self.csv is not None:
+            self._try_write()  # a file that is not a face-live log is refused here, untouched
             self._prune()
-            self._try_write()
 
     @property
     def rows(self) -> int:
@@ -233,6 +233,8 @@ class EventLog:
         self._next_prune = self._clock() + PRUNE_S
         try:
             prune(self.store, self.csv.path, self.keep.faces)
+        except UsageError:
+            raise
         except FacecamError as exc:
             log.warning("could not prune old faces and rows: %s", exc)
         if self.store is not None:

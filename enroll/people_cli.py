@@ -181,12 +181,13 @@ _REMOVED_FROM_MODEL = {
 def _forget_everywhere(config: Config, name: str) -> int:
     """Delete ``name``'s CSV rows and kept faces, and every review sheet; returns what was found."""
     import shutil
+    import unicodedata
 
     from facecore.facestore import FaceStore
     from facecore.retention import forget
 
     store = FaceStore(config.faces.folder) if config.faces.folder else None
-    done = forget(name, store, config.log.path or None)
+    done = forget(unicodedata.normalize("NFC", name), store, config.log.path or None)  # names are kept in NFC
     shutil.rmtree(config.review.sheets, ignore_errors=True)  # sheets may show their face: made again by review
     print(f"forgot {name} everywhere: {done.rows} CSV log rows and {done.faces} kept faces deleted, "
           f"review sheets cleared")

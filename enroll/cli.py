@@ -24,7 +24,7 @@ def _config(args) -> Config:
 
 def cmd_train(args) -> int:
     config = _config(args)  # a bad config fails at once, before TensorFlow is imported
-    from .training import train
+    from .training import threshold_lines, train
 
     result = train(config, unknown=args.unknown, progress=not args.quiet, force=args.force)
     for path, why in result.skipped:
@@ -35,6 +35,8 @@ def cmd_train(args) -> int:
     print(f"people {m['n_people']}, images {m['n_images']}, skipped {len(result.skipped)}")
     print(f"validation accuracy {val}")
     print(f"threshold {result.threshold:.4f} from {m['n_impostor']} impostor and {m['n_strangers']} stranger scores")
+    for line in threshold_lines(result):
+        print(line)
     print(f"bundle written to {result.path} in {result.seconds['total']:.1f} s")
     return 0
 
@@ -70,6 +72,8 @@ def cmd_eval(args) -> int:
                 ("unknown_false_accept_rate", "n/a" if far is None else f"{far:.4f}"),
                 ("n", report["n"]), ("n_not_enrolled", report["n_not_enrolled"]), ("n_unknown", report["n_unknown"]),
                 ("n_skipped", report["n_skipped"]), ("threshold", f"{report['threshold']:.4f}")]
+        rows += [(f"threshold of {name}", f"{p['threshold']:.4f}, refuses {p['refused']} of {p['n']} photos")
+                 for name, p in report["person_thresholds"].items()]
         print_table(rows, ("metric", "value"), sys.stdout)
     print(f"confusion matrix written to {plot}", file=sys.stderr)
     return 0
@@ -106,10 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_people_commands(sub) -> None:
-    """capture, import, list, remove (see enroll/people_cli.py)."""
-    from .people_cli import register
+    """capture, import, list, remove (enroll/people_cli.py); review, correct (enroll/review_cli.py)."""
+    from . import people_cli, review_cli
 
-    register(sub)
+    people_cli.register(sub)
+    review_cli.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,10 @@
 
 A photo counts as right only when it gets the right name: a rejection as
 ``unknown`` is wrong for an enrolled person. ``closed_set_accuracy`` ignores the
-threshold (the best-scoring name). Photos where no face is found are counted
+threshold (the best-scoring name). ``person_thresholds`` says, for each person with
+counter-examples (named only above a stricter threshold of their own), how many of
+their photos here that threshold refuses which the common one would accept. Photos
+where no face is found are counted
 separately (``n_skipped``), not as right or wrong. A folder for someone the model
 does not know is counted apart (``n_not_enrolled``; in ``per_person`` with
 ``"enrolled": false``, where ``accuracy`` is the share called ``unknown``), with a
@@ -41,11 +44,25 @@ class EvalResult:
     confusion_png: bytes
 
 
-def _decide(recognizer: Recognizer, features: list) -> tuple[np.ndarray, np.ndarray]:
+def _decide(recognizer: Recognizer, features: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Names, best-scoring names and their scores."""
     if not features:
-        return np.zeros(0, object), np.zeros(0, object)
+        return np.zeros(0, object), np.zeros(0, object), np.zeros(0, np.float32)
     decision = recognizer.decide(recognizer.head.scores(np.stack(features)))
-    return decision.names, decision.best
+    return decision.names, decision.best, decision.confidences
+
+
+def _person_thresholds(recognizer: Recognizer, truth: np.ndarray, best: np.ndarray, scores: np.ndarray) -> dict:
+    """For each person named only above a stricter threshold of their own (they have counter-examples):
+    that threshold, their photos here, and how many of those it refuses that the common one accepts."""
+    out = {}
+    for label, threshold in zip(recognizer.labels, recognizer.thresholds):
+        if threshold <= recognizer.threshold:
+            continue
+        own = (truth == label) & (best == label)
+        refused = own & (scores >= recognizer.threshold) & (scores < threshold)
+        out[label] = {"threshold": float(threshold), "n": int(np.sum(truth == label)), "refused": int(refused.sum())}
+    return out
 
 
 def _per_person(truth: list, names: np.ndarray, best: np.ndarray, labels: list) -> dict:
@@ -93,7 +110,7 @@ def _stranger_report(unknown: str | Path, recognizer: Recognizer, models: Models
         [("_unknown", p) for p in list_images(unknown, recursive=True)], models.detector, models.backbone, config,
         cache, progress,
     )
-    s_names, _ = _decide(recognizer, strangers.features)
+    s_names, _, _ = _decide(recognizer, strangers.features)
     return {
         "n_unknown": len(s_names),
         "n_unknown_skipped": len(strangers.skipped),
@@ -120,7 +137,7 @@ def evaluate(
         raise DataError(f"no usable photos of enrolled people in {known} (the model knows: "
                         f"{', '.join(recognizer.labels)})")
     truth = np.array(found.people, object)
-    names, best = _decide(recognizer, found.features)
+    names, best, scores = _decide(recognizer, found.features)
     report = {
         "accuracy": float(np.mean(names[enrolled] == truth[enrolled])),
         "closed_set_accuracy": float(np.mean(best[enrolled] == truth[enrolled])),
@@ -131,6 +148,7 @@ def evaluate(
         "n_skipped": len(found.skipped),
         "threshold": recognizer.threshold,
         "per_person": _per_person(found.people, names, best, recognizer.labels),
+        "person_thresholds": _person_thresholds(recognizer, truth, best, scores),
     }
     if unknown is not None:
         report.update(_stranger_report(unknown, recognizer, models, config, cache, progress))

@@ -25,11 +25,11 @@ import numpy as np
 from facecore.bundle import Bundle, bundle_exists, delete_bundle, load_bundle, save_bundle
 from facecore.config import Config, CaptureConfig
 from facecore.crops import extract_crops
-from facecore.errors import BundleError, DataError, ImageError, UsageError
+from facecore.errors import BundleError, ImageError, UsageError
 from facecore.faces import Faces
 from facecore.features import FeatureCache, choose_subject
 from facecore.files import write_private
-from facecore.images import list_images, read_image
+from facecore.images import encode_jpeg, list_images, read_image
 from facecore.people import make_private_dir, validate_name
 
 from .quality import Gate, Verdict, face_patch, thumbnail
@@ -83,17 +83,10 @@ def next_number(folder: str | os.PathLike) -> int:
     return max(numbers) + 1
 
 
-def _jpeg(rgb: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-    if not ok:
-        raise DataError("cannot encode an image as JPEG")
-    return encoded.tobytes()
-
-
 def face_jpeg(image: np.ndarray, faces: Faces, config: CaptureConfig) -> bytes:
     """The first face of ``faces`` in RGB ``image`` as the JPEG that is saved: a square
     ``image_px`` crop with ``image_margin`` around the box, not rotated."""
-    return _jpeg(extract_crops(image, faces[[0]], config.image_px, config.image_margin, align=False)[0])
+    return encode_jpeg(extract_crops(image, faces[[0]], config.image_px, config.image_margin, align=False)[0])
 
 
 def finish_candidate(gate: Gate, verdict: Verdict, image: np.ndarray, detector, config: CaptureConfig):
@@ -116,7 +109,7 @@ def save_face(folder: Path, number: int, jpeg: bytes, frame: np.ndarray | None =
     path = folder / f"{number:04d}.jpg"
     write_private(path, jpeg, overwrite=False)
     if frame is not None:
-        write_private(make_private_dir(folder / FRAMES) / path.name, _jpeg(frame), overwrite=False)
+        write_private(make_private_dir(folder / FRAMES) / path.name, encode_jpeg(frame), overwrite=False)
     return path
 
 
@@ -252,6 +245,22 @@ class RemoveResult:
     error: str = ""
 
 
+def _meta_without(meta: dict, name: str) -> dict:
+    """``meta`` with every table keyed by people (image counts, per-person thresholds and their
+    costs) without ``name``."""
+    def drop(table: object) -> object:
+        return {k: v for k, v in table.items() if k != name} if isinstance(table, dict) else table
+
+    metrics = meta.get("metrics", {})
+    if isinstance(metrics, dict) and "person_thresholds" in metrics:
+        metrics = {**metrics, "person_thresholds": drop(metrics["person_thresholds"])}
+    out = {**meta, "metrics": metrics}
+    for key in ("people", "person_thresholds"):
+        if key in meta:
+            out[key] = drop(meta[key])
+    return out
+
+
 def forget_in_bundle(model: str | os.PathLike, name: str) -> str:
     """Take ``name`` out of the bundle at ``model`` without retraining: ``stripped`` (a centroid
     head loses their row; the others keep theirs and the threshold), ``withdrawn`` (any other
@@ -270,8 +279,7 @@ def forget_in_bundle(model: str | os.PathLike, name: str) -> str:
     if bundle.meta["head"]["kind"] != "centroid" or not keep:
         delete_bundle(model)
         return "withdrawn"
-    people = {k: v for k, v in bundle.meta.get("people", {}).items() if k != name}
-    meta = {**bundle.meta, "people": people}
+    meta = _meta_without(bundle.meta, name)
     try:
         save_bundle(model, Bundle({"centroids": bundle.arrays["centroids"][keep]}, [bundle.labels[i] for i in keep], meta))
     except OSError as exc:  # a full disk: deleting is what is left

@@ -47,8 +47,12 @@ def register(sub) -> None:
 
     p = sub.add_parser("remove", help="delete a person's images and cached features, then retrain")
     p.add_argument("name", metavar="NAME", help="the person to remove")
+    p.add_argument("--everywhere", action="store_true",
+                   help="also delete their CSV log rows, the faces face-live kept of them, and the review sheets")
     p.add_argument("--data", help="folder of person folders (default: train.data)")
     p.add_argument("--model", help="bundle folder (default: train.model)")
+    p.add_argument("--faces", help="face-live's face store (default: faces.folder)")
+    p.add_argument("--log", help="face-live's CSV log (default: log.path)")
     add_common_options(p)
     p.set_defaults(func=cmd_remove)
 
@@ -70,7 +74,7 @@ def _retrain(config: Config, data: Path, model: Path, detector=None, force: bool
     from facecore.backbones import build_backbone
     from facecore.models import Models
 
-    from .training import train
+    from .training import threshold_lines, train
 
     start = time.monotonic()
     backbone = build_backbone(config.backbone, config.recognition.batch_sizes)
@@ -79,6 +83,8 @@ def _retrain(config: Config, data: Path, model: Path, detector=None, force: bool
     result = train(config, data, model, models=models, progress=False, force=force)
     for path, why in result.skipped:
         print(f"skipped {path}: {why}", file=sys.stderr)
+    for line in threshold_lines(result):
+        print(line)
     s = result.seconds
     print(f"retrained in {time.monotonic() - start:.1f} s (models {built:.1f} s, features {s['features']:.1f} s, "
           f"head and bundle {s['head'] + s['end']:.1f} s): {len(result.labels)} people, bundle at {result.path}")
@@ -172,12 +178,37 @@ _REMOVED_FROM_MODEL = {
 }
 
 
+def _forget_everywhere(config: Config, name: str) -> int:
+    """Delete ``name``'s CSV rows and kept faces, and every review sheet; returns what was found."""
+    import shutil
+    import unicodedata
+
+    from facecore.facestore import FaceStore
+    from facecore.retention import forget
+
+    store = FaceStore(config.faces.folder) if config.faces.folder else None
+    done = forget(unicodedata.normalize("NFC", name), store, config.log.path or None)  # names are kept in NFC
+    shutil.rmtree(config.review.sheets, ignore_errors=True)  # sheets may show their face: made again by review
+    print(f"forgot {name} everywhere: {done.rows} CSV log rows and {done.faces} kept faces deleted, "
+          f"review sheets cleared")
+    return done.rows + done.faces
+
+
 def cmd_remove(args) -> int:
+    from facecore.errors import UsageError
+
     from .people import remove_person
 
     config, data, model = _setup(args)
-    result = remove_person(config, args.name, data, model, lambda: _retrain(config, data, model, force=True))
+    try:
+        result = remove_person(config, args.name, data, model, lambda: _retrain(config, data, model, force=True))
+    except UsageError:  # not enrolled (any more): with --everywhere, their traces elsewhere still go
+        if not args.everywhere or not _forget_everywhere(config, args.name):
+            raise
+        return 0
     print(f"removed {args.name}: {result.removed_files} files and their cached features")
+    if args.everywhere:
+        _forget_everywhere(config, args.name)
     if result.bundle == "deleted":
         print(f"deleted the model bundle {model}: nobody is left to recognise")
     elif result.error:

@@ -1,27 +1,23 @@
 """The enrollment quality gate: is this frame a good, new image of the person?
 
-Pure functions measure one face (head pose from the 5 landmarks, sharpness,
-brightness, a thumbnail for near-duplicate checks); :class:`Gate` applies every
-``[capture]`` rule in a fixed order and says why a frame is rejected: in words for
-the person in front of the camera, or, for photos, what is wrong with the photo
-(the measure, the limit and its setting).
-
-Pose convention: ``yaw > 0`` when the person turns to *their* left (the nose moves
-to the right of the unmirrored image), ``pitch > 0`` when they look up.
+The pure measures of one face (head pose from the 5 landmarks, sharpness, brightness,
+a thumbnail for near-duplicate checks) live in :mod:`facecore.quality`, shared with the
+live face store, and are re-exported here. :class:`Gate` applies every ``[capture]``
+rule in a fixed order and says why a frame is rejected: in words for the person in
+front of the camera, or, for photos, what is wrong with the photo (the measure, the
+limit and its setting).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from facecore.config import CaptureConfig
-from facecore.crops import extract_crops
 from facecore.faces import Faces
+from facecore.quality import brightness, estimate_pose, face_patch, sharpness, similarity, thumbnail
 
 __all__ = [
     "POSES", "HINTS", "Verdict", "Gate", "estimate_pose", "pose_name", "pose_quotas",
@@ -63,35 +59,6 @@ _PHOTO = {
     "duplicate": "near-duplicate: similarity {value:.2f} to a kept photo, above {need:.2f} (capture.max_similarity)",
 }
 _COUNTS = {2: "two", 3: "three", 4: "four", 5: "five"}  # faces in a photo, in words
-_PATCH = 112  # faces are measured at this size, so thresholds do not depend on face size
-_THUMB = 16  # small and blurred: ignores detection jitter, keeps pose and expression
-_NOSE_DEPTH = 0.5  # how far the nose tip stands out of the eye plane, in eye distances
-_NEUTRAL_NOSE = 0.55  # frontal: the nose sits this far down from the eye line to the mouth line
-
-
-def estimate_pose(landmarks: np.ndarray) -> tuple[float, float]:
-    """``(yaw, pitch)`` in degrees from ``(5, 2)`` landmarks (eyes, nose, mouth corners).
-
-    The face is first rotated so the eyes are level (roll removed); yaw comes from
-    how far the nose is off the midline of eyes and mouth, pitch from where the nose
-    sits between the eye line and the mouth line. Rough (a few degrees), but
-    monotonic, which is what asking for "a little left" needs.
-    """
-    marks = np.asarray(landmarks, np.float64).reshape(5, 2)
-    left_eye, right_eye = marks[0], marks[1]
-    dx, dy = right_eye - left_eye
-    eye_dist = math.hypot(dx, dy)
-    if eye_dist < 1e-6:
-        return 0.0, 0.0
-    c, s = dx / eye_dist, dy / eye_dist
-    level = (marks - marks[:2].mean(axis=0)) @ np.array([[c, -s], [s, c]])
-    eye_y, mouth_y = level[:2, 1].mean(), level[3:, 1].mean()
-    midline_x = np.mean(level[[0, 1, 3, 4], 0])
-    nose_x, nose_y = level[2]
-    yaw = math.degrees(math.atan2(nose_x - midline_x, _NOSE_DEPTH * eye_dist))
-    span = max(mouth_y - eye_y, 1e-6)
-    pitch = math.degrees(math.atan2((_NEUTRAL_NOSE - (nose_y - eye_y) / span) * span, _NOSE_DEPTH * eye_dist))
-    return float(yaw), float(pitch)
 
 
 def pose_name(yaw: float, pitch: float, yaw_deg: float, pitch_deg: float) -> str:
@@ -113,40 +80,6 @@ def pose_quotas(count: int) -> dict[str, int]:
     """
     each = 0 if count < len(POSES) else max(1, count // 10)
     return {pose: each for pose in POSES}
-
-
-def face_patch(image: np.ndarray, faces: Faces) -> np.ndarray:
-    """The first face of ``faces`` as a ``(112, 112)`` uint8 grey patch, eyes level, no margin."""
-    crop = extract_crops(image, faces[[0]], _PATCH, margin=0.0, align=True)[0]
-    return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-
-
-def sharpness(grey: np.ndarray) -> float:
-    """Variance of the Laplacian of a uint8 grey patch: low when blurred."""
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
-
-
-def brightness(grey: np.ndarray) -> float:
-    """Mean grey level (0..255) of a uint8 grey patch."""
-    return float(np.mean(grey))
-
-
-def thumbnail(grey: np.ndarray) -> np.ndarray:
-    """``(16*16,)`` float32, zero mean, unit length: ``thumbnail(a) @ thumbnail(b)`` is
-    their correlation, insensitive to overall brightness and contrast. Measured on the
-    real clips: about 0.98 for consecutive frames, 0.8 one second apart."""
-    soft = cv2.GaussianBlur(grey, (0, 0), 2.0)
-    small = cv2.resize(soft, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
-    small -= small.mean()
-    norm = float(np.linalg.norm(small))
-    return small / norm if norm > 1e-6 else small
-
-
-def similarity(thumb: np.ndarray, kept: list[np.ndarray]) -> float:
-    """Highest correlation of ``thumb`` with any kept thumbnail (-1 when none is kept)."""
-    if not kept:
-        return -1.0
-    return float(np.max(np.stack(kept) @ thumb))
 
 
 @dataclass(frozen=True)

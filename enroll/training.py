@@ -4,8 +4,12 @@
 2. split each person's images 85/15 (stratified, ``train.seed``),
 3. fit the head on the training part and measure it on the held-out part,
 4. calibrate the open-set threshold from impostor scores: how high a head scores
-   people it never saw (other enrolled people; photos of strangers if given),
-5. write the bundle atomically, with training curves and the score histogram.
+   people it never saw (other enrolled people; photos of strangers if given; faces
+   corrected as not being someone, ``<data>/<name>/not/``), and give each person with
+   such counter-examples a threshold that none of them reaches,
+5. measure the distance that separates one person's photos from two people's, for
+   ``face-enroll review`` (:mod:`enroll.clusters`),
+6. write the bundle atomically, with training curves and the score histogram.
 """
 
 from __future__ import annotations
@@ -26,13 +30,15 @@ from facecore.errors import DataError
 from facecore.models import Models
 from facecore.features import FeatureCache, features_for_images, settings_key
 from facecore.files import writing
-from facecore.heads import CentroidHead, Head, calibrate_threshold, make_head, tail_threshold
+from facecore.heads import Head
 from facecore.images import list_images
-from facecore.people import scan_people
+from facecore.people import scan_counter_examples, scan_people
 
 from . import plots
+from .calibration import Fitted, fit_and_calibrate
+from .clusters import measured_distance
 
-__all__ = ["train", "TrainResult", "fit_and_calibrate", "Fitted"]
+__all__ = ["train", "TrainResult", "fit_and_calibrate", "Fitted", "threshold_lines"]
 
 log = logging.getLogger(__name__)
 _FEW_PEOPLE = 20
@@ -49,22 +55,6 @@ class TrainResult:
     threshold: float
     metrics: dict
     seconds: dict = field(default_factory=dict)
-
-
-def _split(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified train/validation indices; every person keeps at least one training image."""
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(y))
-    n_val = int(np.ceil(share * len(y)))
-    counts = np.bincount(y)
-    if share <= 0 or counts.min() < 2:
-        return idx, idx[:0]
-    n_val = min(max(n_val, len(counts)), len(y) - len(counts))
-    if n_val < len(counts):
-        return idx, idx[:0]
-    tr, va = train_test_split(idx, test_size=n_val, stratify=y, random_state=seed)
-    return np.sort(tr), np.sort(va)
 
 
 def _collect(config: Config, people: dict, data: Path, models: Models, cache_dir: Path, progress: bool):
@@ -93,63 +83,18 @@ def _stranger_features(unknown: Path | None, config: Config, models: Models, pro
     return np.stack(found.features)
 
 
-def _genuine(head: Head, final: Head, x: np.ndarray, y: np.ndarray, va: np.ndarray) -> np.ndarray:
-    """Scores of enrolled photos for their own person, from a head that did not see them."""
-    if isinstance(final, CentroidHead):
-        return final.genuine_scores(x, y)
-    if not len(va):
-        return np.zeros(0, np.float32)
-    return head.scores(x[va])[np.arange(len(va)), y[va]]
-
-
-def _threshold(final: Head, x, y, n_classes: int, pool: np.ndarray, genuine: np.ndarray, config: Config) -> dict:
-    """The acceptance threshold and where it came from.
-
-    1. ``impostor``: the lowest score that at most ``target_far`` of impostor scores reach;
-    2. ``tail`` (centroid head): the same from a normal fit to all impostor pairs, which
-       matters when few people are enrolled and the empirical quantile rests on few faces;
-    3. ``genuine``: raised as far as ``target_frr`` of enrolled photos, held out, would be
-       rejected: with few people, the impostors seen say little about strangers, and
-       this keeps the threshold as strict as the enrolled photos allow.
-    """
-    rec = config.recognition
-    parts = {"impostor": calibrate_threshold(pool, rec.target_far, rec.threshold)}
-    if isinstance(final, CentroidHead):
-        parts["tail"] = tail_threshold(final.impostor_pairs(x, y), n_classes, rec.target_far)
-    if rec.target_frr > 0 and len(genuine) >= 2:
-        parts["genuine"] = float(np.quantile(genuine, rec.target_frr))
-    threshold = max(v for v in parts.values() if v is not None)
-    return {"threshold": float(min(1.0, threshold)), "parts": parts}
-
-
-@dataclass
-class Fitted:
-    """``head``: fitted on the training split (metrics, curves); ``final``: what the bundle holds."""
-
-    head: Head
-    final: Head
-    history: dict
-    val: np.ndarray
-    impostor: np.ndarray
-    strangers: np.ndarray
-    calibration: dict
-
-
-def fit_and_calibrate(config: Config, x: np.ndarray, y: np.ndarray, n_classes: int,
-                      strangers: np.ndarray | None = None, progress: bool = False) -> Fitted:
-    """Steps 2-4: split, fit the head, calibrate its threshold (optionally with strangers' features)."""
-    tr, va = _split(y, config.train.validation_split, config.train.seed)
-    head = make_head(config.head, config.train.seed)
-    history = head.fit(x[tr], y[tr], n_classes, validation=(x[va], y[va]), progress=progress)
-    final = head
-    if config.head.kind == "centroid":
-        final = make_head(config.head, config.train.seed)
-        final.fit(x, y, n_classes)
-    impostor = final.impostor_scores(x, y, n_classes)
-    stranger_scores = final.scores(strangers).max(axis=1) if strangers is not None else np.zeros(0, np.float32)
-    pool = np.concatenate([impostor, stranger_scores])
-    calibration = _threshold(final, x, y, n_classes, pool, _genuine(head, final, x, y, va), config)
-    return Fitted(head, final, history, va, impostor, stranger_scores, calibration)
+def _counter_features(config: Config, data: Path, labels: list, models: Models, cache_dir: Path,
+                      progress: bool) -> tuple[np.ndarray, np.ndarray, list]:
+    """Features of the counter-examples (``<data>/<name>/not/``) and the class each is not; skipped."""
+    counter = scan_counter_examples(data, labels)
+    items = [(name, path) for name, paths in counter.items() for path in paths]
+    if not items:
+        return np.zeros((0, 1), np.float32), np.zeros(0, np.int64), []
+    cache = FeatureCache(cache_dir, settings_key(config, models.backbone))
+    found = features_for_images(items, models.detector, models.backbone, config, cache, progress)
+    if not found.features:
+        return np.zeros((0, 1), np.float32), np.zeros(0, np.int64), found.skipped
+    return np.stack(found.features), np.array([labels.index(n) for n in found.people], np.int64), found.skipped
 
 
 def _validation_metrics(head: Head, x: np.ndarray, y: np.ndarray, threshold: float) -> dict:
@@ -182,8 +127,10 @@ def _weights_setting(weights: str) -> str:
     return str(Path(weights).expanduser().resolve())
 
 
-def _meta(config: Config, backbone: Backbone, fitted: Fitted, metrics: dict, counts: dict) -> dict:
+def _meta(config: Config, backbone: Backbone, fitted: Fitted, metrics: dict, counts: dict, labels: list,
+          distance: dict | None) -> dict:
     """What ``meta.json`` records: how to rebuild and check the recogniser, and how it measured."""
+    people = fitted.calibration["people"]
     return {
         "backbone": {"name": backbone.name, "input_size": backbone.input_size, "weights_id": backbone.weights_id,
                      "weights": _weights_setting(config.backbone.weights)},
@@ -193,8 +140,11 @@ def _meta(config: Config, backbone: Backbone, fitted: Fitted, metrics: dict, cou
         "threshold_parts": fitted.calibration["parts"],
         "target_far": config.recognition.target_far,
         "target_frr": config.recognition.target_frr,
-        "metrics": metrics,
+        "person_thresholds": {labels[c]: p["bound"] for c, p in people.items()},
+        "metrics": {**metrics, "person_thresholds": {labels[c]: {k: v for k, v in p.items() if k != "bound"}
+                                                     for c, p in people.items()}},
         "people": counts,
+        **({"cluster_distance": distance} if distance else {}),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -246,8 +196,10 @@ def train(
     models = models or Models.build(config)
     clock["models"] = time.monotonic()
     x, y, labels, counts, skipped = _collect(config, people, data, models, Path(config.train.cache_dir), progress)
+    cx, cy, counter_skipped = _counter_features(config, data, labels, models, Path(config.train.cache_dir), progress)
     clock["features"] = time.monotonic()
-    fitted = fit_and_calibrate(config, x, y, len(labels), _stranger_features(unknown, config, models, progress), progress)
+    strangers = _stranger_features(unknown, config, models, progress)
+    fitted = fit_and_calibrate(config, x, y, len(labels), strangers, progress, (cx, cy))
     threshold, va = fitted.calibration["threshold"], fitted.val
     clock["head"] = time.monotonic()
     metrics = _validation_metrics(fitted.head, x[va], y[va], threshold)
@@ -255,9 +207,10 @@ def train(
                    n_strangers=int(len(fitted.strangers)))
     _warn_weak_calibration(config, len(labels), fitted)
     _check_replacement(model, metrics, threshold, force)
-    meta = _meta(config, models.backbone, fitted, metrics, counts)
+    meta = _meta(config, models.backbone, fitted, metrics, counts, labels, measured_distance(x, y))
     genuine = fitted.head.scores(x[va]).max(axis=1) if len(va) else np.zeros(0)
-    extra = {"calibration.png": plots.score_histogram(genuine, np.concatenate([fitted.impostor, fitted.strangers]), threshold)}
+    impostor = np.concatenate([fitted.impostor, fitted.strangers, fitted.counter])
+    extra = {"calibration.png": plots.score_histogram(genuine, impostor, threshold)}
     if fitted.history:
         extra["curves.png"] = plots.training_curves(fitted.history, config.head.kind)
     with writing(model):  # a full disk: one line naming the bundle (its temporary folder is removed)
@@ -265,4 +218,13 @@ def train(
     clock["end"] = time.monotonic()
     seconds = {k: round(clock[k] - clock[p], 3) for p, k in zip(["start", "models", "features", "head"], ["models", "features", "head", "end"])}
     seconds["total"] = round(clock["end"] - clock["start"], 3)
-    return TrainResult(model, labels, counts, skipped, threshold, metrics, seconds)
+    return TrainResult(model, labels, counts, skipped + counter_skipped, threshold, meta["metrics"], seconds)
+
+
+def threshold_lines(result: TrainResult) -> list[str]:
+    """What the per-person thresholds (people with counter-examples) cost, one line each."""
+    lines = []
+    for name, p in result.metrics.get("person_thresholds", {}).items():
+        lines.append(f"{name}: {p['counter_examples']} counter-examples; the stricter threshold refuses "
+                     f"{p['refused']} of {p['genuine']} of their photos (held out) that the common one accepts")
+    return lines

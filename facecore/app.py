@@ -25,8 +25,8 @@ __all__ = [
 # Command-line flags that stand for a config key: given, they win over the file and --set.
 FLAG_KEYS = {
     "source": "camera.source", "model": "train.model", "data": "train.data", "log": "log.path",
-    "snapshots": "log.snapshots", "device": "recognition.device", "count": "capture.count",
-    "ray_address": "ray.address",
+    "snapshots": "faces.folder", "device": "recognition.device", "count": "capture.count",
+    "faces": "faces.folder", "sheets": "review.sheets", "ray_address": "ray.address",
 }
 FLAG_LIST_KEYS = {"source": "camera.sources"}  # the same flags, repeatable (face-live)
 

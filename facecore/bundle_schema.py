@@ -39,6 +39,7 @@ def _choice(*options: str) -> Callable[[Any], str]:
 
 
 _TEXT = _kind(str, "a string")
+_count = _kind(int, "a whole number")
 _SCORE = _number(0.0, 1.0)
 _REQUIRED: dict[str, Callable[[Any], str]] = {
     "format_version": _kind(int, "an integer"),
@@ -66,6 +67,12 @@ _OPTIONAL: dict[str, Callable[[Any], str]] = {
         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in v.values()) else
         f"must map names to image counts, got {v!r}",
     "metrics": _kind(dict, "a table"),
+    "person_thresholds": lambda v: "" if isinstance(v, dict) and all(
+        isinstance(n, str) and not _SCORE(p) for n, p in v.items()) else f"must map names to scores in [0, 1], got {v!r}",
+    "cluster_distance": _kind(dict, "a table"),
+    "cluster_distance.distance": _number(0.0, 2.0),
+    "cluster_distance.genuine_pairs": _count,
+    "cluster_distance.impostor_pairs": _count,
 }
 _MISSING = object()
 
@@ -128,3 +135,6 @@ def check_bundle_fields(meta: Any, labels: Any, arrays: dict, where: str) -> Non
     _check_meta(meta, fail)
     _check_labels(labels, fail)
     _check_arrays(meta["head"]["kind"], arrays, len(labels), fail)
+    strangers = sorted(set(meta.get("person_thresholds", {})) - set(labels))
+    if strangers:
+        raise fail(f"meta.json: person_thresholds names {strangers[0]!r}, who is not in labels.json")

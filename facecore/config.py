@@ -134,8 +134,21 @@ class LogConfig:
     path: str = "logs/recognitions.csv"
     cooldown_s: float = _f(60.0, lo=0.0, hi=_DAY)
     log_unknown: bool = True
-    snapshots: str = ""
     fsync: bool = False
+
+
+@dataclass(frozen=True)
+class FacesConfig:
+    folder: str = "data/faces"
+    per_track: int = _f(3, lo=1, hi=100)
+    max_faces: int = _f(10000, lo=1, hi=10_000_000)
+    retention_days: float = _f(30.0, above=0.0, hi=36500.0)
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    sheets: str = "data/review"
+    distance: float = _f(0.0, lo=0.0, hi=2.0)
 
 
 @dataclass(frozen=True)
@@ -180,6 +193,8 @@ class Config:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     overlay: OverlayConfig = field(default_factory=OverlayConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    faces: FacesConfig = field(default_factory=FacesConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     ray: RayConfig = field(default_factory=RayConfig)
 

@@ -10,12 +10,13 @@ import os
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
-__all__ = ["IMAGE_SUFFIXES", "read_image", "list_images", "to_rgb_uint8"]
+__all__ = ["IMAGE_SUFFIXES", "read_image", "list_images", "to_rgb_uint8", "encode_jpeg"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp", ".tif", ".tiff")
 
@@ -87,3 +88,11 @@ def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path
             continue
         found.append(path)
     return found
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 95) -> bytes:
+    """``(h, w, 3)`` uint8 RGB as JPEG bytes (``ImageError`` when OpenCV cannot encode it)."""
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("cannot encode an image as JPEG")
+    return encoded.tobytes()

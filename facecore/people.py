@@ -1,4 +1,5 @@
-"""Enrolled people on disk: ``<data>/<name>/*.jpg``, one folder per person."""
+"""Enrolled people on disk: ``<data>/<name>/*.jpg``, one folder per person, and in
+``<data>/<name>/not/`` the faces corrected as *not* that person (counter-examples)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from .faces import PENDING, UNKNOWN
 from .files import writing
 from .images import list_images
 
-__all__ = ["validate_name", "scan_people", "make_private_dir", "RESERVED"]
+__all__ = ["validate_name", "scan_people", "scan_counter_examples", "make_private_dir", "RESERVED", "NOT_THEM"]
 
 
 RESERVED = (UNKNOWN, PENDING, "...")  # what face-live shows for strangers and undecided faces
+NOT_THEM = "not"  # <data>/<name>/not/: faces that are not <name> (face-enroll correct --not)
 
 
 def _fold(name: str) -> str:
@@ -92,3 +94,10 @@ def scan_people(root: str | os.PathLike) -> dict[str, list[Path]]:
     if not people:
         raise DataError(f"no person folders in {root}: expected {root}/<name>/*.jpg")
     return people
+
+
+def scan_counter_examples(root: str | os.PathLike, names: list[str]) -> dict[str, list[Path]]:
+    """``{name: [image paths]}`` of the counter-examples in ``root/<name>/not/`` of each of ``names``
+    (people without any are left out)."""
+    found = {name: list_images(Path(root) / name / NOT_THEM) for name in names}
+    return {name: paths for name, paths in found.items() if paths}

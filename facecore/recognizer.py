@@ -13,7 +13,7 @@ from .config import Config, CropConfig
 from .crops import extract_crops
 from .errors import BundleError
 from .faces import UNKNOWN, Faces
-from .heads import Head, load_head
+from .heads import Head, load_head, unit_features
 
 __all__ = ["Recognizer", "Decision", "check_bundle"]
 
@@ -23,11 +23,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Decision:
     """Per face: ``names`` (``unknown`` below threshold), ``confidences`` (best score),
-    ``best`` (the best-scoring name, even when rejected)."""
+    ``best`` (the best-scoring name, even when rejected); ``features``: the ``(n, d)`` float32
+    unit feature vectors the scores came from (spatial maps averaged), when the faces went
+    through the backbone here (kept by face-live with the faces it logs)."""
 
     names: np.ndarray
     confidences: np.ndarray
     best: np.ndarray
+    features: np.ndarray | None = None
 
 
 def check_bundle(bundle: Bundle, config: Config, backbone: Backbone | None = None) -> None:
@@ -50,11 +53,19 @@ def check_bundle(bundle: Bundle, config: Config, backbone: Backbone | None = Non
 
 
 class Recognizer:
-    """A backbone, a trained head, the names and the acceptance threshold."""
+    """A backbone, a trained head, the names and the acceptance threshold.
 
-    def __init__(self, backbone: Backbone, head: Head, labels: list[str], threshold: float, crop: CropConfig):
+    ``person_thresholds``: for people with counter-examples (faces corrected as "not them"),
+    the score that none of those faces reaches; such a person is named only at or above
+    ``max(threshold, their bound)``.
+    """
+
+    def __init__(self, backbone: Backbone, head: Head, labels: list[str], threshold: float, crop: CropConfig,
+                 person_thresholds: dict[str, float] | None = None):
         self.backbone, self.head, self.labels = backbone, head, list(labels)
         self.threshold, self.crop = float(threshold), crop
+        bounds = person_thresholds or {}
+        self.thresholds = np.array([max(self.threshold, float(bounds.get(n, 0.0))) for n in self.labels], np.float32)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, config: Config, backbone: Backbone | None = None) -> "Recognizer":
@@ -71,18 +82,19 @@ class Recognizer:
         rec = config.recognition
         threshold = meta.get("threshold", rec.threshold) if rec.use_calibrated else rec.threshold
         backbone = backbone or build_backbone(config.backbone, rec.batch_sizes)
-        return cls(backbone, head, bundle.labels, threshold, crop)
+        return cls(backbone, head, bundle.labels, threshold, crop, meta.get("person_thresholds"))
 
-    def decide(self, scores: np.ndarray) -> Decision:
-        """``(n, k)`` scores -> names (``unknown`` when the best score is below threshold)."""
+    def decide(self, scores: np.ndarray, features: np.ndarray | None = None) -> Decision:
+        """``(n, k)`` scores -> names (``unknown`` when the best score is below the threshold of the
+        person it names)."""
         n = len(scores)
         if n == 0 or scores.shape[1] == 0:
             return Decision(np.array([UNKNOWN] * n, dtype=object), np.zeros(n, np.float32), np.array([""] * n, dtype=object))
         idx = scores.argmax(axis=1)
         conf = scores[np.arange(n), idx].astype(np.float32)
         best = np.array([self.labels[i] for i in idx], dtype=object)
-        names = np.where(conf >= self.threshold, best, UNKNOWN).astype(object)
-        return Decision(names, conf, best)
+        names = np.where(conf >= self.thresholds[idx], best, UNKNOWN).astype(object)
+        return Decision(names, conf, best, features)
 
     def crops(self, frame: np.ndarray, faces: Faces) -> np.ndarray:
         return extract_crops(frame, faces, self.backbone.input_size, self.crop.margin, self.crop.align)
@@ -91,7 +103,8 @@ class Recognizer:
         """One batched backbone call for all ``(n, s, s, 3)`` RGB crops; none when ``n == 0``."""
         if len(crops) == 0:
             return self.decide(np.zeros((0, len(self.labels)), np.float32))
-        return self.decide(self.head.scores(self.backbone.features(crops, mirror=self.crop.mirror)))
+        features = self.backbone.features(crops, mirror=self.crop.mirror)
+        return self.decide(self.head.scores(features), unit_features(features))
 
     def recognize(self, frame: np.ndarray, faces: Faces) -> Faces:
         """``faces`` with ``names`` and ``confidences`` filled in."""

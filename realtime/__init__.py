@@ -3,13 +3,12 @@
 The pieces, each usable alone: :class:`Tracker` (IoU tracks and name votes, pure),
 :class:`SourceStage` (one source: detect -> track -> crops due, then votes),
 :class:`Engine` (all sources' crops of a step in one batched model call),
-:class:`Overlay` (boxes, labels, stats), :class:`CsvLog` (whole rows, flushed),
-:class:`EventLog` (which recognitions become rows), :class:`LiveLoop` (the loop
+:class:`Overlay` (boxes, labels, stats), :class:`EventLog` (which recognitions become
+rows of the CSV log, :mod:`facecore.csvlog`, and which faces are kept), :class:`LiveLoop` (the loop
 with its worker thread), :func:`select_device`, and ``realtime.cli`` (the command).
 Importing this package loads no model.
 """
 
-from .csvlog import COLUMNS, CsvLog, neutralize
 from .device import Device, select_device
 from .events import EventLog, LogPolicy
 from .loop import LiveLoop, LoopOptions
@@ -20,6 +19,6 @@ from .stats import RunReport
 from .tracker import Tracker, vote
 
 __all__ = [
-    "COLUMNS", "CsvLog", "neutralize", "Device", "select_device", "EventLog", "LogPolicy",
+    "Device", "select_device", "EventLog", "LogPolicy",
     "LiveLoop", "LoopOptions", "Overlay", "Engine", "SourceStage", "Snapshot", "StageTimes", "RunReport", "Tracker", "vote",
 ]

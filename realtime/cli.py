@@ -26,14 +26,16 @@ from facecore.app import (add_common_options, exit_fast, load_command_config, qu
 from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
 from facecore.errors import FacecamError, UsageError
+from facecore.facestore import backbone_tag
 from facecore.files import write_private
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
 
-from .csvlog import CsvLog
+from facecore.csvlog import CsvLog
 from .device import DEVICE_CHOICES, select_device
 from .engine import Engine
 from .events import EventLog
+from .keeper import KeepRules
 from .loop import LiveLoop, LoopOptions, View
 from .overlay import Overlay
 from .pipeline import SourceStage
@@ -72,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop each source after N frames (0: no limit)")
     p.add_argument("--log", metavar="FILE", help="CSV log of recognitions (default: log.path; '' for none)")
     p.add_argument("--snapshots", metavar="DIR",
-                   help="save the face crop of each logged row in DIR (default: log.snapshots)")
+                   help="keep the faces of logged tracks (each row's crop and the best few) in DIR "
+                        "(default: faces.folder)")
     p.add_argument("--report", metavar="JSON", help="also write the run's figures (per source too) to this file")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: one process (default); ray: camera actors and a recognizer deployment on Ray")
@@ -133,7 +136,14 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
         check_bundle(bundle, config)
     from .ray_engine import run_ray
 
-    return run_ray(config, specs, videos, args.max_frames, stop, _say)
+    return run_ray(config, specs, videos, args.max_frames, stop, _say, _keep_rules(config, bundle))
+
+
+def _keep_rules(config: Config, bundle: Bundle | None) -> KeepRules:
+    """How faces are kept; their feature vectors come from the backbone the bundle was trained with."""
+    trained = bundle.meta["backbone"] if bundle is not None else None
+    tag = backbone_tag(trained["name"], trained["weights_id"]) if trained else ""
+    return KeepRules(config.faces, config.capture, tag)
 
 
 def live(argv: list[str] | None = None, models: Models | None = None, stop: threading.Event | None = None,
@@ -158,7 +168,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         check_bundle(bundle, config, models.backbone if models is not None else None)
     with ExitStack() as stack:
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
-        events = EventLog(csv_log, config.log, config.log.snapshots or None)
+        events = EventLog(csv_log, config.log, config.faces.folder or None, keep=_keep_rules(config, bundle))
         stack.callback(events.close)
         sources = SourceOpener(specs, config.camera, stack, opener)
         sources.open_live()  # a camera that cannot be opened, or a file without frames, fails here

@@ -5,7 +5,8 @@ A step takes the newest frame of each source that has one:
 1. each source's stage detects (when due), tracks and cuts the crops of its due tracks;
 2. the crops of all sources go through ONE backbone call (padded to the fixed batch
    sizes) and the head: faces from several cameras share that call;
-3. each stage gets its share of the decisions back and votes.
+3. each stage gets its share of the decisions back (names, scores and the faces' feature
+   vectors) and votes.
 
 The recogniser can be replaced from another thread (:meth:`Engine.offer`, used when the
 model bundle changes); the new one is used from the next step on, and every track is
@@ -83,19 +84,19 @@ class Engine:
         cut = recognizer.crops if recognizer is not None else None
         pending = {name: self.stages[name].begin(frame, cut) for name, frame in frames.items()}
         due = [(name, p) for name, p in pending.items() if p.crops is not None]
-        names, confidences, infer_ms = {}, {}, None
+        shares, infer_ms = {}, None
         if due:
             start = time.perf_counter()
             decision = recognizer.recognize_crops(np.concatenate([p.crops for _, p in due]))
             infer_ms = (time.perf_counter() - start) * 1000.0
             offset = 0
             for name, p in due:
-                n = len(p.crops)
-                names[name], confidences[name] = decision.names[offset:offset + n], decision.confidences[offset:offset + n]
-                offset += n
+                part = slice(offset, offset + len(p.crops))
+                shares[name] = (decision.names[part], decision.confidences[part], decision.features[part])
+                offset += len(p.crops)
             self.counts.calls += 1
             self.counts.faces += offset
             self.counts.batches[offset] += 1
         self.counts.steps += 1
-        return {name: self.stages[name].finish(p, names.get(name), confidences.get(name), infer_ms)
+        return {name: self.stages[name].finish(p, *shares.get(name, (None, None, None)), infer_ms=infer_ms)
                 for name, p in pending.items()}

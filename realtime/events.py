@@ -1,4 +1,4 @@
-"""Which recognitions become CSV rows, and writing them (with optional face snapshots).
+"""Which recognitions become CSV rows and which faces are kept, and writing them.
 
 The rules (``[log]``):
 
@@ -7,6 +7,12 @@ The rules (``[log]``):
   person who stays in view is logged again once the cooldown has passed);
 - strangers: one ``unknown`` row per track (``log_unknown = false``: none);
 - a track still voting (``…``) is never logged.
+
+With a face store (``[faces]``), each logged track keeps its row faces and its best few
+faces with their feature vectors (:mod:`realtime.keeper`), and each row's ``snapshot`` cell
+points at its face. The writer applies ``[faces]`` retention when it starts and once a day
+(:func:`facecore.retention.prune`), and deletes the oldest faces beyond ``max_faces`` as it
+adds new ones.
 
 When the CSV log cannot be written (a full disk, a read-only or missing folder), the
 loop goes on: the rows wait in memory (up to ``MAX_WAITING``), writing is tried again
@@ -17,29 +23,29 @@ recovery are logged once each.
 from __future__ import annotations
 
 import logging
-import os
-import re
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facecore.config import LogConfig
+from facecore.csvlog import CsvLog
 from facecore.errors import FacecamError, UsageError
 from facecore.faces import PENDING, UNKNOWN, Faces
+from facecore.facestore import FaceStore
+from facecore.retention import prune
 
-from .csvlog import CsvLog
+from .keeper import FacePicker, KeepRules, Kept
 from .pipeline import Snapshot
 
-__all__ = ["LogPolicy", "Event", "EventMaker", "EventLog", "face_snapshot", "MAX_WAITING", "RETRY_S"]
+__all__ = ["LogPolicy", "Event", "EventMaker", "EventLog", "MAX_WAITING", "RETRY_S", "PRUNE_S"]
 
 log = logging.getLogger(__name__)
 MAX_WAITING = 10_000  # rows kept in memory while the CSV log fails (older ones are dropped, and counted)
 RETRY_S = 2.0
+PRUNE_S = 86400.0  # retention is applied at start, then once a day
 
 
 class LogPolicy:
@@ -73,90 +79,78 @@ class LogPolicy:
         return chosen
 
 
-def face_snapshot(image: np.ndarray, box: np.ndarray, margin: float = 0.2) -> np.ndarray:
-    """The face ``box`` of RGB ``image`` with ``margin`` around it, clamped to the frame (RGB copy)."""
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = (float(v) for v in box)
-    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-    left, top = int(max(0, np.floor(x1 - mx))), int(max(0, np.floor(y1 - my)))
-    right, bottom = int(min(w, np.ceil(x2 + mx))), int(min(h, np.ceil(y2 + my)))
-    if right <= left or bottom <= top:
-        return np.zeros((1, 1, 3), np.uint8)
-    return image[top:bottom, left:right].copy()
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:40] or "face"
-
-
 @dataclass
 class Event:
-    """One row due: its CSV cells (``snapshot`` is filled in when the crop is written) and, when
-    crops are kept, the face's crop as JPEG bytes."""
+    """One thing for the writer: a CSV ``row`` (its ``snapshot`` cell is filled in when its
+    ``face`` is stored), or a ``face`` to keep alone, or kept faces to ``drop`` (by id)."""
 
-    row: dict
-    crop: bytes = b""
+    row: dict | None = None
+    face: Kept | None = None
+    drop: tuple[str, ...] = ()
 
 
 class EventMaker:
     """``events(snapshot, image)``: the rows that one step of a source calls for, by the rules
-    above, with the face crops encoded. Pure: nothing is written; a camera process can make
-    events and send them to the one writer (:class:`EventLog`)."""
+    above, and, with ``keep`` rules, the faces to keep. Pure: nothing is written; a camera
+    process can make events and send them to the one writer (:class:`EventLog`)."""
 
-    def __init__(self, config: LogConfig, crops: bool = False) -> None:
+    def __init__(self, config: LogConfig, keep: KeepRules | None = None) -> None:
         self.policy = LogPolicy(config.cooldown_s, config.log_unknown)
-        self.crops = crops
+        self.picker = FacePicker(keep) if keep is not None else None
 
     def events(self, snapshot: Snapshot, image: np.ndarray) -> list[Event]:
         faces, stamp = snapshot.faces, datetime.now().astimezone()
-        out = []
-        for row in self.policy.select(faces, snapshot.time_s):
-            x1, y1, x2, y2 = (int(round(float(v))) for v in faces.boxes[row])
-            cells = {
-                "time": stamp.isoformat(timespec="milliseconds"),
-                "name": str(faces.names[row]),
-                "confidence": float(faces.confidences[row]),
-                "track": int(faces.track_ids[row]),
-                "frame": snapshot.frame_index,
-                "source_time": round(float(snapshot.time_s), 3),
-                "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                "source": str(faces.column("source", "")[row]),
-                "snapshot": "",
-            }
-            out.append(Event(cells, self._jpeg(image, faces.boxes[row]) if self.crops else b""))
-        return out
+        rows = self.policy.select(faces, snapshot.time_s)
+        row_faces, others, drop = self.picker.pick(snapshot, image, rows, stamp) if self.picker else ({}, [], [])
+        out = [Event(self._cells(snapshot, row, stamp), row_faces.get(row)) for row in rows]
+        out += [Event(face=kept) for kept in others]
+        return out + ([Event(drop=tuple(drop))] if drop else [])
 
     @staticmethod
-    def _jpeg(image: np.ndarray, box: np.ndarray) -> bytes:
-        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(face_snapshot(image, box), cv2.COLOR_RGB2BGR))
-        return jpeg.tobytes() if ok else b""
+    def _cells(snapshot: Snapshot, row: int, stamp: datetime) -> dict:
+        faces = snapshot.faces
+        x1, y1, x2, y2 = (int(round(float(v))) for v in faces.boxes[row])
+        return {
+            "time": stamp.isoformat(timespec="milliseconds"),
+            "name": str(faces.names[row]),
+            "confidence": float(faces.confidences[row]),
+            "track": int(faces.track_ids[row]),
+            "frame": snapshot.frame_index,
+            "source_time": round(float(snapshot.time_s), 3),
+            "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+            "source": str(faces.column("source", "")[row]),
+            "snapshot": "",
+        }
 
 
 class EventLog:
-    """The one writer of the CSV log (and of the face snapshots): ``write(events)`` appends the
-    rows of any source; ``record(snapshot, image)`` makes and writes the events of one step.
+    """The one writer of the CSV log and of the face store: ``write(events)`` appends the rows of
+    any source and stores their faces; ``record(snapshot, image)`` makes and writes the events of
+    one step.
 
     ``csv_log`` is opened here (a ``UsageError``, such as a file with other columns, is
-    raised at once; any other failure only makes the log "failing"). Call ``close()``
-    at the end: it tries the waiting rows a last time.
+    raised at once; any other failure only makes the log "failing"). ``faces``: the face
+    store's folder (``None``: no faces are kept); ``keep``: how they are kept, and the
+    retention rules, applied here first. Call ``close()`` at the end: it tries the waiting
+    rows a last time.
     """
 
-    def __init__(self, csv_log: CsvLog | None, config: LogConfig, snapshots: str | None = None,
-                 clock=time.monotonic) -> None:
+    def __init__(self, csv_log: CsvLog | None, config: LogConfig, faces: str | None = None,
+                 clock=time.monotonic, keep: KeepRules | None = None) -> None:
         self.csv = csv_log
-        self.snapshots = Path(snapshots) if snapshots else None
-        self.maker = EventMaker(config, crops=self.snapshots is not None)
+        self.keep = keep or KeepRules()
+        self.store = FaceStore(faces) if faces else None
+        self.maker = EventMaker(config, self.keep if self.store is not None else None)
         self.error = ""  # why the CSV log is failing now ("" when it works)
         self.dropped = 0  # rows lost because too many were waiting
         self._waiting: deque[dict] = deque()
         self._clock, self._next_try = clock, 0.0
-        if self.snapshots is not None:
-            try:
-                self.snapshots.mkdir(parents=True, exist_ok=True, mode=0o700)  # face crops: owner-only
-            except OSError as exc:
-                raise FacecamError(f"cannot create the snapshot folder {self.snapshots}: {exc.strerror}") from None
+        self._store_error = ""
+        self._kept: deque[str] = deque()  # ids in the store, oldest first
+        self._next_prune = clock()
         if self.csv is not None:
-            self._try_write()
+            self._try_write()  # a file that is not a face-live log is refused here, untouched
+            self._prune()
 
     @property
     def rows(self) -> int:
@@ -182,17 +176,27 @@ class EventLog:
         return self.write(self.maker.events(snapshot, image))
 
     def write(self, events: list[Event]) -> int:
-        """Append the rows of ``events`` (their crops saved first); returns how many were due."""
+        """Store the faces of ``events``, delete those they drop, and append their rows (each pointing
+        at its face); returns how many rows were due."""
         if self.csv is None:
             return 0
+        if self._clock() >= self._next_prune:
+            self._prune()
+        rows = 0
         for event in events:
+            if event.drop and self.store is not None:
+                self._delete(event.drop)
+            snapshot = self._keep(event.face) if event.face is not None else ""
+            if event.row is None:
+                continue
+            rows += 1
             if len(self._waiting) >= MAX_WAITING:
                 self._waiting.popleft()
                 self.dropped += 1
-            self._waiting.append({**event.row, "snapshot": self._save_crop(event)})
+            self._waiting.append({**event.row, "snapshot": snapshot})
         if self._waiting and (not self.error or self._clock() >= self._next_try):
             self._try_write()
-        return len(events)
+        return rows
 
     def close(self) -> None:
         """Try the waiting rows a last time, then close the CSV log."""
@@ -223,32 +227,38 @@ class EventLog:
             log.warning("the CSV log %s works again: the waiting rows are written", self.csv.path)
             self.error = ""
 
-    def _save_crop(self, event: Event) -> str:
-        """Save the event's face crop in a new file (another run may share the folder: none is
-        overwritten); returns its path, ``""`` when there is none."""
-        if self.snapshots is None or not event.crop:
-            return ""
-        row = event.row
-        stamp = datetime.fromisoformat(row["time"])
-        stem = f"{stamp:%Y%m%dT%H%M%S}-f{row['frame']:06d}-t{row['track']}-{_safe(row['name'])}"
+    def _prune(self) -> None:
+        """Apply the retention rules to the face store and the CSV log (a failure is logged: the run
+        goes on, and tries again the next day)."""
+        self._next_prune = self._clock() + PRUNE_S
         try:
-            fd, path = _create_new(self.snapshots, stem, ".jpg")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(event.crop)
-        except OSError as exc:
-            log.warning("could not write the face snapshot %s: %s", self.snapshots / (stem + ".jpg"),
-                        exc.strerror or exc)
+            prune(self.store, self.csv.path, self.keep.faces)
+        except UsageError:
+            raise
+        except FacecamError as exc:
+            log.warning("could not prune old faces and rows: %s", exc)
+        if self.store is not None:
+            self._kept = deque(self.store.ids())
+
+    def _keep(self, kept: Kept) -> str:
+        """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's absolute
+        path (``""`` when it cannot be written: the run goes on, and says so once)."""
+        if self.store is None:
             return ""
-        return str(path)
-
-
-def _create_new(folder: Path, stem: str, suffix: str, tries: int = 1000) -> tuple[int, Path]:
-    """Create ``folder/stem.suffix`` owner-only, or ``stem-2``, ``stem-3``... when taken; returns
-    the open file descriptor and the path (``FileExistsError`` after ``tries`` names)."""
-    for number in range(1, tries + 1):
-        path = folder / f"{stem}{'' if number == 1 else f'-{number}'}{suffix}"
         try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{tries} names taken, up to {path.name}")
+            path = self.store.add(kept.face, kept.jpeg)
+        except FacecamError as exc:
+            if not self._store_error:
+                log.warning("cannot keep faces in %s: %s", self.store.folder, exc)
+            self._store_error = str(exc)
+            return ""
+        self._store_error = ""
+        self._kept.append(kept.face.id)
+        while len(self._kept) > self.keep.faces.max_faces:
+            self.store.remove([self._kept.popleft()])
+        return str(path.absolute())  # the row points at it from any folder
+
+    def _delete(self, ids: tuple[str, ...]) -> None:
+        self.store.remove(ids)
+        gone = set(ids)
+        self._kept = deque(i for i in self._kept if i not in gone)

@@ -48,7 +48,9 @@ class Snapshot:
     ``faces``: the live tracks (boxes in that frame's pixels, ``names`` decided by votes,
     ``…`` until then), with the ``data`` columns ``stale`` (bool: the track missed its last
     detection and its box is only carried along), ``fresh`` (bool: detected on this very
-    frame) and ``source``; ``recognized``: how many of them went through the model.
+    frame), ``source``, and, on a step with a model call, ``features`` (``(n, d)`` float32:
+    the unit feature vectors of the faces recognised in this step, NaN in the other rows);
+    ``recognized``: how many of them went through the model.
     """
 
     source: str
@@ -147,9 +149,10 @@ class SourceStage:
             crop_ms = _ms(start)
         return Pending(frame, faces, due, crops, detected is not None, detect_ms, crop_ms)
 
-    def finish(self, pending: Pending, names=None, confidences=None, infer_ms: float | None = None) -> Snapshot:
-        """Record the decisions for ``pending``'s due tracks (``names``/``confidences`` in the
-        order of its crops) and return the step's :class:`Snapshot`."""
+    def finish(self, pending: Pending, names=None, confidences=None, features=None,
+               infer_ms: float | None = None) -> Snapshot:
+        """Record the decisions for ``pending``'s due tracks (``names``/``confidences``/``features``
+        in the order of its crops) and return the step's :class:`Snapshot`."""
         frame, faces, due = pending.frame, pending.faces, pending.due
         if due.any():
             faces = self.tracker.record(faces.track_ids[due], names, confidences, frame.index)
@@ -157,5 +160,9 @@ class SourceStage:
         missed = self.tracker.missed(faces, frame.index)
         faces = faces.with_data(stale=missed >= self.config.detector.every_n_frames, fresh=missed == 0,
                                 source=self.name)
+        if features is not None and due.any():
+            column = np.full((len(faces), features.shape[1]), np.nan, np.float32)
+            column[due] = features
+            faces = faces.with_data(features=column)
         times = StageTimes(pending.detect_ms, pending.crop_ms, infer_ms if due.any() else None)
         return Snapshot(self.name, frame.index, frame.time_s, faces, pending.detected, int(due.sum()), times)

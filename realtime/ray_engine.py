@@ -93,7 +93,7 @@ def _deploy(config: Config):
     return serve.run(deployment.bind(config), name=APP_NAME, route_prefix=None)
 
 
-def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle):
+def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep):
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -101,7 +101,7 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle):
 
     here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
     writer = ray.remote(LogWriter).options(name="facecam-log", num_cpus=0, scheduling_strategy=here,
-                                           max_restarts=config.ray.max_restarts).remote(config)
+                                           max_restarts=config.ray.max_restarts).remote(config, keep)
     remote = ray.remote(CameraWorker)
     cameras = {}
     for spec in specs:
@@ -109,7 +109,7 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle):
         cameras[spec.name] = remote.options(
             name=f"facecam-camera-{spec.name}", num_cpus=config.ray.camera_cpus, max_concurrency=2,
             max_restarts=config.ray.max_restarts, max_task_retries=config.ray.max_restarts,
-        ).remote(spec, config, handle, writer, video)
+        ).remote(spec, config, handle, writer, video, keep)
     return writer, cameras
 
 
@@ -155,8 +155,9 @@ def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunRepor
 
 
 def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], max_frames: int,
-            stop: threading.Event | None = None, say=print) -> RunReport:
-    """Run the sources on Ray until they end or ``stop`` is set; returns the run's report."""
+            stop: threading.Event | None = None, say=print, keep=None) -> RunReport:
+    """Run the sources on Ray until they end or ``stop`` is set; returns the run's report. ``keep``:
+    how faces are kept in the face store (``realtime.keeper.KeepRules``)."""
     import ray
     from ray import serve
 
@@ -165,7 +166,7 @@ def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], ma
     try:
         say(f"ray: {'started a local Ray' if started else 'joined ' + config.ray.address}; deploying the recognizer")
         handle = _deploy(config)
-        writer, cameras = _actors(config, specs, videos, handle)
+        writer, cameras = _actors(config, specs, videos, handle, keep)
         actors = [writer, *cameras.values()]
         say(f"ray: {len(cameras)} camera actors started")
         results = _wait(cameras, max_frames, stop)

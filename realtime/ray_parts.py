@@ -30,8 +30,10 @@ from facecore.errors import FacecamError
 from facecore.faces import UNKNOWN
 from facecore.recognizer import Recognizer
 
-from .csvlog import CsvLog
+from facecore.csvlog import CsvLog
+
 from .events import Event, EventLog, EventMaker
+from .keeper import KeepRules
 from .overlay import Overlay
 from .pipeline import SourceStage
 from .sinks import VideoSink
@@ -87,12 +89,14 @@ class RecognizerReplica:
         """Each request: ``(n, s, s, 3)`` crops of one camera step; all in one model call."""
         rec = self.recognizer
         if rec is None:
-            return [(None, None)] * len(requests)
+            return [(None, None, None)] * len(requests)
         decision = rec.recognize_crops(np.concatenate(requests))
         self.calls, self.faces, self.requests = self.calls + 1, self.faces + len(decision.names), self.requests + len(requests)
         out, start = [], 0
         for crops in requests:
-            out.append((decision.names[start:start + len(crops)], decision.confidences[start:start + len(crops)]))
+            part = slice(start, start + len(crops))
+            features = decision.features[part] if decision.features is not None else None
+            out.append((decision.names[part], decision.confidences[part], features))
             start += len(crops)
         return out
 
@@ -104,13 +108,14 @@ class RecognizerReplica:
 class CameraWorker:
     """One source, end to end; ``run(max_frames)`` returns its figures. Events go to ``writer``."""
 
-    def __init__(self, spec: SourceSpec, config: Config, recognizer, writer, video: str | None = None) -> None:
+    def __init__(self, spec: SourceSpec, config: Config, recognizer, writer, video: str | None = None,
+                 keep: KeepRules | None = None) -> None:
         from facecore.detector import Detector
 
         self.spec, self.config, self.recognizer, self.writer = spec, config, recognizer, writer
         self.detector = Detector(config.detector)
         self.stage = SourceStage(spec.name, config, self.detector, True, Path(spec.source).is_dir())
-        self.maker = EventMaker(config.log, crops=bool(config.log.snapshots))
+        self.maker = EventMaker(config.log, keep if config.faces.folder else None)
         self.video, self.overlay = video, Overlay(config.overlay)
         self._stop = threading.Event()
         self._crop, self._crop_id, self._next_look = None, "", 0.0
@@ -155,13 +160,13 @@ class CameraWorker:
 
     def _step(self, frame, video, figures: dict) -> None:
         pending = self.stage.begin(frame, self._cutter())
-        names = confidences = None
+        names = confidences = features = None
         if pending.crops is not None:
-            names, confidences = self.recognizer.recognize.remote(pending.crops).result()
+            names, confidences, features = self.recognizer.recognize.remote(pending.crops).result()
             figures["requests"] += 1
             if names is None:  # the bundle went away meanwhile
                 names, confidences = np.array([UNKNOWN] * len(pending.crops), object), np.zeros(len(pending.crops))
-        snapshot = self.stage.finish(pending, names, confidences)
+        snapshot = self.stage.finish(pending, names, confidences, features)
         if figures["first_name_s"] is None and snapshot.confirmed.any():
             figures["first_name_s"] = time.perf_counter() - figures["start"]
             figures["first_name_frame"] = frame.index
@@ -177,10 +182,10 @@ class CameraWorker:
 class LogWriter:
     """The one writer of the CSV log (and of the face crops), for every camera."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, keep: KeepRules | None = None) -> None:
         path = config.log.path
         self.events = EventLog(CsvLog(path, config.log.fsync) if path else None, config.log,
-                               config.log.snapshots or None)
+                               config.faces.folder or None, keep=keep)
 
     def write(self, events: list[Event]) -> int:
         return self.events.write(events)

@@ -22,3 +22,10 @@ def enrolled_bundle(tmp_path_factory, facenet_config, facenet_models):
     result = train(config, data, root / "model", models=facenet_models, progress=False)
     assert sorted(result.labels) == list(ENROLLED)
     return result.path
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Each test runs in its own folder: face-live's default paths (data/faces, logs/) land there,
+    never in the checkout."""
+    monkeypatch.chdir(tmp_path)

@@ -14,7 +14,7 @@ import cv2
 import pytest
 
 from helpers import REPO, VIDEOS, need, run_command
-from realtime.csvlog import COLUMNS
+from facecore.csvlog import COLUMNS
 
 OBAMA = VIDEOS / "obama-biden" / "obama.mp4"
 

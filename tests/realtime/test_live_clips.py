@@ -23,7 +23,7 @@ from facecore.recognizer import Recognizer
 from helpers import VIDEOS, need
 from live_helpers import ENROLLED, facenet_sets
 from realtime.cli import live
-from realtime.csvlog import COLUMNS
+from facecore.csvlog import COLUMNS
 from realtime.engine import Engine
 from realtime.pipeline import SourceStage
 

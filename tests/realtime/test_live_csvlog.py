@@ -17,8 +17,8 @@ from facecore.config import LogConfig
 from facecore.errors import UsageError
 from facecore.faces import PENDING, UNKNOWN, Faces
 from helpers import REPO
-from realtime.csvlog import COLUMNS, CsvLog, neutralize
-from realtime.events import EventLog, LogPolicy, face_snapshot
+from facecore.csvlog import COLUMNS, CsvLog, neutralize
+from realtime.events import EventLog, LogPolicy
 from realtime.pipeline import Snapshot
 
 
@@ -89,7 +89,7 @@ def test_unknown_columns_are_an_error(tmp_path):
 
 _WRITER = """
 import sys
-from realtime.csvlog import CsvLog
+from facecore.csvlog import CsvLog
 with CsvLog(sys.argv[1]) as log:
     i = 0
     while True:
@@ -175,13 +175,6 @@ def test_event_log_writes_rows_with_snapshot_crops(tmp_path):
     assert (row["x1"], row["y1"], row["x2"], row["y2"]) == ("10", "20", "60", "90")
     assert row["source_time"] == "1.5" and row["time"][10] == "T" and row["time"][-6] in "+-"
     crop = cv2.imread(row["snapshot"])
-    assert crop.shape == (98, 70, 3)  # the 50x70 box plus 20 % on each side: rows 6..104, columns 0..70
-    b, g, r = crop[crop.shape[0] // 2, crop.shape[1] // 2].tolist()
+    assert crop.shape == (111, 91, 3)  # the square of 70 * 1.6 px around the box's centre (35, 55), clamped
+    b, g, r = crop[55, 45].tolist()
     assert r > 240 and b < 15 and g < 15  # red (BGR on disk; JPEG is lossy)
-
-
-def test_face_snapshot_is_clamped_to_the_frame():
-    image = np.arange(50 * 40 * 3, dtype=np.uint8).reshape(50, 40, 3)
-    crop = face_snapshot(image, np.array([-10, -10, 20, 30]))
-    assert crop.shape == (38, 26, 3)  # 30x40 box plus 20 %: up to column 26, row 38
-    assert np.array_equal(crop, image[:38, :26])

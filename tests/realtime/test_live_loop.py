@@ -13,7 +13,7 @@ from facecore.camera import Camera
 from facecore.config import CameraConfig, Config, LogConfig
 from facecore.errors import SourceError
 from helpers import VIDEOS, need
-from realtime.csvlog import CsvLog
+from facecore.csvlog import CsvLog
 from realtime.events import EventLog
 from realtime.engine import Engine
 from realtime.loop import LiveLoop, LoopOptions, View

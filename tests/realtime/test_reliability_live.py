@@ -33,7 +33,7 @@ from facecore.models import Models
 from helpers import REPO, VIDEOS, need, run_command
 from realtime import events as events_module
 from realtime.cli import _stop_on_signals, live
-from realtime.csvlog import COLUMNS, CsvLog
+from facecore.csvlog import COLUMNS, CsvLog
 from realtime.engine import Engine
 from realtime.events import RETRY_S, EventLog
 from realtime.loop import LiveLoop, LoopOptions, View
@@ -59,7 +59,7 @@ _FORKER = """
 import os, sys
 import numpy as np
 from facecore.config import LogConfig
-from realtime.csvlog import CsvLog
+from facecore.csvlog import CsvLog
 from realtime.events import EventLog
 sys.path.insert(0, sys.argv[2])
 from reliability_helpers import DroppingCamera, snap
@@ -139,7 +139,7 @@ _FILLER = """
 import resource, signal, sys
 import numpy as np
 from facecore.config import LogConfig
-from realtime.csvlog import CsvLog
+from facecore.csvlog import CsvLog
 from realtime.events import EventLog
 sys.path.insert(0, sys.argv[2])
 from reliability_helpers import DroppingCamera, snap
@@ -351,11 +351,12 @@ def test_a_signal_ends_the_run_with_camera_released_csv_and_video_closed_mocked_
 
 
 def test_face_crops_saved_with_log_rows_are_owner_only(tmp_path):
-    """``--snapshots DIR`` keeps a face crop per row: biometric data, so 0700 and 0600."""
+    """``--snapshots DIR`` keeps the face of each row (its crop and record): biometric data, so 0700 and 0600."""
     shots = tmp_path / "new" / "shots"
     with CsvLog(tmp_path / "rec.csv") as csv_log:
         events = EventLog(csv_log, LogConfig(), str(shots))
         assert events.record(snap("ann", 1, 1), np.full((120, 100, 3), 128, np.uint8)) == 1
-    crops = list(shots.iterdir())
-    assert len(crops) == 1 and cv2.imread(str(crops[0])).shape == (98, 70, 3)
-    assert oct(shots.stat().st_mode & 0o777) == "0o700" and oct(crops[0].stat().st_mode & 0o777) == "0o600"
+    kept = sorted(shots.iterdir())
+    assert [p.suffix for p in kept] == [".jpg", ".json"] and cv2.imread(str(kept[0])).shape == (111, 91, 3)
+    assert oct(shots.stat().st_mode & 0o777) == "0o700"
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in kept)

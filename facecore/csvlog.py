@@ -16,6 +16,13 @@ Runs may share one log, starting at the same moment or not: opening holds an exc
 header, and every append holds a shared one. So a new log gets exactly one header, and
 an opening run never takes another run's row in progress for a partial one.
 
+:func:`rewrite_log` (pruning old rows, forgetting a person) writes the kept rows to a
+temporary file and renames it over the log, holding the old file's exclusive lock from
+the read to the rename. A run appending meanwhile waits for that lock; every lock taken
+then checks that the file in hand is still the one at the path, and follows the
+replacement when it is not. So no row is torn, and none is lost in the replaced file.
+(A log deleted by hand is created again, with its header, at the next row.)
+
 Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``,
 ``-``, ``@``, tab or carriage return) get a leading ``'``.
 """
@@ -29,11 +36,11 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from facecore.errors import FacecamError, UsageError
 
-__all__ = ["CsvLog", "COLUMNS", "neutralize"]
+__all__ = ["CsvLog", "COLUMNS", "neutralize", "rewrite_log", "read_log"]
 
 COLUMNS = ("time", "name", "confidence", "track", "frame", "source_time",
            "x1", "y1", "x2", "y2", "source", "snapshot")
@@ -72,6 +79,26 @@ def _last_newline_end(fd: int, size: int, block: int = 65536) -> int:
     return 0
 
 
+def _replaced(fd: int) -> bool:
+    """True when the file open as ``fd`` has left its folder: renamed over by a rewrite, or deleted."""
+    return os.fstat(fd).st_nlink == 0
+
+
+def _open_current(path: Path, kind: int) -> int:
+    """``path`` opened for appending (created 0600) and locked with ``flock(kind)``, once the file
+    in hand is the one at the path (a rewrite may replace it meanwhile)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, kind)
+            if not _replaced(fd):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
 class CsvLog:
     """Append rows to ``path`` (a context manager).
 
@@ -99,9 +126,7 @@ class CsvLog:
     def open(self) -> "CsvLog":
         self.check_path()
         try:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-            with self._locked(fcntl.LOCK_EX):  # one opener at a time looks at the file and mends it
-                self._start()
+            self._open_file()
         except OSError as exc:
             self.close()
             raise FacecamError(f"cannot open the CSV log {self.path}: {exc.strerror or exc}") from None
@@ -122,11 +147,25 @@ class CsvLog:
         except OSError as exc:
             raise FacecamError(f"cannot create the folder of the CSV log {self.path}: {exc.strerror or exc}") from None
 
+    def _open_file(self) -> None:
+        """Open the file at the path and, holding it exclusively (one opener at a time looks at the
+        file and mends it), check its header, or write it."""
+        self.close()
+        self._fd = _open_current(self.path, fcntl.LOCK_EX)
+        try:
+            self._start()
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
     @contextmanager
     def _locked(self, kind: int) -> Iterator[None]:
         """Hold ``flock(kind)`` on the file: exclusive while opening, shared while appending, so an
-        opener never takes another run's row in progress for a partial one left by a crash."""
+        opener never takes another run's row in progress for a partial one left by a crash. When
+        a rewrite replaced the file meanwhile, the new one is opened and locked instead."""
         fcntl.flock(self._fd, kind)
+        while _replaced(self._fd):
+            self._open_file()
+            fcntl.flock(self._fd, kind)
         try:
             yield
         finally:
@@ -202,3 +241,67 @@ class CsvLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _split_rows(data: bytes, path: Path) -> tuple[list[list[str]], int]:
+    """The rows after the header of a log's bytes, and how many bytes a partial last line (left by
+    a killed writer) had; ``UsageError`` when the header is not a face-live log's."""
+    whole_end = data.rfind(b"\n") + 1
+    rows = list(csv.reader(io.StringIO(data[:whole_end].decode("utf-8", errors="replace"), newline="")))
+    if rows and tuple(rows[0]) != COLUMNS:
+        raise UsageError(f"{path} is not a face-live log (its columns differ)")
+    return rows[1:], len(data) - whole_end
+
+
+def read_log(path: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of the log at ``path`` as ``{column: text}`` (none when there is no file)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise FacecamError(f"cannot read the CSV log {path}: {exc.strerror or exc}") from None
+    rows, _ = _split_rows(data, path)
+    return [dict(zip(COLUMNS, row)) for row in rows if len(row) == len(COLUMNS)]
+
+
+def _edited(row: list[str], edit: Callable[[dict[str, str]], dict[str, str] | None]) -> list[str] | None:
+    """``row`` after ``edit`` (a row that is not whole, which face-live never writes, is kept as it is)."""
+    if len(row) != len(COLUMNS):
+        return row
+    edited = edit(dict(zip(COLUMNS, row)))
+    return None if edited is None else [str(edited.get(c, "")) for c in COLUMNS]
+
+
+def rewrite_log(path: str | os.PathLike, edit: Callable[[dict[str, str]], dict[str, str] | None]) -> tuple[int, int]:
+    """Rewrite the log at ``path`` with ``edit(row)`` for each row: the row to keep (changed or
+    not; cells are text, written as they are) or ``None`` to drop it. Atomic, and safe against
+    runs appending meanwhile (see above). Returns ``(kept, dropped)``; ``(0, 0)`` without a file.
+    """
+    from .files import write_private
+
+    path = Path(os.path.realpath(path))
+    if not path.is_file():  # no log yet; or a device (/dev/full, /dev/null), which holds no rows
+        return 0, 0
+    try:
+        fd = _open_current(path, fcntl.LOCK_EX)
+    except OSError as exc:
+        raise FacecamError(f"cannot open the CSV log {path}: {exc.strerror or exc}") from None
+    try:
+        data = b""
+        while chunk := os.pread(fd, 1 << 20, len(data)):
+            data += chunk
+        rows, partial = _split_rows(data, path)
+        kept = [_edited(row, edit) for row in rows]
+        kept = [row for row in kept if row is not None]
+        if kept != rows:  # else the file stays as it is (a partial last line is for the next opener)
+            if partial:
+                log.warning("%s ended with a partial row left by an interrupted run; removed it: %r",
+                            path, data[len(data) - partial:][:200].decode("utf-8", errors="replace"))
+            write_private(path, _line(list(COLUMNS)) + b"".join(map(_line, kept)))  # temporary sibling, renamed
+    finally:
+        os.close(fd)  # releases the lock: waiting writers find the new file
+    return len(kept), len(rows) - len(kept)

@@ -1,0 +1,124 @@
+"""Calibration: how high a head scores people it never saw, and the thresholds taken from it.
+
+1. split each person's photos 85/15 (stratified, ``train.seed``) and fit the head;
+2. impostor scores: a head's best score for photos of people it did not learn (other enrolled
+   people; photos of strangers; counter-examples, faces corrected as not being someone, scored
+   for that someone);
+3. the common threshold from them, and for each person with counter-examples a bound that
+   none of them reaches, with its cost in held-out photos of that person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facecore.config import Config
+from facecore.heads import CentroidHead, Head, calibrate_threshold, make_head, tail_threshold
+
+__all__ = ["Fitted", "fit_and_calibrate"]
+
+
+def _split(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/validation indices; every person keeps at least one training image."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    n_val = int(np.ceil(share * len(y)))
+    counts = np.bincount(y)
+    if share <= 0 or counts.min() < 2:
+        return idx, idx[:0]
+    n_val = min(max(n_val, len(counts)), len(y) - len(counts))
+    if n_val < len(counts):
+        return idx, idx[:0]
+    tr, va = train_test_split(idx, test_size=n_val, stratify=y, random_state=seed)
+    return np.sort(tr), np.sort(va)
+
+
+def _genuine(head: Head, final: Head, x: np.ndarray, y: np.ndarray, va: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of enrolled photos for their own person, from a head that did not see them, and
+    whose photos they are."""
+    if isinstance(final, CentroidHead):  # leave one out, people with 2 photos or more, in class order
+        counts = np.bincount(y, minlength=final.n_classes)
+        whose = np.concatenate([np.full(n, c) for c, n in enumerate(counts) if n >= 2] or [np.zeros(0, np.int64)])
+        return final.genuine_scores(x, y), whose.astype(np.int64)
+    if not len(va):
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    return head.scores(x[va])[np.arange(len(va)), y[va]], y[va]
+
+
+def _person_bounds(threshold: float, counter: np.ndarray, counter_y: np.ndarray, genuine: np.ndarray,
+                   genuine_y: np.ndarray) -> dict:
+    """For each person with counter-examples: ``bound``, the lowest score none of them reaches (they
+    are named only at ``max(threshold, bound)``), and the held-out genuine photos of theirs that
+    the stricter threshold refuses beyond the common one (the cost of the corrections)."""
+    out = {}
+    for c in np.unique(counter_y):
+        bound = float(min(1.0, np.nextafter(counter[counter_y == c].max(), np.inf)))
+        own = genuine[genuine_y == c]
+        refused = int(np.sum((own >= threshold) & (own < max(threshold, bound))))
+        out[int(c)] = {"bound": bound, "counter_examples": int(np.sum(counter_y == c)), "genuine": int(len(own)),
+                       "refused": refused}
+    return out
+
+
+def _threshold(final: Head, x, y, n_classes: int, pool: np.ndarray, genuine: np.ndarray, config: Config) -> dict:
+    """The acceptance threshold and where it came from.
+
+    1. ``impostor``: the lowest score that at most ``target_far`` of impostor scores reach;
+    2. ``tail`` (centroid head): the same from a normal fit to all impostor pairs, which
+       matters when few people are enrolled and the empirical quantile rests on few faces;
+    3. ``genuine``: raised as far as ``target_frr`` of enrolled photos, held out, would be
+       rejected: with few people, the impostors seen say little about strangers, and
+       this keeps the threshold as strict as the enrolled photos allow.
+    """
+    rec = config.recognition
+    parts = {"impostor": calibrate_threshold(pool, rec.target_far, rec.threshold)}
+    if isinstance(final, CentroidHead):
+        parts["tail"] = tail_threshold(final.impostor_pairs(x, y), n_classes, rec.target_far)
+    if rec.target_frr > 0 and len(genuine) >= 2:
+        parts["genuine"] = float(np.quantile(genuine, rec.target_frr))
+    threshold = max(v for v in parts.values() if v is not None)
+    return {"threshold": float(min(1.0, threshold)), "parts": parts}
+
+
+@dataclass
+class Fitted:
+    """``head``: fitted on the training split (metrics, curves); ``final``: what the bundle holds."""
+
+    head: Head
+    final: Head
+    history: dict
+    val: np.ndarray
+    impostor: np.ndarray
+    strangers: np.ndarray
+    calibration: dict
+    counter: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+
+def fit_and_calibrate(config: Config, x: np.ndarray, y: np.ndarray, n_classes: int,
+                      strangers: np.ndarray | None = None, progress: bool = False,
+                      counter: tuple[np.ndarray, np.ndarray] | None = None) -> Fitted:
+    """Steps 2-4: split, fit the head, calibrate its threshold (optionally with strangers' features,
+    and with ``counter``: features of faces that are not the person of the class given with each).
+
+    A counter-example's score for the person it is not is an impostor score; the person also
+    gets a bound that none of their counter-examples reaches (``calibration["people"]``).
+    """
+    tr, va = _split(y, config.train.validation_split, config.train.seed)
+    head = make_head(config.head, config.train.seed)
+    history = head.fit(x[tr], y[tr], n_classes, validation=(x[va], y[va]), progress=progress)
+    final = head
+    if config.head.kind == "centroid":
+        final = make_head(config.head, config.train.seed)
+        final.fit(x, y, n_classes)
+    impostor = final.impostor_scores(x, y, n_classes)
+    stranger_scores = final.scores(strangers).max(axis=1) if strangers is not None else np.zeros(0, np.float32)
+    cx, cy = counter if counter is not None and len(counter[1]) else (None, np.zeros(0, np.int64))
+    counter_scores = final.scores(cx)[np.arange(len(cy)), cy] if cx is not None else np.zeros(0, np.float32)
+    pool = np.concatenate([impostor, stranger_scores, counter_scores])
+    genuine, whose = _genuine(head, final, x, y, va)
+    calibration = _threshold(final, x, y, n_classes, pool, genuine, config)
+    calibration["people"] = _person_bounds(calibration["threshold"], counter_scores, cy, genuine, whose)
+    return Fitted(head, final, history, va, impostor, stranger_scores, calibration, counter_scores)

@@ -1,0 +1,126 @@
+"""Which faces of the logged tracks face-live keeps: each row's face, and the best few of each
+track, ranked by the enrollment gate's measures (:func:`facecore.quality.measure_face`).
+
+Pure bookkeeping, like :class:`~realtime.events.EventMaker` that uses it: it says which faces
+to keep (their records and pictures) and which kept faces are no longer among their track's
+best; the one writer (:class:`~realtime.events.EventLog`) stores and deletes them.
+
+For each track (per source):
+
+- the face of every CSV row of the track is kept (the row's ``snapshot`` points at it) and is
+  never replaced by a better one: the log refers to it;
+- every face the model looked at (a step with a model call gives its feature vector) is a
+  candidate; the track keeps up to ``faces.per_track`` faces, a better candidate taking the
+  place of the worst one that is not a row's face;
+- before the track's first row (its name still being voted on), the best candidates wait in
+  memory, and are kept once the track is logged; a track that ends unlogged leaves nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import numpy as np
+
+from facecore.config import CaptureConfig, FacesConfig
+from facecore.facestore import StoredFace, face_crop, new_face_id
+from facecore.images import encode_jpeg
+from facecore.quality import measure_face
+
+from .pipeline import Snapshot
+
+__all__ = ["KeepRules", "Kept", "FacePicker"]
+
+
+@dataclass(frozen=True)
+class KeepRules:
+    """How faces are kept: ``faces`` (how many), ``capture`` (the gate's measures, the crop's margin
+    and largest side), ``backbone`` (names the weights that made the feature vectors)."""
+
+    faces: FacesConfig = field(default_factory=FacesConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    backbone: str = ""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A face to keep: its record and its picture (JPEG bytes)."""
+
+    face: StoredFace
+    jpeg: bytes
+
+
+@dataclass
+class _Track:
+    logged: bool = False
+    kept: list = field(default_factory=list)  # (score, id, row) of the faces kept
+    waiting: list = field(default_factory=list)  # Kept, before the first row
+
+
+class FacePicker:
+    """``pick(snapshot, image, rows, stamp)``: the faces to keep for one step of one source."""
+
+    def __init__(self, rules: KeepRules) -> None:
+        self.rules = rules
+        self._tracks: dict[tuple[str, int], _Track] = {}
+
+    def pick(self, snapshot: Snapshot, image: np.ndarray, rows: list[int],
+             stamp: datetime) -> tuple[dict[int, Kept], list[Kept], list[str]]:
+        """For the faces of ``snapshot`` (made from RGB ``image``) whose indices ``rows`` become CSV rows
+        now: ``(row faces by index, other faces to keep, ids of kept faces to delete)``."""
+        faces = snapshot.faces
+        features = faces.data.get("features")
+        looked = set() if features is None else set(np.flatnonzero(~np.isnan(features[:, 0])).tolist())
+        self._forget_ended(snapshot.source, faces.track_ids)
+        row_faces, keep, drop = {}, [], []
+        for i in sorted(looked | set(rows)):
+            track = self._tracks.setdefault((snapshot.source, int(faces.track_ids[i])), _Track())
+            kept = self._make(snapshot, image, i, stamp, i in rows)
+            if i in rows:
+                row_faces[i] = kept
+                track.kept.append((kept.face.score, kept.face.id, True))
+                if not track.logged:  # the faces seen while its name was voted on get the name decided
+                    track.logged = True
+                    for waiting in track.waiting:
+                        self._offer(track, Kept(replace(waiting.face, name=kept.face.name), waiting.jpeg), keep, drop)
+                    track.waiting = []
+            elif track.logged:
+                self._offer(track, kept, keep, drop)
+            else:
+                track.waiting = sorted([*track.waiting, kept], key=lambda k: -k.face.score)[:self.rules.faces.per_track]
+        return row_faces, keep, drop
+
+    def _offer(self, track: _Track, kept: Kept, keep: list, drop: list) -> None:
+        """Keep ``kept`` when the track has room, or in place of its worst face that is not a row's."""
+        if len(track.kept) >= self.rules.faces.per_track:
+            replaceable = [entry for entry in track.kept if not entry[2]]
+            worst = min(replaceable, default=None)
+            if worst is None or worst[0] >= kept.face.score:
+                return
+            track.kept.remove(worst)
+            if any(k.face.id == worst[1] for k in keep):  # chosen in this very step: not stored yet
+                keep[:] = [k for k in keep if k.face.id != worst[1]]
+            else:
+                drop.append(worst[1])
+        track.kept.append((kept.face.score, kept.face.id, False))
+        keep.append(kept)
+
+    def _forget_ended(self, source: str, live: np.ndarray) -> None:
+        """Tracks of ``source`` that are no longer live will not come back (ids are never reused)."""
+        alive = {int(t) for t in live}
+        for key in [k for k in self._tracks if k[0] == source and k[1] not in alive]:
+            del self._tracks[key]
+
+    def _make(self, snapshot: Snapshot, image: np.ndarray, i: int, stamp: datetime, row: bool) -> Kept:
+        faces, capture = snapshot.faces, self.rules.capture
+        features = faces.data.get("features")
+        vector = None if features is None or np.isnan(features[i, 0]) else features[i].astype(np.float32)
+        quality = measure_face(image, faces[[i]], capture)
+        face = StoredFace(
+            id=new_face_id(stamp), time=stamp.isoformat(timespec="milliseconds"), source=snapshot.source,
+            track=int(faces.track_ids[i]), frame=snapshot.frame_index, name=str(faces.names[i]),
+            confidence=float(faces.confidences[i]), box=tuple(float(v) for v in faces.boxes[i]),
+            quality=quality.as_dict(), features=vector, backbone=self.rules.backbone if vector is not None else "",
+            row=row)
+        return Kept(face, encode_jpeg(face_crop(image, faces.boxes[i], capture.image_margin, capture.image_px)))

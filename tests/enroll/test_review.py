@@ -1,0 +1,138 @@
+"""face-enroll review on real LFW faces (real MTCNN, real facenet): the clustering rule, grouping
+strangers, a review with nobody enrolled (features computed from the pictures), damaged faces
+skipped, the JSON, the sheets, discarding a cluster."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enroll.cli import main
+from enroll.clusters import DEFAULT_DISTANCE, cluster, measured_distance, merge_distance, pair_scores, purity
+from enroll.review import merge_distance_for, review
+from enroll.training import train
+from facecore.csvlog import CsvLog, read_log
+from facecore.facestore import FaceStore, StoredFace, new_face_id
+from facecore.features import features_for_images
+from facecore.heads import unit_features
+from helpers import copy_people, lfw_people
+
+PEOPLE = ["Abdullah_Gul", "Amelie_Mauresmo", "Andy_Roddick", "Ann_Veneman", "Bill_Clinton", "Britney_Spears",
+          "Condoleezza_Rice", "Fidel_Castro"]
+START = datetime.now(timezone.utc) - timedelta(hours=2)
+
+
+@pytest.fixture(scope="module")
+def lfw_features(facenet_config, facenet_models):
+    """Unit features of 4 photos each of 8 LFW people, with their names and paths."""
+    items = [(name, path) for name, paths in lfw_people(PEOPLE, 0, 4).items() for path in paths]
+    found = features_for_images(items, facenet_models.detector, facenet_models.backbone, facenet_config, None, False)
+    return unit_features(np.stack(found.features)), np.array(found.people), found.paths
+
+
+def test_the_merge_distance_weighs_a_wrong_merge_four_times_a_split():
+    genuine, impostor = np.linspace(0.5, 0.9, 100), np.linspace(0.0, 0.6, 100)
+    distance = merge_distance(genuine, impostor)
+    s = 1.0 - distance
+    far, frr = np.mean(impostor >= s), np.mean(genuine < s)
+    best = min(4 * np.mean(impostor >= t) + np.mean(genuine < t) for t in np.linspace(0, 1, 2001))
+    assert 4 * far + frr <= best + 1e-9 and 0.55 < s < 0.65
+    with pytest.raises(ValueError):
+        merge_distance(genuine, [])
+
+
+def test_strangers_group_by_person_at_the_default_distance(lfw_features):
+    x, people, _ = lfw_features
+    groups = cluster(x, DEFAULT_DISTANCE["facenet"])
+    assert purity(groups, people) >= 0.9 and len(PEOPLE) <= len(np.unique(groups)) <= len(PEOPLE) + 3
+    assert list(cluster(x[:1], 0.5)) == [0] and len(cluster(x[:0], 0.5)) == 0
+
+
+def test_the_distance_is_measured_on_enrolled_photos_only_with_three_people_or_more(lfw_features):
+    x, people, _ = lfw_features
+    measured = measured_distance(x, people)
+    genuine, impostor = pair_scores(x, people)
+    assert measured == {"distance": round(merge_distance(genuine, impostor), 4), "genuine_pairs": len(genuine),
+                        "impostor_pairs": len(impostor)}
+    two = np.isin(people, PEOPLE[:2])
+    assert measured_distance(x[two], people[two]) is None
+
+
+def _store(root: Path, paths: list, features=None) -> FaceStore:
+    """The photos as faces face-live kept of strangers, one a minute (features: ``None`` for each
+    face when given ``None``, as when nobody was enrolled)."""
+    store = FaceStore(root / "faces")
+    with CsvLog(root / "log.csv") as log:
+        for i, path in enumerate(paths):
+            when = START + timedelta(minutes=i)
+            vector = None if features is None else features[i]
+            face = StoredFace(new_face_id(when), when.isoformat(), f"cam{i % 2}", i, 0, "unknown", 0.5,
+                              (0, 0, 250, 250), {"score": 0.5 + i / 1000}, vector, "")
+            snapshot = store.add(face, Path(path).read_bytes())
+            log.append({"time": face.time, "name": "unknown", "track": i, "source": face.source,
+                        "snapshot": str(snapshot)})
+    return store
+
+
+def test_review_with_nobody_enrolled_skips_damaged_faces_and_prints_json(tmp_path, facenet_config, facenet_models,
+                                                                          lfw_features, capsys, caplog):
+    _, people, paths = lfw_features
+    store = _store(tmp_path, paths[:12])  # 3 people, 4 photos each; no features: nobody was enrolled
+    damaged = sorted((tmp_path / "faces").glob("*.json"))
+    damaged[0].write_bytes(damaged[0].read_bytes()[:50])  # half-written record
+    (tmp_path / "faces" / f"{damaged[1].stem}.jpg").write_bytes(b"\xff\xd8 cut short")  # damaged picture
+    sets = {"faces": {"folder": str(tmp_path / "faces")}, "review": {"sheets": str(tmp_path / "sheets")},
+            "train": {"model": str(tmp_path / "no-model")}, "log": {"path": str(tmp_path / "log.csv")}}
+    config = facenet_config.replace(**sets)
+    assert merge_distance_for(config)[1] == "the facenet default, measured on LFW"
+    with caplog.at_level(logging.WARNING):
+        result = review(config, models=facenet_models)
+    assert "skipping the stored face" in caplog.text and "left out of the review" in caplog.text
+    assert result.skipped == 1 and sum(len(c.faces) for c in result.clusters) == 10
+    truth = {str(p): person for p, person in zip(paths, people)}
+    by_picture = {f.id: truth[str(paths[f.track])] for c in result.clusters for f in c.faces}
+    groups = np.array([c.id for c in result.clusters for _ in c.faces])
+    assert purity(groups, np.array([by_picture[f.id] for c in result.clusters for f in c.faces])) == 1.0
+    assert all(f.features is not None for f in store.faces() if f.id in by_picture)  # computed once, kept
+    assert [c.id for c in result.clusters] == list(range(1, len(result.clusters) + 1))
+    assert [len(c.faces) for c in result.clusters] == sorted((len(c.faces) for c in result.clusters), reverse=True)
+    assert all(c.sheet.read_bytes()[:4] == b"\x89PNG" for c in result.clusters)
+
+    args = ["--faces", str(tmp_path / "faces"), "--sheets", str(tmp_path / "sheets"), "--model",
+            str(tmp_path / "no-model"), "--log", str(tmp_path / "log.csv"), *_facenet_sets(facenet_config)]
+    assert main(["review", "--json", *args]) == 0  # every face has its features now: no model is built
+    printed = json.loads(capsys.readouterr().out)
+    assert [set(c) for c in printed["clusters"]] == [{"id", "faces", "first_seen", "last_seen", "sources",
+                                                      "sheet"}] * len(result.clusters)
+    first = printed["clusters"][0]
+    assert first["faces"] == len(result.clusters[0].faces) and first["sources"] == ["cam0", "cam1"]
+    assert first["first_seen"] <= first["last_seen"] and Path(first["sheet"]).is_file()
+
+    gone = {f.id for f in result.clusters[0].faces}
+    assert main(["review", "--discard", "1", *args]) == 0
+    assert not gone & set(store.ids()) and not (tmp_path / "sheets" / "cluster-001.png").exists()
+    emptied = [r for r in read_log(tmp_path / "log.csv") if r["snapshot"] == ""]
+    assert len(emptied) == len(gone)  # their rows stay; the cells that pointed at them are empty
+    assert main(["review", "--discard", "1", *args]) == 2  # it is gone from the last review
+
+
+def _facenet_sets(config) -> list[str]:
+    return ["--set", "backbone.name=facenet", "--set", f"backbone.weights={config.backbone.weights}"]
+
+
+def test_one_person_enrolled_uses_the_default_and_three_use_their_own_photos(tmp_path, facenet_config,
+                                                                              facenet_models):
+    config = facenet_config.replace(train={"cache_dir": str(tmp_path / "cache"), "model": str(tmp_path / "m")})
+    one = copy_people(tmp_path / "one", lfw_people(PEOPLE[:1], 0, 4))
+    train(config, one, tmp_path / "m", models=facenet_models, progress=False)
+    assert merge_distance_for(config)[1] == "the facenet default, measured on LFW"
+    three = copy_people(tmp_path / "three", lfw_people(PEOPLE[:3], 0, 5))
+    train(config, three, tmp_path / "m", models=facenet_models, progress=False)
+    distance, basis = merge_distance_for(config)
+    assert basis == "measured on the enrolled photos (30 genuine and 75 impostor pairs)" and 0 < distance < 1
+    assert merge_distance_for(config.replace(review={"distance": 0.3})) == (0.3, "review.distance")

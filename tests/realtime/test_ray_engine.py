@@ -15,7 +15,7 @@ import pytest
 
 from helpers import REPO, VIDEOS, need, run_command, write_clip
 from live_helpers import facenet_sets
-from realtime.csvlog import COLUMNS
+from facecore.csvlog import COLUMNS
 
 OBAMA = VIDEOS / "obama-biden" / "obama.mp4"
 BIDEN = VIDEOS / "obama-biden" / "biden.mp4"

@@ -141,3 +141,18 @@ def test_backbone_runs_small_jobs_eagerly_then_compiles_with_the_same_features(m
     fresh = Backbone("facenet", FACENET_INPUT_SIZE, "test", model, (1, 4, 16))
     fresh.warm_up()
     assert fresh.compiled  # warm_up compiles at once (the live loop)
+
+
+def test_folded_batch_norms_give_the_file_layers_embeddings(model):
+    """The default build folds each batch normalisation into the convolution or dense layer before
+    it (fewer layers: a faster build, trace and run); the embeddings of real faces stay those of
+    the file's own layers, built unfolded."""
+    plain = build_facenet(MODEL_PATH, fold=False)
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert "BatchNormalization" not in kinds
+    assert sum(type(layer).__name__ == "BatchNormalization" for layer in plain.layers) == 112
+    assert len(model.layers) == len(plain.layers) - 112
+    faces, _ = _lfw_faces()
+    folded, unfolded = _embed(model, faces), _embed(plain, faces)
+    assert np.abs(folded - unfolded).max() < 1e-5
+    assert (folded * unfolded).sum(axis=1).min() > 0.99999

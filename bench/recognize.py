@@ -49,7 +49,7 @@ def measure(name: str, sizes: list[int], repeats: int, backend: str) -> list[dic
 
     # every size is one call of exactly that size (no padding to another size)
     backbone = build_backbone(BackboneConfig(name=name, weights=WEIGHTS[name]), sorted({1, *sizes}))
-    backbone.warm_up()
+    backbone.warm_up(every_size=True)
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (max(sizes), backbone.input_size, backbone.input_size, 3), dtype=np.uint8)
     rows = []

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from facecore.app import (add_common_options, exit_fast, load_command_config, print_table, quiet_tensorflow,
+from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config, print_table, quiet_tensorflow,
                           run_guarded, setup_logging, sigterm_interrupts)
 from facecore.config import Config
 from facecore.errors import UsageError
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def console() -> None:
     """The installed command: ``main`` on the command line, then a fast exit."""
+    detach_python_stderr()
     exit_fast(main())
 
 

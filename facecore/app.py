@@ -17,7 +17,7 @@ from .config import Config, apply_values, given_keys, load_config
 from .errors import FacecamError
 
 __all__ = [
-    "quiet_tensorflow", "load_tensorflow", "setup_logging", "run_guarded", "exit_fast", "print_table",
+    "quiet_tensorflow", "load_tensorflow", "detach_python_stderr", "native_stderr_silenced", "setup_logging", "run_guarded", "exit_fast", "print_table",
     "Terminated", "sigterm_interrupts", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "load_command_config", "FLAG_KEYS",
     "add_common_options",
 ]
@@ -69,19 +69,70 @@ def quiet_tensorflow() -> None:
 
 def load_tensorflow() -> None:
     """Import TensorFlow (and look for GPUs) once, with the C++ start-up lines that its
-    own settings cannot silence sent to /dev/null; shown when logging is at DEBUG."""
-    if "tensorflow" in sys.modules or logging.getLogger().isEnabledFor(logging.DEBUG):
+    own settings cannot silence kept off the terminal (see :func:`native_stderr_silenced`)."""
+    if "tensorflow" in sys.modules:
         return
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
+    with native_stderr_silenced():
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")
+
+
+def detach_python_stderr() -> None:
+    """Make Python's ``sys.stderr`` write to its own copy of file descriptor 2.
+
+    Native libraries (TensorFlow's C++ runtime, absl, CUDA, Ray's core) write to descriptor 2
+    directly, whatever their log settings. Once detached, :func:`native_stderr_silenced` can
+    point descriptor 2 at /dev/null while the models load on a thread, and the messages
+    facecam prints meanwhile (logging included) still reach the terminal. Called once, by the
+    installed commands, before logging is set up.
+    """
+    try:
+        sys.stderr.flush()
+        copy = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no descriptor 2 (a closed or odd stderr)
+        return
+    sys.stderr = open(copy, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
+                      errors="backslashreplace")
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Inside, what native code writes to file descriptor 2 goes to /dev/null (shown at DEBUG
+    level, with ``--debug``). Python's ``sys.stderr`` goes there too unless it was detached
+    (:func:`detach_python_stderr`). Nested and concurrent uses are counted: the descriptor is
+    restored when the last one ends."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        yield
+        return
+    with _SILENCE_LOCK:
+        if _SILENCED[0] == 0:
+            _flush_quietly(sys.stderr)
+            _SILENCED[1] = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _SILENCED[0] += 1
+    try:
+        yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _SILENCE_LOCK:
+            _SILENCED[0] -= 1
+            if _SILENCED[0] == 0:
+                _flush_quietly(sys.stderr)
+                os.dup2(_SILENCED[1], 2)
+                os.close(_SILENCED[1])
+
+
+_SILENCE_LOCK = threading.Lock()
+_SILENCED = [0, -1]  # open uses of native_stderr_silenced, and the saved descriptor 2
+
+
+def _flush_quietly(stream) -> None:
+    try:
+        stream.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -156,10 +207,7 @@ def exit_fast(code: int) -> NoReturn:
         sys.exit(code)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+        _flush_quietly(stream)
     os._exit(code)
 
 

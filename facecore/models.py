@@ -8,6 +8,7 @@ features, ``face-live`` to find faces and recognise them. Building them costs se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from .backbones import Backbone, build_backbone
 from .config import Config
@@ -25,8 +26,14 @@ class Models:
     backbone: Backbone | None = None
 
     @classmethod
-    def build(cls, config: Config, device: str = "CPU:0", backbone: bool = True) -> "Models":
-        """Build the detector (on TensorFlow ``device``) and, with ``backbone``, ``config``'s backbone."""
+    def build(cls, config: Config, device: str = "CPU:0", backbone: bool = True,
+              mark: Callable[[str], None] | None = None) -> "Models":
+        """Build the detector (on TensorFlow ``device``) and, with ``backbone``, ``config``'s
+        backbone; ``mark(part)`` is called after each (start-up figures)."""
+        mark = mark or (lambda part: None)
         detector = Detector(config.detector, device=device)
+        mark("detector")
         built = build_backbone(config.backbone, config.recognition.batch_sizes) if backbone else None
+        if built is not None:
+            mark("backbone")
         return cls(detector, built)

@@ -21,8 +21,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from facecore.app import (add_common_options, exit_fast, load_command_config, quiet_tensorflow, run_guarded,
-                          setup_logging)
+from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config,
+                          quiet_tensorflow, run_guarded, setup_logging)
 from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
 from facecore.errors import FacecamError, UsageError
@@ -42,6 +42,7 @@ from .pipeline import SourceStage
 from .reload import ModelReloader
 from .sinks import VideoSink, Window, require_gui
 from .sources import SourceOpener, plan_sources, video_paths
+from .startup import ModelLoader, show_while_loading
 from .stats import RunReport
 
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT"]
@@ -172,25 +173,41 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         stack.callback(events.close)
         sources = SourceOpener(specs, config.camera, stack, opener)
         sources.open_live()  # a camera that cannot be opened, or a file without frames, fails here
-        device = select_device(config.recognition.device)
-        _say(f"device: {device.description}")
         if bundle is None:
             _say(f"no model bundle at {config.train.model}: every face is shown as unknown. {ENROLL_HINT}")
-        models = models or Models.build(config, device.name, backbone=bundle is not None)
-        engine = _engine(config, specs, bundle, models)
-        _say("warming up the models")
-        engine.warm_up()
+        window = stack.enter_context(_window(config, args.headless))
+        loader = ModelLoader(lambda mark: _build(config, specs, bundle, models, mark)).start()
+        if window is not None:  # the sources' frames are shown while the models load
+            ended = show_while_loading(loader, sources.newest, window, Overlay(config.overlay), stop or threading.Event())
+            if ended:
+                return RunReport(ended=ended, startup={"models_s": None, "parts": dict(loader.parts)})
+        models, engine = loader.result()
+        _say(f"models {loader.summary()}")
         cameras = sources.open_rest()  # a paced file starts playing here
         views = [View(name, camera, stack.enter_context(VideoSink(videos[name], camera.fps)) if videos else None)
                  for name, camera in cameras.items()]
-        window = stack.enter_context(_window(config, args.headless))
         options = LoopOptions(args.max_frames, ENROLL_HINT, config.overlay.stale_s,
                               config.overlay.snapshot_dir, config.overlay.show_stats)
         backbone = engine.recognizer.backbone if engine.recognizer else models.backbone
         reloader = ModelReloader(config.train.model, config, backbone, bundle.id if bundle else None, engine.offer)
         report = LiveLoop(views, engine, events, Overlay(config.overlay), options, stop, window, reloader).run()
     report.rows, report.rows_unwritten, report.log_error = events.rows, events.unwritten, events.error
+    report.startup = {"models_s": round(loader.seconds, 3), "parts": dict(loader.parts)}
     return report
+
+
+def _build(config: Config, specs: list, bundle: Bundle | None, models: Models | None,
+           mark) -> tuple[Models, Engine]:
+    """On the loader's thread: TensorFlow and the device, the models (unless given), the engine
+    around them, warmed up; ``mark(part)`` after each part."""
+    device = select_device(config.recognition.device)
+    mark("tensorflow")
+    _say(f"device: {device.description}")
+    models = models or Models.build(config, device.name, backbone=bundle is not None, mark=mark)
+    engine = _engine(config, specs, bundle, models)
+    engine.warm_up()
+    mark("warm-up")
+    return models, engine
 
 
 @contextmanager
@@ -233,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def console() -> None:
     """The installed command: ``main`` on the command line, then a fast exit."""
+    detach_python_stderr()
     exit_fast(main())
 
 

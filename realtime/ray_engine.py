@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
+from facecore.app import native_stderr_silenced
 from facecore.camera import SourceSpec
 from facecore.config import Config
 from facecore.errors import SourceError, UsageError
@@ -58,26 +58,9 @@ def _start_ray(config: Config, cameras: int) -> bool:
     if not r.address:
         needed = r.replicas * r.replica_cpus + cameras * r.camera_cpus + 0.5  # + the writer
         quiet["num_cpus"] = max(os.cpu_count() or 1, int(needed + 0.999))
-    with _stderr_closed():
+    with native_stderr_silenced():  # Ray's core prints a line at start, whatever its log level
         ray.init(address=r.address or None, **quiet)
     return not r.address
-
-
-@contextmanager
-def _stderr_closed():
-    """Ray's core prints a line to the process's stderr when it starts, whatever its log level:
-    sent to /dev/null meanwhile (kept with --debug)."""
-    if logging.getLogger().isEnabledFor(logging.DEBUG):
-        yield
-        return
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _deploy(config: Config):

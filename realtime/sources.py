@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
-from facecore.camera import Camera, SourceSpec, first_frame, is_stream, named_sources, parse_source
+from facecore.camera import Camera, Frame, SourceSpec, first_frame, is_stream, named_sources, parse_source
 from facecore.config import CameraConfig, Config
 from facecore.errors import SourceError, UsageError
 
@@ -73,6 +73,7 @@ class SourceOpener:
         live = config.pace or any(is_stream(spec.source) for spec in specs)
         self.config = dataclasses.replace(config, pace=True) if live else config
         self.cameras: dict[str, Camera] = {}
+        self.first: dict[str, Frame] = {}  # files and folders: the first frame, probed
 
     def open_live(self) -> None:
         """Open the cameras and streams, and probe the files and folders for a first frame."""
@@ -80,7 +81,13 @@ class SourceOpener:
             if is_stream(spec.source):
                 self.cameras[spec.name] = self.stack.enter_context(Camera(spec.source, self.config, self.opener))
             else:
-                first_frame(spec.source, self.config, self.opener)
+                self.first[spec.name] = first_frame(spec.source, self.config, self.opener)
+
+    def newest(self) -> dict[str, Frame | None]:
+        """Each source's newest frame before the run (shown while the models load): a camera's or
+        a stream's newest (``None`` before its first), a file's or a folder's first."""
+        return {spec.name: self.cameras[spec.name].newest() if spec.name in self.cameras else self.first.get(spec.name)
+                for spec in self.specs}
 
     def open_rest(self) -> dict[str, Camera]:
         """Open the files and folders; returns every camera, in the order of the sources."""

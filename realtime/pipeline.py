@@ -27,9 +27,9 @@ from facecore.faces import PENDING, UNKNOWN, Faces
 
 from .tracker import Tracker
 
-__all__ = ["SourceStage", "Snapshot", "StageTimes", "Pending", "Cutter"]
+__all__ = ["SourceStage", "Snapshot", "StageTimes", "Pending", "Cropper"]
 
-Cutter = Callable[[np.ndarray, Faces], np.ndarray]  # (RGB frame, faces) -> (n, s, s, 3) crops
+Cropper = Callable[[np.ndarray, Faces], np.ndarray]  # (RGB frame, faces) -> (n, s, s, 3) crops
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,9 @@ class SourceStage:
         """The model changed: every track is named afresh (``unknown`` when nobody is recognised)."""
         self.tracker.forget_names(PENDING if recognizing else UNKNOWN)
 
-    def begin(self, frame: Frame, cut: Cutter | None) -> Pending:
+    def begin(self, frame: Frame, crop: Cropper | None) -> Pending:
         """Detect (when due) and track on ``frame`` (RGB uint8, frames in source order), and cut
-        the crops of the tracks due for recognition with ``cut`` (``None``: nobody to recognise)."""
+        the crops of the tracks due for recognition with ``crop`` (``None``: nobody to recognise)."""
         index, detected, detect_ms = frame.index, None, None
         if self.stills:
             self.tracker.clear()
@@ -141,11 +141,11 @@ class SourceStage:
         faces = self.tracker.update(detected, index)
         self._born = {int(i): self._born.get(int(i), frame.time_s) for i in faces.track_ids}
         self._named &= set(self._born)
-        due = self.tracker.due(faces, index) if cut is not None else np.zeros(len(faces), bool)
+        due = self.tracker.due(faces, index) if crop is not None else np.zeros(len(faces), bool)
         crops, crop_ms = None, None
         if due.any():
             start = time.perf_counter()
-            crops = cut(frame.image, faces[due])
+            crops = crop(frame.image, faces[due])
             crop_ms = _ms(start)
         return Pending(frame, faces, due, crops, detected is not None, detect_ms, crop_ms)
 

@@ -149,7 +149,7 @@ class CameraWorker:
                     break
             figures["status"] = camera.status or "ended"
         figures.update(seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu,
-                       name_latency_s=[round(s, 3) for s in self.stage.name_latencies])
+                       name_latency_s=[round(s, 3) for s in self.stage.name_latencies], cuts=self.stage.cuts.count)
         del figures["start"]
         return figures
 

@@ -75,7 +75,7 @@ class RunReport:
     ``max-frames``; ``rows_unwritten``: rows due that the CSV log could not take, and
     ``log_error`` why (``""``: the log worked at the end); ``cpu_s``: processor time of the whole
     process during the loop; per source, ``name_latency_s``: seconds from each named track's
-    first appearance to its first name."""
+    first appearance to its first name, and ``cuts``: the scene cuts found."""
 
     frames: int = 0
     steps: int = 0

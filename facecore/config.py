@@ -51,6 +51,7 @@ class CameraConfig:
     reconnect_attempts: int = _f(5, lo=0, hi=1000)
     reconnect_backoff_s: float = _f(1.0, lo=0.0, hi=_HOUR)
     pace: bool = False
+    cut_threshold: float = _f(0.15, lo=0.0, hi=1.0)
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,8 @@ class Engine:
         """One step over the newest frame of each source in ``frames`` (by source name)."""
         self._take_offered()
         recognizer = self.recognizer
-        cut = recognizer.crops if recognizer is not None else None
-        pending = {name: self.stages[name].begin(frame, cut) for name, frame in frames.items()}
+        crop = recognizer.crops if recognizer is not None else None
+        pending = {name: self.stages[name].begin(frame, crop) for name, frame in frames.items()}
         due = [(name, p) for name, p in pending.items() if p.crops is not None]
         shares, infer_ms = {}, None
         if due:

@@ -10,7 +10,8 @@ Two ways to run, chosen by the sources:
   thread runs engine steps on the newest frame of each source and publishes a
   :class:`Snapshot` per source; the main thread draws the latest snapshot on every frame
   at each source's rate, so the picture never waits for the models. Labels older than
-  ``overlay.stale_s`` are drawn grey and marked stale.
+  ``overlay.stale_s`` are drawn grey and marked stale. Every frame shown is measured for a
+  scene cut: a snapshot of a frame before a cut is not drawn on the frames after it.
 
 A source that ends or is lost ends alone, and its tile says so; the run ends when every
 source has ended, or on ``q``/``Esc``, a closed window, ``--max-frames`` or a signal.
@@ -31,6 +32,7 @@ import numpy as np
 
 from facecore.camera import Camera, Frame
 from facecore.errors import SourceError
+from facecore.faces import Faces
 
 from .engine import Engine
 from .events import EventLog
@@ -159,7 +161,8 @@ class LiveLoop:
         r.frames = sum(v.frames for v in self.views.values())
         r.sources = {v.name: {"frames": v.frames, "fps": round(v.frames / r.seconds, 2) if r.seconds else 0.0,
                               "status": v.camera.status or ("ended" if v.ended else ""),
-                              "name_latency_s": [round(s, 3) for s in self.engine.stages[v.name].name_latencies]}
+                              "name_latency_s": [round(s, 3) for s in self.engine.stages[v.name].name_latencies],
+                              "cuts": self.engine.stages[v.name].cuts.count}
                      for v in self.views.values()}
 
     def _run_inline(self) -> str:
@@ -217,6 +220,7 @@ class LiveLoop:
                 view.snapshot, view.canvas, view.cell, view._drawn_at = latest, None, None, time.monotonic()
                 return 1
             return 0
+        self.engine.stages[view.name].watch(frame)
         worker.submit(view.name, frame)
         self._present(view, frame, latest)
         return 1
@@ -254,11 +258,18 @@ class LiveLoop:
             view.canvas = self._render(view, frame, snapshot, view.notes)
         return view.canvas
 
-    def _render(self, view: View, frame: Frame, snapshot: Snapshot, extra: tuple = ()) -> np.ndarray:
+    def _drawn_faces(self, view: View, frame: Frame, snapshot: Snapshot) -> Faces:
+        """The faces of ``snapshot`` to draw on ``frame``: none when a scene cut came between them,
+        all marked stale when the snapshot is older than ``stale_s``."""
         faces = snapshot.faces
+        if len(faces) and self.engine.stages[view.name].cuts.between(snapshot.frame_index, frame.index):
+            return Faces.empty()
         if len(faces) and frame.time_s - snapshot.time_s > self.options.stale_s:
             faces = faces.with_data(stale=True)
-        canvas = self.overlay.annotate(frame.image, faces)
+        return faces
+
+    def _render(self, view: View, frame: Frame, snapshot: Snapshot, extra: tuple = ()) -> np.ndarray:
+        canvas = self.overlay.annotate(frame.image, self._drawn_faces(view, frame, snapshot))
         if self.options.show_stats:
             self.overlay.panel(canvas, view.stats.lines())
         hint = self.options.hint if self.engine.recognizer is None else ""

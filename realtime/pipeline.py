@@ -7,6 +7,11 @@ model call, and gives each source its share of the decisions with
 faces with their names and how long each stage took, for the display and the CSV log.
 Without a recogniser (nobody enrolled) every track is ``unknown`` and nothing is cropped.
 
+A scene cut (:mod:`realtime.scenes`, ``camera.cut_threshold``) ends every track of the
+source at once: the first frame the stage processes after a cut starts afresh, detected at
+once, and no name or vote of the shot before carries over. The display reports each frame it
+shows with :meth:`SourceStage.watch`, so that a cut is found even on frames the stage skips.
+
 The same stage runs inside a camera actor of the Ray engine; only who makes the model
 call changes.
 """
@@ -25,11 +30,12 @@ from facecore.config import Config
 from facecore.detector import Detector
 from facecore.faces import PENDING, UNKNOWN, Faces
 
+from .scenes import CutWatch
 from .tracker import Tracker
 
-__all__ = ["SourceStage", "Snapshot", "StageTimes", "Pending", "Cutter"]
+__all__ = ["SourceStage", "Snapshot", "StageTimes", "Pending", "Cropper"]
 
-Cutter = Callable[[np.ndarray, Faces], np.ndarray]  # (RGB frame, faces) -> (n, s, s, 3) crops
+Cropper = Callable[[np.ndarray, Faces], np.ndarray]  # (RGB frame, faces) -> (n, s, s, 3) crops
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,7 @@ class SourceStage:
 
     ``stills``: the frames are unrelated photos (a folder): every one is detected and
     recognised on its own, and named by its single prediction; no track crosses photos.
+    ``cuts``: the source's scene cuts (:class:`~realtime.scenes.CutWatch`).
     """
 
     def __init__(self, name: str, config: Config, detector: Detector, recognizing: bool,
@@ -110,7 +117,9 @@ class SourceStage:
             config = config.replace(detector={"every_n_frames": 1}, tracker={"vote_window": 1, "vote_min": 1})
         self.name, self.config, self.detector, self.stills = name, config, detector, stills
         self.tracker = Tracker(config.tracker, PENDING if recognizing else UNKNOWN)
+        self.cuts = CutWatch(0.0 if stills else config.camera.cut_threshold)
         self._next_detect = 0
+        self._last_index = -1  # the last frame processed
         self._born: dict[int, float] = {}  # live track -> source time it appeared
         self._named: set[int] = set()
         self.name_latencies: deque[float] = deque(maxlen=1000)  # seconds from a track's birth to its name
@@ -127,12 +136,25 @@ class SourceStage:
         """The model changed: every track is named afresh (``unknown`` when nobody is recognised)."""
         self.tracker.forget_names(PENDING if recognizing else UNKNOWN)
 
-    def begin(self, frame: Frame, cut: Cutter | None) -> Pending:
+    def watch(self, frame: Frame) -> None:
+        """Measure ``frame`` (shown, in source order; any thread) for a scene cut."""
+        self.cuts.see(frame)
+
+    def _follow_cuts(self, frame: Frame) -> None:
+        """A shot began since the last frame processed: every track ends, and ``frame`` is detected."""
+        self.cuts.see(frame)  # nothing new when the display has seen it already
+        if self.cuts.between(self._last_index, frame.index):
+            self.tracker.clear()
+            self._next_detect = frame.index
+        self._last_index = frame.index
+
+    def begin(self, frame: Frame, crop: Cropper | None) -> Pending:
         """Detect (when due) and track on ``frame`` (RGB uint8, frames in source order), and cut
-        the crops of the tracks due for recognition with ``cut`` (``None``: nobody to recognise)."""
+        the crops of the tracks due for recognition with ``crop`` (``None``: nobody to recognise)."""
         index, detected, detect_ms = frame.index, None, None
         if self.stills:
             self.tracker.clear()
+        self._follow_cuts(frame)
         if index >= self._next_detect:
             start = time.perf_counter()
             detected = self.detector.detect(frame.image)
@@ -141,11 +163,11 @@ class SourceStage:
         faces = self.tracker.update(detected, index)
         self._born = {int(i): self._born.get(int(i), frame.time_s) for i in faces.track_ids}
         self._named &= set(self._born)
-        due = self.tracker.due(faces, index) if cut is not None else np.zeros(len(faces), bool)
+        due = self.tracker.due(faces, index) if crop is not None else np.zeros(len(faces), bool)
         crops, crop_ms = None, None
         if due.any():
             start = time.perf_counter()
-            crops = cut(frame.image, faces[due])
+            crops = crop(frame.image, faces[due])
             crop_ms = _ms(start)
         return Pending(frame, faces, due, crops, detected is not None, detect_ms, crop_ms)
 

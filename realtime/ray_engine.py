@@ -130,7 +130,7 @@ def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunRepor
         report.cpu_s += figures.get("cpu_s", 0.0)
         report.sources[name] = {"frames": figures.get("frames", 0), "fps": round(figures.get("frames", 0) / seconds, 2)
                                 if seconds else 0.0, "status": figures.get("error") or figures.get("status", ""),
-                                "name_latency_s": figures.get("name_latency_s", [])}
+                                "name_latency_s": figures.get("name_latency_s", []), "cuts": figures.get("cuts", 0)}
     report.model_calls, report.faces_recognized = stats.get("calls", 0), stats.get("faces", 0)
     report.cpu_s += stats.get("cpu_s", 0.0)
     report.rows, report.rows_unwritten, report.log_error = logged["rows"], logged["unwritten"], logged["error"]

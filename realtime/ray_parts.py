@@ -123,7 +123,7 @@ class CameraWorker:
     def stop(self) -> None:
         self._stop.set()
 
-    def _cutter(self):
+    def _cropper(self):
         """How to cut crops now (asking the replica every 2 s): ``None`` when nobody is enrolled."""
         now = time.monotonic()
         if now >= self._next_look:
@@ -149,7 +149,7 @@ class CameraWorker:
                     break
             figures["status"] = camera.status or "ended"
         figures.update(seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu,
-                       name_latency_s=[round(s, 3) for s in self.stage.name_latencies])
+                       name_latency_s=[round(s, 3) for s in self.stage.name_latencies], cuts=self.stage.cuts.count)
         del figures["start"]
         return figures
 
@@ -159,7 +159,7 @@ class CameraWorker:
         return VideoSink(self.video, camera.fps) if self.video else nullcontext()
 
     def _step(self, frame, video, figures: dict) -> None:
-        pending = self.stage.begin(frame, self._cutter())
+        pending = self.stage.begin(frame, self._cropper())
         names = confidences = features = None
         if pending.crops is not None:
             names, confidences, features = self.recognizer.recognize.remote(pending.crops).result()

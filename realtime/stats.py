@@ -75,8 +75,9 @@ class RunReport:
     ``max-frames``; ``rows_unwritten``: rows due that the CSV log could not take, and
     ``log_error`` why (``""``: the log worked at the end); ``cpu_s``: processor time of the whole
     process during the loop; per source, ``name_latency_s``: seconds from each named track's
-    first appearance to its first name; ``startup``: ``models_s``, the seconds until the models
-    were ready (``None``: the run ended before), and ``parts``, the seconds of each part."""
+    first appearance to its first name, and ``cuts``: the scene cuts found; ``startup``:
+    ``models_s``, the seconds until the models were ready (``None``: the run ended before), and
+    ``parts``, the seconds of each part."""
 
     frames: int = 0
     steps: int = 0

@@ -46,6 +46,30 @@ def write_clip(source: Path, dest: Path, frames: int | None = None, times: int =
     return dest
 
 
+def join_clips(first: Path, second: Path, dest: Path, frames: int) -> Path:
+    """A video file at ``dest`` (mp4v, ``first``'s size and rate): the first ``frames`` frames of the
+    real clip ``first``, then the first ``frames`` of ``second`` resized to that size: one scene cut,
+    at frame ``frames``."""
+    import itertools
+
+    import cv2
+
+    from facecore.camera import Camera
+
+    with Camera(str(first)) as camera:
+        images = [cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR) for f in itertools.islice(camera, frames)]
+        fps = camera.fps
+    h, w = images[0].shape[:2]
+    with Camera(str(second)) as camera:
+        images += [cv2.resize(cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR), (w, h), interpolation=cv2.INTER_AREA)
+                   for f in itertools.islice(camera, frames)]
+    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for image in images:
+        writer.write(image)
+    writer.release()
+    return dest
+
+
 def copy_people(dest: Path, people: dict[str, list[Path]]) -> Path:
     """Copy ``{name: [files]}`` into ``dest/<name>/`` (tests never write into ../shared)."""
     for name, files in people.items():

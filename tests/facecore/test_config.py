@@ -42,6 +42,8 @@ def test_overrides_apply_last_and_parse_toml_values(tmp_path):
         ('[detector]\nmax_side = "big"\n', ["c.toml", "detector.max_side", "integer"]),
         ('[recognition]\nthreshold = 1.5\n', ["c.toml", "recognition.threshold", "<= 1.0"]),
         ('[capture]\nmin_face_px = -4\n', ["c.toml", "capture.min_face_px", ">="]),
+        ('[camera]\ncut_threshold = 1.5\n', ["c.toml", "camera.cut_threshold", "<= 1.0"]),
+        ('[camera]\ncut_threshold = nan\n', ["c.toml", "camera.cut_threshold"]),
         ('[head]\nkind = "forest"\n', ["c.toml", "head.kind", "centroid"]),
         ('[detector]\ncompiled = 1\n', ["c.toml", "detector.compiled", "true or false"]),
         ('[head\n', ["c.toml", "invalid TOML"]),

@@ -24,11 +24,9 @@ def _config(args) -> Config:
 
 def cmd_train(args) -> int:
     config = _config(args)  # a bad config fails at once, before TensorFlow is imported
-    from .training import threshold_lines, train
+    from .training import threshold_lines, train_reporting
 
-    result = train(config, unknown=args.unknown, progress=not args.quiet, force=args.force)
-    for path, why in result.skipped:
-        print(f"skipped {path}: {why}", file=sys.stderr)
+    result = train_reporting(sys.stderr, config, unknown=args.unknown, progress=not args.quiet, force=args.force)
     m = result.metrics
     print_table(list(result.counts.items()), ("person", "images"), sys.stdout)
     val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.3f} (closed set {m['val_closed_set_accuracy']:.3f}, {m['n_val']} photos)"

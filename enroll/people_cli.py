@@ -74,15 +74,13 @@ def _retrain(config: Config, data: Path, model: Path, detector=None, force: bool
     from facecore.backbones import build_backbone
     from facecore.models import Models
 
-    from .training import threshold_lines, train
+    from .training import threshold_lines, train_reporting
 
     start = time.monotonic()
     backbone = build_backbone(config.backbone, config.recognition.batch_sizes)
     models = Models(detector, backbone) if detector is not None else Models(_detector(config), backbone)
     built = time.monotonic() - start
-    result = train(config, data, model, models=models, progress=False, force=force)
-    for path, why in result.skipped:
-        print(f"skipped {path}: {why}", file=sys.stderr)
+    result = train_reporting(sys.stderr, config, data, model, models=models, progress=False, force=force)
     for line in threshold_lines(result):
         print(line)
     s = result.seconds

@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -28,7 +30,7 @@ from facecore.bundle import Bundle, read_meta, save_bundle
 from facecore.config import Config
 from facecore.errors import DataError
 from facecore.models import Models
-from facecore.features import FeatureCache, features_for_images, settings_key
+from facecore.features import TIGHT_CROP, FeatureCache, features_for_images, settings_key
 from facecore.files import writing
 from facecore.heads import Head
 from facecore.images import list_images
@@ -38,7 +40,8 @@ from . import plots
 from .calibration import Fitted, fit_and_calibrate
 from .clusters import measured_distance
 
-__all__ = ["train", "TrainResult", "fit_and_calibrate", "Fitted", "threshold_lines"]
+__all__ = ["train", "TrainResult", "fit_and_calibrate", "Fitted", "threshold_lines", "TooFewImages",
+           "train_reporting"]
 
 log = logging.getLogger(__name__)
 _FEW_PEOPLE = 20
@@ -57,17 +60,50 @@ class TrainResult:
     seconds: dict = field(default_factory=dict)
 
 
+class TooFewImages(DataError):
+    """Someone has fewer usable photos than ``train.min_images``; ``skipped``: the ``(path, reason)``
+    of every photo left out, for the command to name before its error line."""
+
+    def __init__(self, message: str, skipped: list) -> None:
+        super().__init__(message)
+        self.skipped = skipped
+
+
+_WHOLE = "--set train.no_face=whole"
+
+
+def _crops(skipped: list) -> int:
+    return sum(why == TIGHT_CROP for _, why in skipped)
+
+
+def _write_skipped(stream: TextIO, skipped: list) -> None:
+    """``skipped PATH: REASON`` on ``stream`` for each photo left out."""
+    stream.write("".join(f"skipped {path}: {why}\n" for path, why in skipped))
+
+
+def _too_few(config: Config, data: Path, counts: dict, skipped: list, people: dict) -> TooFewImages:
+    """The error for people with fewer usable photos than ``train.min_images``: who, how many
+    of their photos were skipped, and the way out (the crop setting, when those look like tight
+    face crops)."""
+    owner = {path: name for name, paths in people.items() for path in paths}
+    left_out = Counter(owner.get(path) for path, _ in skipped)
+    short = [name for name, n in counts.items() if n < config.train.min_images]
+    named = ", ".join(f"{name} ({counts[name]}{f', {left_out[name]} skipped' if left_out[name] else ''})"
+                      for name in short)
+    way_out = f"add photos to {data}/<name>/ or remove the folder"
+    crops = _crops([(path, why) for path, why in skipped if owner.get(path) in short])
+    if crops:
+        way_out = f"{crops} of their photos look like tight face crops: use them whole with {_WHOLE}; or {way_out}"
+    return TooFewImages(f"too few usable images (need {config.train.min_images} each): {named}; {way_out}", skipped)
+
+
 def _collect(config: Config, people: dict, data: Path, models: Models, cache_dir: Path, progress: bool):
     items = [(name, path) for name, paths in people.items() for path in paths]
     cache = FeatureCache(cache_dir, settings_key(config, models.backbone))
     found = features_for_images(items, models.detector, models.backbone, config, cache, progress)
     counts = {name: found.people.count(name) for name in people}
-    short = [f"{name} ({n})" for name, n in counts.items() if n < config.train.min_images]
-    if short:
-        raise DataError(
-            f"too few usable images (need {config.train.min_images} each): {', '.join(short)}; "
-            f"add photos to {data}/<name>/ or remove the folder"
-        )
+    if any(n < config.train.min_images for n in counts.values()):
+        raise _too_few(config, data, counts, found.skipped, people)
     labels = sorted(people)
     y = np.array([labels.index(p) for p in found.people], np.int64)
     return np.stack(found.features), y, labels, counts, found.skipped
@@ -219,6 +255,21 @@ def train(
     seconds = {k: round(clock[k] - clock[p], 3) for p, k in zip(["start", "models", "features", "head"], ["models", "features", "head", "end"])}
     seconds["total"] = round(clock["end"] - clock["start"], 3)
     return TrainResult(model, labels, counts, skipped + counter_skipped, threshold, meta["metrics"], seconds)
+
+
+def train_reporting(stream: TextIO, config: Config, *args, **kwargs) -> TrainResult:
+    """``train(config, *args, **kwargs)``, naming on ``stream`` each photo it left out and why,
+    also when it stops for too few (before the error line)."""
+    try:
+        result = train(config, *args, **kwargs)
+    except TooFewImages as exc:
+        _write_skipped(stream, exc.skipped)  # the error names the crop setting, when it applies
+        raise
+    _write_skipped(stream, result.skipped)
+    if _crops(result.skipped):
+        stream.write(f"skipped photos that look like tight face crops: {_crops(result.skipped)}; "
+                     f"to use them whole, {_WHOLE}\n")
+    return result
 
 
 def threshold_lines(result: TrainResult) -> list[str]:

@@ -19,7 +19,7 @@ from .errors import FacecamError
 __all__ = [
     "quiet_tensorflow", "load_tensorflow", "detach_python_stderr", "native_stderr_silenced", "setup_logging", "run_guarded", "exit_fast", "print_table",
     "Terminated", "sigterm_interrupts", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "load_command_config", "FLAG_KEYS",
-    "add_common_options",
+    "add_common_options", "is_terminal",
 ]
 
 # Command-line flags that stand for a config key: given, they win over the file and --set.
@@ -211,7 +211,8 @@ def exit_fast(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (a stream without ``isatty``, or a closed one, is not)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -233,7 +234,7 @@ def print_table(rows: Sequence[Sequence], header: Sequence[str], stream: TextIO 
     from rich.text import Text
 
     stream = stream if stream is not None else sys.stdout
-    terminal = _is_terminal(stream)
+    terminal = is_terminal(stream)
     cells = [[str(c) for c in row] for row in [header, *rows]]
     needed = sum(max(cell_len(row[i]) for row in cells) for i in range(len(header))) + 2 * (len(header) - 1)
     console = Console(file=stream, force_terminal=terminal, width=None if terminal else needed,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from .errors import ImageError, SourceError, UsageError
 from .images import list_images, read_image
 
 __all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame", "is_stream", "SourceSpec",
-           "named_sources"]
+           "named_sources", "cannot_open_camera"]
 
 log = logging.getLogger(__name__)
 SHORT_SLACK = 5  # frames a file may end before its declared count without a warning (or 2 %, if more)
@@ -102,6 +103,29 @@ def named_sources(texts: list[str]) -> list[SourceSpec]:
     return specs
 
 
+def _video_devices(dev: Path = Path("/dev")) -> list[str] | None:
+    """The video device files in ``dev`` (``/dev/video0`` is camera 0), in index order; ``None``
+    where the system names no cameras that way (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    found = [p for p in dev.glob("video*") if p.name[5:].isdigit()]
+    return [str(p) for p in sorted(found, key=lambda p: int(p.name[5:]))]
+
+
+def cannot_open_camera(index: int, dev: Path = Path("/dev")) -> str:
+    """One line for a camera index that cannot be opened: the video devices there are (or that
+    there are none), and how to read a file, stream or folder instead."""
+    devices = _video_devices(dev)
+    if devices is None:
+        there = ""
+    elif devices:
+        there = f"; video devices here: {', '.join(devices)}"
+    else:
+        there = "; this machine has no video devices (/dev/video*)"
+    return (f"cannot open camera {index}{there}; to read a file, stream or folder instead: "
+            f"--source clip.mp4, --source rtsp://HOST/PATH or --source photos/")
+
+
 class Camera:
     """Iterate over :class:`Frame` objects from ``source``.
 
@@ -136,8 +160,8 @@ class Camera:
             raise SourceError(f"video file not found: {self.source}")
         self._cap = self._open_capture()
         if self._cap is None:
-            what = f"camera {self.source}" if isinstance(self.source, int) else str(self.source)
-            raise SourceError(f"cannot open {what}")
+            raise SourceError(cannot_open_camera(self.source) if isinstance(self.source, int)
+                              else f"cannot open {self.source}")
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
         if self.live:

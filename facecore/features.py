@@ -3,6 +3,10 @@
 1. read the file (``read_image``), 2. detect faces and choose the subject,
 3. crop (``extract_crops``), 4. one batched backbone call per chunk of crops,
 5. store each image's features under its content hash and the settings.
+
+An image that gives no features is skipped with the reason, which is cached too: too small
+to hold a face, no face found, or no face found in what looks like a tight face crop (see
+:func:`looks_like_face_crop`; ``train.no_face = "whole"`` uses such photos whole).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .backbones import Backbone
@@ -29,10 +34,13 @@ from .images import read_image
 from .people import make_private_dir
 from .progress import Progress
 
-__all__ = ["FeatureCache", "choose_subject", "ImageFeatures", "features_for_images", "settings_key", "file_hash"]
+__all__ = ["FeatureCache", "choose_subject", "ImageFeatures", "features_for_images", "settings_key", "file_hash",
+           "looks_like_face_crop", "NO_FACE", "TIGHT_CROP"]
 
 log = logging.getLogger(__name__)
 _CHUNK = 16
+NO_FACE = "no face found"
+TIGHT_CROP = "no face found, but one fills the photo when a margin is added: a tight face crop"
 
 
 def file_hash(path: Path) -> str:
@@ -57,7 +65,8 @@ def settings_key(config: Config, backbone: Backbone) -> str:
 
 
 class FeatureCache:
-    """``<root>/<person>/<settings>-<image hash>.npy``; an empty array marks "no face"."""
+    """``<root>/<person>/<settings>-<image hash>.npy``: an image's features (float32), or the
+    reason it has none (a unicode scalar, e.g. ``NO_FACE``)."""
 
     def __init__(self, root: str | os.PathLike, settings: str) -> None:
         self.root, self.settings = Path(root), settings
@@ -65,23 +74,30 @@ class FeatureCache:
     def _path(self, person: str, digest: str) -> Path:
         return self.root / person / f"{self.settings}-{digest[:32]}.npy"
 
-    def get(self, person: str, digest: str) -> np.ndarray | None:
+    def get(self, person: str, digest: str) -> np.ndarray | str | None:
+        """The features, the reason the image has none, or ``None`` when not cached (an
+        empty array, the mark of "no face" before reasons were kept, counts as not cached)."""
         path = self._path(person, digest)
         try:
-            return np.load(path, allow_pickle=False)
+            entry = np.load(path, allow_pickle=False)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
+        if entry.dtype.kind == "U":
+            return str(entry)
+        return entry if entry.size else None
 
-    def put(self, person: str, digest: str, features: np.ndarray) -> None:
+    def put(self, person: str, digest: str, features: np.ndarray | str) -> None:
+        """Keep an image's features, or (a ``str``) the reason it has none."""
         path = self._path(person, digest)
         if not path.parent.is_dir():
             make_private_dir(self.root)
             make_private_dir(path.parent)
+        entry = np.array(features) if isinstance(features, str) else np.asarray(features, np.float32)
         buffer = io.BytesIO()
-        np.save(buffer, np.asarray(features, np.float32), allow_pickle=False)
+        np.save(buffer, entry, allow_pickle=False)
         write_private(path, buffer.getvalue(), sync=False)  # a lost entry is only computed again
 
     def remove_person(self, person: str) -> None:
@@ -111,16 +127,31 @@ class ImageFeatures:
     skipped: list = field(default_factory=list)  # (path, reason)
 
 
-def _subject_crop(path: Path, detector: Detector, config: Config, size: int) -> np.ndarray | None:
+def looks_like_face_crop(image: np.ndarray, detector: Detector) -> bool:
+    """Whether ``image`` (RGB uint8), in which no face was found, is a tight face crop: with a
+    grey margin of half its longer side added around it, MTCNN finds a face covering at least
+    half of it. (MTCNN misses faces that fill the whole image; one more detection, on a photo
+    with no face only.)"""
+    h, w = image.shape[:2]
+    m = max(h, w) // 2
+    framed = cv2.copyMakeBorder(image, m, m, m, m, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    faces = detector.detect(framed)
+    return bool(len(faces)) and float(faces.areas.max()) >= 0.5 * h * w
+
+
+def _subject_crop(path: Path, detector: Detector, config: Config, size: int) -> np.ndarray | str:
+    """The subject's face crop of the photo at ``path``, or the reason there is none."""
     image = read_image(path, config.train.max_image_side)
+    h, w = image.shape[:2]
+    if min(h, w) < config.detector.min_face_size:
+        return (f"too small: {w}x{h} px, smaller than the smallest face searched for, "
+                f"{config.detector.min_face_size} px (detector.min_face_size)")
     faces = choose_subject(detector.detect(image), image.shape)
-    if len(faces) == 0:
-        if config.train.no_face != "whole":
-            return None
-        h, w = image.shape[:2]
-        faces = Faces(np.array([[0, 0, w, h]], np.float32))
-        return extract_crops(image, faces, size, margin=0.0, align=False)[0]
-    return extract_crops(image, faces, size, config.crop.margin, config.crop.align)[0]
+    if len(faces):
+        return extract_crops(image, faces, size, config.crop.margin, config.crop.align)[0]
+    if config.train.no_face == "whole":
+        return extract_crops(image, Faces(np.array([[0, 0, w, h]], np.float32)), size, margin=0.0, align=False)[0]
+    return TIGHT_CROP if looks_like_face_crop(image, detector) else NO_FACE
 
 
 def features_for_images(
@@ -131,7 +162,8 @@ def features_for_images(
     cache: FeatureCache | None,
     progress: bool = True,
 ) -> ImageFeatures:
-    """Features for ``(person, path)`` items; bad files and faceless images are skipped with a reason."""
+    """Features for ``(person, path)`` items; bad files, faceless and too small images are skipped
+    with a reason."""
     result = ImageFeatures()
     pending: list[tuple[str, Path, str, np.ndarray]] = []
 
@@ -152,21 +184,21 @@ def features_for_images(
                 result.skipped.append((path, f"cannot read: {exc.strerror or exc}"))
                 continue
             cached = cache.get(person, digest) if cache else None
+            if isinstance(cached, str):
+                result.skipped.append((path, cached))
+                continue
             if cached is not None:
-                if cached.size == 0:
-                    result.skipped.append((path, "no face found"))
-                else:
-                    result.features.append(cached), result.paths.append(path), result.people.append(person)
+                result.features.append(cached), result.paths.append(path), result.people.append(person)
                 continue
             try:
                 crop = _subject_crop(path, detector, config, backbone.input_size)
             except ImageError as exc:
                 result.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
                 continue
-            if crop is None:
-                result.skipped.append((path, "no face found"))
+            if isinstance(crop, str):
+                result.skipped.append((path, crop))
                 if cache:
-                    cache.put(person, digest, np.zeros(0, np.float32))
+                    cache.put(person, digest, crop)
                 continue
             pending.append((person, path, digest, crop))
             if len(pending) >= _CHUNK:

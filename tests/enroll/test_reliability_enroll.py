@@ -21,7 +21,6 @@ from PIL import Image
 from enroll.cli import main
 from enroll.people import import_photos
 from enroll.training import train
-from facecore.models import Models
 from facecore.bundle import Bundle, load_bundle, save_bundle
 from helpers import BUNDLE_META, FACENET_H5, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, small_tmpfs
 
@@ -77,7 +76,7 @@ def odd_images(folder, photos: list, other) -> dict[str, str]:
     Image.fromarray(noise).save(folder / "noise.png")
     ok = ["deep16.png", "grey.png", "rgba.png", "palette.png", "exif_rotated.jpg", "huge.jpg", "several.jpg",
           "jpeg_named.png", "UPPER.JPG"]
-    return {**{name: "ok" for name in ok}, "sideways.jpg": "no face found", "tiny.png": "no face found",
+    return {**{name: "ok" for name in ok}, "sideways.jpg": "no face found", "tiny.png": "too small: 12x12 px",
             "noise.png": "no face found", "truncated.jpg": "cannot decode", "empty.jpg": "empty file",
             "not_image.jpg": "not an image"}
 
@@ -128,14 +127,7 @@ def test_train_command_on_a_missing_or_empty_data_folder_is_one_line(tmp_path, m
     assert not (tmp_path / "m").exists()
 
 
-@pytest.fixture
-def prebuilt(monkeypatch, facenet_models):
-    """``Models.build`` gives the session's detector and facenet backbone instead of building them."""
-    monkeypatch.setattr(Models, "build", classmethod(lambda cls, config: facenet_models))
-    return facenet_models
-
-
-def test_train_command_with_a_person_without_usable_images_names_them(tmp_path, prebuilt, capsys):
+def test_train_command_with_a_person_without_usable_images_names_them_and_their_photos(tmp_path, prebuilt, capsys):
     data = copy_people(tmp_path / "data", lfw_people([A], 0, 3))
     (data / B).mkdir()
     (data / B / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
@@ -143,8 +135,11 @@ def test_train_command_with_a_person_without_usable_images_names_them(tmp_path, 
     code = main(["train", "--data", str(data), "--model", str(tmp_path / "m"), "--quiet", *facenet_sets(tmp_path / "c")])
     err = capsys.readouterr().err.strip()
     assert code == 1 and not (tmp_path / "m").exists()
-    assert err == (f"face-enroll: error: too few usable images (need 2 each): {B} (0); "
-                   f"add photos to {data}/<name>/ or remove the folder")
+    *skipped, last = err.splitlines()
+    assert skipped == [f"skipped {data / B / 'black.png'}: no face found",  # named also when training stops
+                       f"skipped {data / B / 'broken.jpg'}: cannot decode (Truncated File Read)"]
+    assert last == (f"face-enroll: error: too few usable images (need 2 each): {B} (0, 2 skipped); "
+                    f"add photos to {data}/<name>/ or remove the folder")
 
 
 def test_train_command_with_a_single_person(tmp_path, prebuilt, capsys):

@@ -3,12 +3,13 @@ real camera can be unplugged here."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 import pytest
 
-from facecore.camera import Camera, parse_source
+from facecore.camera import Camera, cannot_open_camera, parse_source
 from facecore.config import CameraConfig
 from facecore.errors import SourceError
 from helpers import DATA, VIDEOS, need
@@ -59,6 +60,17 @@ def test_missing_sources_are_clear_errors(tmp_path):
     with pytest.raises(SourceError, match="cannot open camera 9"):
         Camera("9").open()
     assert parse_source("0") == 0 and parse_source("rtsp://x/y") == "rtsp://x/y"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="video devices are /dev/video* on Linux only")
+def test_a_camera_that_cannot_be_opened_lists_the_video_devices_of_a_stand_in_dev_folder(tmp_path):
+    """The devices are read from a folder given in place of /dev (this machine has none): in index
+    order, other files left out."""
+    for name in ("video10", "video2", "video0", "media0", "videoX"):
+        (tmp_path / name).touch()
+    assert cannot_open_camera(3, tmp_path) == (
+        f"cannot open camera 3; video devices here: {tmp_path}/video0, {tmp_path}/video2, {tmp_path}/video10; "
+        "to read a file, stream or folder instead: --source clip.mp4, --source rtsp://HOST/PATH or --source photos/")
 
 
 class FlakyCapture:

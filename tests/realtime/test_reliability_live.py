@@ -12,6 +12,7 @@ is a path whose folder is a regular file.
 from __future__ import annotations
 
 import csv
+import glob
 import logging
 import os
 import random
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facecore.camera import Camera
+from facecore.camera import Camera, cannot_open_camera
 from facecore.config import CameraConfig, Config, LogConfig
 from facecore.faces import UNKNOWN
 from facecore.models import Models
@@ -261,7 +262,7 @@ def test_a_log_that_cannot_be_written_is_said_on_screen_and_the_loop_goes_on(tmp
 # -- sources that fail --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("source, words", [
-    ("9", "cannot open camera 9"),
+    ("9", cannot_open_camera(9)),
     ("rtsp://127.0.0.1:9/none", "cannot open rtsp://127.0.0.1:9/none"),
 ])
 def test_a_camera_or_stream_that_cannot_be_opened_is_one_line_before_models_load(tmp_path, source, words):
@@ -272,6 +273,19 @@ def test_a_camera_or_stream_that_cannot_be_opened_is_one_line_before_models_load
     assert result.stderr.strip() == f"face-live: error: {words}"  # no OpenCV or FFmpeg lines around it
     assert time.monotonic() - start < 15  # TensorFlow was not even imported
     assert [r[0] for r in read_rows(tmp_path / "l.csv")] == ["time"]  # header only: nothing lost, nothing torn
+
+
+def test_a_camera_that_cannot_be_opened_names_the_video_devices_and_how_to_read_a_file(tmp_path):
+    """``face-live --source 7 --headless`` on a machine without cameras: exit 1, one line saying so
+    and how to give a file, a stream or a folder instead."""
+    if glob.glob("/dev/video*"):
+        pytest.skip("this machine has video devices: the test needs one without (/dev/video*)")
+    result = run_command("realtime.cli", "--source", "7", "--headless", "--log", str(tmp_path / "l.csv"),
+                         timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "face-live: error: cannot open camera 7; this machine has no video devices (/dev/video*); "
+        "to read a file, stream or folder instead: --source clip.mp4, --source rtsp://HOST/PATH or --source photos/")
 
 
 class NotesOverlay(Overlay):

@@ -12,6 +12,11 @@
 - ``paced``: ``face-live`` with ``camera.pace = true``: the file plays at its own frame
   rate, like a camera, and the display must keep up with it while recognition runs behind.
 
+- ``--cli N`` / ``--peer N``: whole processes, as a user starts them (start-up and exit
+  included), taking turns: ``face-live --headless`` and the shape of face_recognition's
+  webcam demo (``bench.frdemo``: quarter-size HOG every other frame, dlib encodings).
+  ``--loop-clip K`` plays each clip K times over in those runs.
+
 Correctness is judged from the CSV that each ``face-live`` run writes (and from the names
 the naive loop gives): every name must be allowed for the clip and the clip's main person
 must be named. People enrolled: obama, biden (``obama-biden/enroll``), alex_lacamoire and
@@ -21,6 +26,8 @@ only enrolls would have).
 
     python -m bench.live --repeats 3 --paced 3                # every clip, whole
     python -m bench.live --clips obama-biden/obama.mp4 --max-frames 150 --repeats 5 --naive-repeats 3
+    python -m bench.live --clips obama-biden/obama.mp4 --max-frames 150 --repeats 0 --naive-repeats 0 \
+        --paced 0 --cli 5 --peer 5                          # whole processes against the peer
 
 Prints a table and writes JSON to ``bench/results/live.json`` (``--name``).
 """
@@ -29,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -42,6 +51,8 @@ from .common import REPO, VIDEOS, clips, load_average, median, parse_args, print
 
 COLUMNS = ["clip", "loop", "frames", "fps", "speedup", "first_name_s", "first_name_frame", "model_calls",
            "names", "correct", "runs"]
+WHOLE_COLUMNS = ["clip", "program", "frames", "wall_s", "wall_min", "wall_max", "loop_s", "start_and_exit_s",
+                 "names", "runs"]
 PACED_COLUMNS = ["clip", "source_fps", "display_fps", "recognition_fps", "frames", "steps", "first_name_s",
                  "names", "correct", "runs"]
 STILLS = ("obama-biden/enroll/obama", "obama-biden/enroll/biden",
@@ -144,16 +155,77 @@ def run_paced(source: Path, bundle: Path, overrides: list[str], models, log: Pat
 
 
 def run_cli(source: Path, bundle: Path, overrides: list[str], log: Path, max_frames: int) -> dict:
-    """The whole ``face-live`` process, start-up (TensorFlow, models, warm-up) included."""
+    """The whole ``face-live`` process, start-up (TensorFlow, models, warm-up) and exit included;
+    its ``--report`` gives the start-up parts and the frame loop's seconds."""
     sets = [x for o in overrides for x in ("--set", o)]
+    report = log.with_suffix(".json")
     command = [sys.executable, "-m", "realtime.cli", "--source", str(source), "--headless", "--model", str(bundle),
-               "--log", str(log), "--max-frames", str(max_frames), *sets]
+               "--log", str(log), "--max-frames", str(max_frames), "--report", str(report), *sets]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"face-live failed: {done.stderr.strip().splitlines()[-1:]}")
-    return {"wall_s": wall, "summary": done.stderr.strip().splitlines()[-1]}
+    figures = json.loads(report.read_text())
+    return {"wall_s": wall, "frames": figures["frames"], "loop_s": figures["seconds"],
+            "models_s": figures["startup"]["models_s"], "parts": figures["startup"]["parts"],
+            **judge(source, csv_names(log))}
+
+
+def run_peer(source: Path, people: Path, max_frames: int) -> dict:
+    """The whole process of face_recognition's webcam-demo shape (``bench.frdemo``) on ``source``."""
+    command = [sys.executable, "-m", "bench.frdemo", "--source", str(source), "--people", str(people),
+               "--max-frames", str(max_frames)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"the face_recognition demo failed: {done.stderr.strip().splitlines()[-1:]}")
+    line = done.stdout.strip().splitlines()[-1]
+    names = set(line.rsplit("names: ", 1)[1].split(",")) - {"-"}
+    return {"wall_s": wall, "frames": int(line.split()[0]), "loop_s": float(line.split()[3]), **judge(source, names)}
+
+
+def has_peer() -> bool:
+    """Whether face_recognition (and its models) can be imported here."""
+    return importlib.util.find_spec("face_recognition") is not None
+
+
+def looped_clip(clip: Path, times: int, folder: Path) -> Path:
+    """``clip`` played ``times`` times over, as one file in ``folder`` (the same name)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(clip))
+    fps, images = capture.get(cv2.CAP_PROP_FPS) or 30.0, []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        images.append(image)
+    capture.release()
+    dest = folder / clip.name
+    h, w = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for _ in range(times):
+        for image in images:
+            writer.write(image)
+    writer.release()
+    return dest
+
+
+def summarize_whole(clip: str, runs: dict) -> list[dict]:
+    """One row per program of the whole-process runs: median, min and max wall seconds."""
+    rows = []
+    for program, key in (("face-live", "cli"), ("face_recognition demo", "peer")):
+        done = runs.get(key) or []
+        if done:
+            walls = [r["wall_s"] for r in done]
+            rows.append({"clip": clip, "program": program, "frames": done[0]["frames"], "wall_s": median(walls),
+                         "wall_min": min(walls), "wall_max": max(walls),
+                         "loop_s": median([r["loop_s"] for r in done]),
+                         "start_and_exit_s": median([r["wall_s"] - r["loop_s"] for r in done]),
+                         "names": ",".join(done[0]["names"]) or "-", "runs": len(done)})
+    return rows
 
 
 def _first(runs: list[dict], key: str):
@@ -216,7 +288,7 @@ def measure(args) -> dict:
         recognizer.backbone.warm_up()
         for number, clip in enumerate(clips(args.clips)):
             name = str(clip.relative_to(VIDEOS))
-            runs = out["clips"][name] = {"face-live": [], "naive": [], "paced": [], "cli": []}
+            runs = out["clips"][name] = {"face-live": [], "naive": [], "paced": [], "cli": [], "peer": []}
             logs = Path(tmp) / f"logs-{number}"  # face-live appends to its CSV: one new file per run
             logs.mkdir()
             for i in range(args.repeats):
@@ -227,9 +299,13 @@ def measure(args) -> dict:
             for i in range(args.paced):
                 log = logs / f"paced-{i}.csv"
                 runs["paced"].append(run_paced(clip, bundle, args.overrides, models, log, args.max_frames))
-            for i in range(args.cli):
-                log = logs / f"cli-{i}.csv"
-                runs["cli"].append(run_cli(clip, bundle, args.overrides, log, args.max_frames))
+            source = looped_clip(clip, args.loop_clip, Path(tmp)) if args.loop_clip > 1 else clip
+            people = Path(tmp) / "people" if not args.model else None
+            for i in range(max(args.cli, args.peer)):  # whole processes, taking turns
+                if i < args.cli:
+                    runs["cli"].append(run_cli(source, bundle, args.overrides, logs / f"cli-{i}.csv", args.max_frames))
+                if i < args.peer and people is not None:
+                    runs["peer"].append(run_peer(source, people, args.max_frames))
     return out
 
 
@@ -242,9 +318,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--naive-detector", choices=("plain", "compiled"), default="plain")
     p.add_argument("--paced", type=int, default=1, metavar="N", help="paced face-live runs per clip")
     p.add_argument("--cli", type=int, default=0, metavar="N", help="also time N whole face-live processes per clip")
+    p.add_argument("--peer", type=int, default=0, metavar="N",
+                   help="also time N whole processes of face_recognition's webcam-demo shape (bench.frdemo), "
+                        "taking turns with --cli (needs face_recognition installed)")
+    p.add_argument("--loop-clip", type=int, default=1, metavar="K",
+                   help="whole-process runs read each clip played K times over (600 frames of biden.mp4: K=3)")
     p.add_argument("--model", help="bundle to use (default: one trained from the clips' stills, in a temp folder)")
     p.add_argument("--unknown", default="", help="photos of strangers to calibrate the threshold with (default: none)")
     args = parse_args(p, argv, "live")
+    if args.peer and not has_peer():
+        raise SystemExit("--peer needs face_recognition: pip install dlib-bin face-recognition-models, "
+                         "then pip install --no-deps face-recognition")
     load_before = load_average()
     out = measure(args)
     rows = [row for clip, runs in out["clips"].items() for row in summarize(clip, runs)]
@@ -253,12 +337,18 @@ def main(argv: list[str] | None = None) -> int:
     if paced:
         print()
         print_table(paced, PACED_COLUMNS)
+    whole = [row for clip, runs in out["clips"].items() for row in summarize_whole(clip, runs)]
+    if whole:
+        print()
+        print_table(whole, WHOLE_COLUMNS)
     for clip, runs in out["clips"].items():
         for run in runs["cli"]:
-            print(f"{clip}: whole process {run['wall_s']:.1f} s wall; {run['summary']}")
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in run["parts"].items())
+            print(f"{clip}: face-live {run['wall_s']:.2f} s whole: models ready after {run['models_s']:.2f} s "
+                  f"({parts}), loop {run['loop_s']:.2f} s")
     print(f"load average (1 min): {load_before} before, {load_average()} after")
     write_results(args.name, {"args": vars(args), "load_average_1min": [load_before, load_average()],
-                              "summary": rows, "paced": paced, **out})
+                              "summary": rows, "paced": paced, "whole": whole, **out})
     return 0
 
 

@@ -42,7 +42,7 @@ from .pipeline import SourceStage
 from .reload import ModelReloader
 from .sinks import VideoSink, Window, require_gui
 from .sources import SourceOpener, plan_sources, video_paths
-from .startup import ModelLoader, show_while_loading
+from .startup import LoadingScreen, ModelLoader
 from .stats import RunReport
 
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT"]
@@ -176,9 +176,12 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         if bundle is None:
             _say(f"no model bundle at {config.train.model}: every face is shown as unknown. {ENROLL_HINT}")
         window = stack.enter_context(_window(config, args.headless))
+        screen = LoadingScreen(window, Overlay(config.overlay), len(specs)) if window is not None else None
+        if screen is not None:
+            screen.show(sources.newest())  # up before TensorFlow's import takes the interpreter
         loader = ModelLoader(lambda mark: _build(config, specs, bundle, models, mark)).start()
-        if window is not None:  # the sources' frames are shown while the models load
-            ended = show_while_loading(loader, sources.newest, window, Overlay(config.overlay), stop or threading.Event())
+        if screen is not None:  # the sources' frames are shown while the models load
+            ended = screen.until_ready(loader, sources.newest, stop or threading.Event())
             if ended:
                 return RunReport(ended=ended, startup={"models_s": None, "parts": dict(loader.parts)})
         models, engine = loader.result()

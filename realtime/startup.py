@@ -3,8 +3,9 @@
 Building the models costs seconds: TensorFlow's import, MTCNN's graphs, the backbone's
 weights and its compiled graph. :class:`ModelLoader` builds them on a thread, timing each
 part, while the main thread shows the sources' frames with "loading models..." on them
-(:func:`show_while_loading`); a headless run waits for them instead. Either way one line
-says when the models are ready, and how long each part took.
+(:class:`LoadingScreen`, whose first picture is up before the build starts: TensorFlow's
+import then holds the interpreter for long stretches); a headless run waits instead. Either
+way one line says when the models are ready, and how long each part took.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from facecore.camera import Frame
 from .overlay import Mosaic, Overlay
 from .sinks import KEY_QUIT, Window
 
-__all__ = ["ModelLoader", "show_while_loading", "LOADING"]
+__all__ = ["ModelLoader", "LoadingScreen", "LOADING"]
 
 T = TypeVar("T")
 LOADING = "loading models..."
@@ -81,30 +82,35 @@ class ModelLoader(Generic[T]):
             self._done.set()
 
 
-def show_while_loading(loader: ModelLoader, frames: Callable[[], dict[str, Frame | None]], window: Window,
-                       overlay: Overlay, stop: threading.Event) -> str | None:
-    """Until ``loader`` is done, show the newest frame of each source (``frames()``) with
-    ``LOADING`` on it, one tile per source. Returns ``quit`` (``q``/``Esc``/window closed) or
-    ``signal`` when the run is to end before the models are there, else ``None``."""
-    names = list(frames())
-    mosaic = Mosaic(len(names), overlay) if len(names) > 1 else None
-    while not loader.wait(1.0 / _SHOW_HZ):
-        if stop.is_set():
-            return "signal"
-        picture = _picture(frames(), overlay, mosaic)
-        key = window.show(picture) if picture is not None else window.wait(1)
-        if key in KEY_QUIT or window.closed:
-            return "quit"
-    return "signal" if stop.is_set() else None
+class LoadingScreen:
+    """The window while the models load: each source's newest frame (a file's first) with
+    ``LOADING`` on it, one titled tile per source when there are several."""
 
+    def __init__(self, window: Window, overlay: Overlay, sources: int) -> None:
+        self.window, self.overlay = window, overlay
+        self.mosaic = Mosaic(sources, overlay) if sources > 1 else None
 
-def _picture(frames: dict[str, Frame | None], overlay: Overlay, mosaic: Mosaic | None) -> np.ndarray | None:
-    """Each source's frame with ``LOADING`` on it; a grid of titled tiles for several sources."""
-    canvases = {}
-    for name, frame in frames.items():
-        canvases[name] = None if frame is None else overlay.panel(frame.image.copy(), [LOADING], "bottom-left")
-    if mosaic is None:
-        return next(iter(canvases.values()), None)
-    if all(c is None for c in canvases.values()):
-        return None
-    return mosaic.compose([mosaic.cell(name, canvas) for name, canvas in canvases.items()])
+    def show(self, frames: dict[str, Frame | None]) -> int:
+        """Show the picture of ``frames``; returns the key pressed (-1: none)."""
+        picture = self._picture(frames)
+        return self.window.show(picture) if picture is not None else self.window.wait(1)
+
+    def until_ready(self, loader: ModelLoader, frames: Callable[[], dict[str, Frame | None]],
+                    stop: threading.Event) -> str | None:
+        """Show ``frames()`` until ``loader`` is done. Returns ``quit`` (``q``/``Esc``/window
+        closed) or ``signal`` when the run is to end before the models are there, else ``None``."""
+        while not loader.wait(1.0 / _SHOW_HZ):
+            if stop.is_set():
+                return "signal"
+            if self.show(frames()) in KEY_QUIT or self.window.closed:
+                return "quit"
+        return "signal" if stop.is_set() else None
+
+    def _picture(self, frames: dict[str, Frame | None]) -> np.ndarray | None:
+        canvases = {name: None if frame is None else self.overlay.panel(frame.image.copy(), [LOADING], "bottom-left")
+                    for name, frame in frames.items()}
+        if self.mosaic is None:
+            return next(iter(canvases.values()), None)
+        if all(c is None for c in canvases.values()):
+            return None
+        return self.mosaic.compose([self.mosaic.cell(name, canvas) for name, canvas in canvases.items()])

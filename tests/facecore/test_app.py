@@ -1,7 +1,8 @@
-"""What the command front ends share: the fast exit after a finished command."""
+"""What the command front ends share: the fast exit after a finished command, TensorFlow loaded lean."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -92,3 +93,15 @@ def test_print_table_on_a_terminal_has_a_bold_ruled_header(tmp_path):
     assert "\x1b[1m" in lines[0] and set(lines[1]) == {"─"}
     three, twelve = _column_starts(lines[2:], ["  3", " 12"])  # as long as each other: same start, same end
     assert three == twelve
+
+
+def test_scikit_learn_imports_as_usual_after_tensorflow_was_loaded_without_it(tmp_path):
+    """load_tensorflow keeps Keras from importing scikit-learn (its wrappers are never used);
+    afterwards scikit-learn imports normally, for clustering and calibration."""
+    code = ("import sys\nfrom facecore.app import load_tensorflow\nload_tensorflow()\n"
+            "assert 'tensorflow' in sys.modules and 'sklearn' not in sys.modules\n"
+            "from sklearn.cluster import AgglomerativeClustering\nprint('ok', AgglomerativeClustering.__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "AgglomerativeClustering"]

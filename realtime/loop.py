@@ -22,15 +22,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
 
-from facecore.camera import Camera, Frame
+from facecore.camera import Frame
 from facecore.errors import SourceError
 from facecore.faces import Faces
 
@@ -38,90 +37,15 @@ from .engine import Engine
 from .events import EventLog
 from .overlay import Mosaic, Overlay
 from .pipeline import Snapshot
-from .sinks import KEY_PAUSE, KEY_QUIT, KEY_SNAPSHOT, VideoSink, Window
-from .stats import RunReport, Stats
+from .sinks import KEY_PAUSE, KEY_QUIT, KEY_SNAPSHOT, Window
+from .stats import RunReport
+from .views import LoopOptions, View, Worker
 
 __all__ = ["LiveLoop", "LoopOptions", "Worker", "View"]
 
 log = logging.getLogger(__name__)
 _REDRAW_S = 0.5  # a source that is reconnecting has its last frame drawn again this often
 _SHOW_HZ = 30.0  # the grid of several sources is shown at most this often
-
-
-@dataclass(frozen=True)
-class LoopOptions:
-    """``max_frames``: stop after this many frames of any source (0: no limit); ``hint``: a line
-    kept on screen while no model is loaded; ``stale_s``: age in source seconds after which
-    labels are drawn as stale; ``snapshot_dir``: where the ``s`` key saves the window's picture."""
-
-    max_frames: int = 0
-    hint: str = ""
-    stale_s: float = 1.0
-    snapshot_dir: str = "."
-    show_stats: bool = True
-
-
-@dataclass
-class View:
-    """One source as the loop sees it: its camera, its figures, its video, what it shows."""
-
-    name: str
-    camera: Camera
-    video: VideoSink | None = None
-    stats: Stats = field(default_factory=Stats)
-    frames: int = 0  # frames shown (and written)
-    frame: Frame | None = None  # the last frame shown
-    snapshot: Snapshot | None = None  # ... the snapshot drawn on it
-    canvas: np.ndarray | None = None  # ... and the picture, drawn when it is needed (None: not yet)
-    cell: np.ndarray | None = None  # the picture fitted into its cell of the window (several sources)
-    notes: tuple = ()  # extra lines for the picture
-    ended: bool = False
-    capped: bool = False  # ended by --max-frames
-    _drawn_at: float = 0.0
-
-
-class Worker:
-    """Runs ``process(frames)`` on a thread, always on the newest frame submitted per source."""
-
-    def __init__(self, process: Callable[[dict[str, Frame]], dict[str, Snapshot]]) -> None:
-        self._process = process
-        self._cond = threading.Condition()
-        self._pending: dict[str, Frame] = {}
-        self._stopping = False
-        self.latest: dict[str, Snapshot] = {}
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="facecam-recognition", daemon=True)
-
-    def start(self) -> "Worker":
-        self._thread.start()
-        return self
-
-    def submit(self, source: str, frame: Frame) -> None:
-        """Hand over ``frame`` of ``source``; an older frame of it not yet taken is dropped."""
-        with self._cond:
-            self._pending[source] = frame
-            self._cond.notify()
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """Finish the step in progress (not the frames waiting) and end the thread."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                frames, self._pending = self._pending, {}
-            try:
-                self.latest = {**self.latest, **self._process(frames)}
-            except BaseException as exc:  # handed to the main thread, which raises it
-                self.error = exc
-                return
 
 
 class LiveLoop:

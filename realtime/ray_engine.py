@@ -97,11 +97,23 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep)
 
 
 def _wait(cameras: dict, max_frames: int, stop: threading.Event) -> dict:
-    """Run every camera; ask them to stop on ``stop``; returns ``{source: figures or error}``."""
+    """Run every camera once all are built; ask them to stop on ``stop``; returns ``{source:
+    figures or error}``."""
     import ray
 
-    runs = {actor.run.remote(max_frames): name for name, actor in cameras.items()}
-    results, pending, asked = {}, list(runs), False
+    built = {actor.ready.remote(): name for name, actor in cameras.items()}
+    results, pending = {}, list(built)
+    while pending and not stop.is_set():
+        done, pending = ray.wait(pending, timeout=0.5)
+        for ref in done:
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                results[built[ref]] = {"error": str(exc).splitlines()[0]}
+    if stop.is_set():
+        return results
+    runs = {actor.run.remote(max_frames): name for name, actor in cameras.items() if name not in results}
+    pending, asked = list(runs), False
     while pending:
         done, pending = ray.wait(pending, timeout=0.5)
         for ref in done:

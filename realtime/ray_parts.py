@@ -57,6 +57,7 @@ class RecognizerReplica:
         self._load()
         self.recognize.set_max_batch_size(config.ray.max_batch_size)
         self.recognize.set_batch_wait_timeout_s(config.ray.batch_wait_s)
+        self.cpu0 = time.process_time()  # start-up (the build, the warm-up) not counted, as in the local engine
 
     def _load(self) -> None:
         """(Re)load the bundle; without one (or a broken one) nobody is recognised."""
@@ -122,6 +123,11 @@ class CameraWorker:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def ready(self) -> bool:
+        """Whether the actor is built (its detector loaded): the engine starts every camera's run
+        once all are, so that no camera runs while the others still load their models."""
+        return True
 
     def _cropper(self):
         """How to cut crops now (asking the replica every 2 s): ``None`` when nobody is enrolled."""

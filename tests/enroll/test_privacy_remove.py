@@ -158,3 +158,29 @@ def test_a_clearly_broken_training_result_does_not_replace_a_working_bundle(tmp_
     assert load_bundle(model).meta["metrics"] == good.metrics
     forced = train(config, shuffled, model, models=facenet_models, progress=False, force=True)
     assert load_bundle(model).meta["metrics"] == forced.metrics
+
+
+def test_a_degenerate_threshold_never_replaces_a_bundle_and_one_naming_nobody_only_when_forced(tmp_path):
+    """The last check before a training result is written, on a real bundle on disk (threshold 0.6):
+    a threshold that is not a finite score in (0, 1] is refused even with force; one of 0.999 or
+    more, which would name almost nobody, is refused unless forced; an ordinary one passes."""
+    import numpy as np
+
+    from enroll.training import _check_replacement
+    from facecore.bundle import Bundle, save_bundle
+    from helpers import BUNDLE_META
+
+    model = tmp_path / "model"
+    save_bundle(model, Bundle({"centroids": np.eye(2, dtype=np.float32)}, ["ann", "bob"],
+                              {**BUNDLE_META, "metrics": {"val_accuracy": 0.9}}))
+    before = (model / "meta.json").read_bytes()
+    metrics = {"val_accuracy": 0.9}
+    for bad in (float("nan"), float("inf"), -5.0, 0.0, 1.5):
+        for force in (False, True):
+            with pytest.raises(DataError, match="calibration gave a threshold of .*: nothing was written"):
+                _check_replacement(model, metrics, bad, force)
+    with pytest.raises(DataError, match="would name almost nobody.*the current bundle at .* is kept"):
+        _check_replacement(model, metrics, 0.9995, False)
+    _check_replacement(model, metrics, 0.9995, True)  # forced: a warning, no error
+    _check_replacement(model, metrics, 0.65, False)
+    assert (model / "meta.json").read_bytes() == before

@@ -145,26 +145,53 @@ class CameraWorker:
         return lambda image, faces: extract_crops(image, faces, spec["size"], spec["margin"], spec["align"])
 
     def run(self, max_frames: int = 0) -> dict:
+        """Every frame of the source to its end (or ``max_frames``, or ``stop``). A file is stepped
+        frame by frame; a live source (a camera, a stream, a paced file) as in the local engine:
+        each frame is shown (written) at the source's rate with the newest labels drawn, while
+        steps run on a thread on the newest frame."""
         start, cpu = time.perf_counter(), time.process_time()
         figures = {"frames": 0, "steps": 0, "requests": 0, "status": "", "seconds": 0.0, "start": start,
                    "first_name_s": None, "first_name_frame": None}
         with Camera(self.spec.source, self.config.camera) as camera, self._sink(camera) as video:
-            for frame in camera:
-                self._step(frame, video, figures)
-                if self._stop.is_set() or (max_frames and figures["frames"] >= max_frames):
-                    break
+            if camera.live:
+                self._run_live(camera, video, figures, max_frames)
+            else:
+                for frame in camera:
+                    self._show(frame, self._step(frame, figures), video, figures)
+                    if self._stop.is_set() or (max_frames and figures["frames"] >= max_frames):
+                        break
             figures["status"] = camera.status or "ended"
         figures.update(seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu,
                        name_latency_s=[round(s, 3) for s in self.stage.name_latencies], cuts=self.stage.cuts.count)
         del figures["start"]
         return figures
 
+    def _run_live(self, camera: Camera, video, figures: dict, max_frames: int) -> None:
+        from .views import Worker
+
+        name = self.spec.name
+        worker = Worker(lambda frames: {name: self._step(frames[name], figures)}).start()
+        try:
+            for frame in camera:
+                if worker.error is not None:
+                    raise worker.error
+                self.stage.watch(frame)  # a cut on a frame the worker skips is still seen
+                worker.submit(name, frame)
+                latest = worker.latest.get(name)
+                self._show(frame, latest if latest is not None and not self.stage.cuts.between(
+                    latest.frame_index, frame.index) else None, video, figures)
+                if self._stop.is_set() or (max_frames and figures["frames"] >= max_frames):
+                    break
+        finally:
+            worker.stop()
+
     def _sink(self, camera: Camera):
         from contextlib import nullcontext
 
         return VideoSink(self.video, camera.fps) if self.video else nullcontext()
 
-    def _step(self, frame, video, figures: dict) -> None:
+    def _step(self, frame, figures: dict):
+        """One step on ``frame``: detect/track, ask the replica about due tracks, votes, events."""
         pending = self.stage.begin(frame, self._cropper())
         names = confidences = features = None
         if pending.crops is not None:
@@ -179,10 +206,15 @@ class CameraWorker:
         events = self.maker.events(snapshot, frame.image)
         if events:
             self.writer.write.remote(events)
-        if video is not None:
-            video.write(self.overlay.annotate(frame.image, snapshot.faces))
-        figures["frames"] += 1
         figures["steps"] += 1
+        return snapshot
+
+    def _show(self, frame, snapshot, video, figures: dict) -> None:
+        """Count ``frame`` as shown and write it, with ``snapshot``'s labels, to the video if any."""
+        if video is not None:
+            faces = snapshot.faces if snapshot is not None else None
+            video.write(self.overlay.annotate(frame.image, faces) if faces is not None else frame.image)
+        figures["frames"] += 1
 
 
 class LogWriter:

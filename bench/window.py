@@ -58,6 +58,10 @@ def one_run(command: list[str], folder: Path, timeout: float = 180) -> dict:
     return {"window_s": window_s, "models_ready_s": ready_s}
 
 
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f} s"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.window", description=__doc__.split("\n\n")[0])
     p.add_argument("--source", default=str(VIDEOS / "obama-biden" / "obama.mp4"))
@@ -73,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="bench-window-") as tmp:
             runs.append(one_run(command, Path(tmp)))
-        print(f"run {i + 1}: window after {runs[-1]['window_s']} s, models ready after {runs[-1]['models_ready_s']} s")
+        print(f"run {i + 1}: window after {_s(runs[-1]['window_s'])}, models ready after {_s(runs[-1]['models_ready_s'])}")
     windows = [r["window_s"] for r in runs if r["window_s"] is not None]
     readies = [r["models_ready_s"] for r in runs if r["models_ready_s"] is not None]
-    print(f"median: window {median(windows) if windows else None} s, models ready {median(readies) if readies else None} s")
+    print(f"median: window {_s(median(windows) if windows else None)}, "
+          f"models ready {_s(median(readies) if readies else None)}")
     return 0
 
 

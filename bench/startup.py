@@ -1,0 +1,61 @@
+"""face-live's start-up, part by part, in one process: the command's import, TensorFlow's
+import, the MTCNN detector, facenet built from its file, and the warm-up (the detector's
+first call on a blank frame, the backbone's graph and first run), as face-live does them.
+
+    python bench/startup.py [--weights FILE]
+
+Run as a script, it times the facecam code that Python finds first: with
+``PYTHONPATH=/path/to/another/checkout`` (and the working folder outside any checkout),
+that checkout's. Prints one line of seconds per part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "models" / "facenet_keras.h5"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python bench/startup.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--weights", default=str(WEIGHTS), help="facenet_keras.h5")
+    args = p.parse_args(argv)
+    parts, last = {}, [time.perf_counter()]
+
+    def mark(part: str) -> None:
+        now = time.perf_counter()
+        parts[part] = round(now - last[0], 2)
+        last[0] = now
+
+    import numpy as np
+
+    import realtime.cli  # noqa: F401  (what the command imports before anything is built)
+    mark("import of the command")
+    from facecore.app import load_tensorflow
+
+    load_tensorflow()
+    mark("tensorflow")
+    from facecore.backbones import build_backbone
+    from facecore.config import load_config
+    from facecore.detector import Detector
+
+    config = load_config(None, ["backbone.name=facenet", f"backbone.weights={args.weights}"])
+    detector = Detector(config.detector)
+    mark("detector")
+    backbone = build_backbone(config.backbone, config.recognition.batch_sizes)
+    mark("backbone")
+    side = config.detector.max_side
+    detector.detect(np.zeros((side * 9 // 16, side, 3), np.uint8))
+    backbone.warm_up()
+    mark("warm-up")
+    print(f"{realtime.cli.__file__}: {parts}, total {sum(parts.values()):.2f} s")
+    sys.stdout.flush()
+    os._exit(0)  # as face-live: TensorFlow is not unloaded
+
+
+if __name__ == "__main__":
+    sys.exit(main())

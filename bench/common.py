@@ -85,3 +85,25 @@ def write_results(name: str, payload: dict, out: str | Path | None = None) -> Pa
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
     print(f"results written to {path}")
     return path
+
+
+def looped(clip: Path, dest: Path, seconds: float | None = None, times: int = 1) -> Path:
+    """``clip`` played over and over into ``dest`` (same size and rate): ``times`` times, or until
+    it lasts ``seconds``."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(clip))
+    fps, frames = capture.get(cv2.CAP_PROP_FPS) or 30.0, []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    total = int(seconds * fps) if seconds is not None else times * len(frames)
+    for i in range(total):
+        writer.write(frames[i % len(frames)])
+    writer.release()
+    return dest

@@ -47,7 +47,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .common import REPO, VIDEOS, clips, load_average, median, parse_args, print_table, write_results
+from .common import REPO, VIDEOS, clips, load_average, looped, median, parse_args, print_table, write_results
 
 COLUMNS = ["clip", "loop", "frames", "fps", "speedup", "first_name_s", "first_name_frame", "model_calls",
            "names", "correct", "runs"]
@@ -191,28 +191,6 @@ def has_peer() -> bool:
     return importlib.util.find_spec("face_recognition") is not None
 
 
-def looped_clip(clip: Path, times: int, folder: Path) -> Path:
-    """``clip`` played ``times`` times over, as one file in ``folder`` (the same name)."""
-    import cv2
-
-    capture = cv2.VideoCapture(str(clip))
-    fps, images = capture.get(cv2.CAP_PROP_FPS) or 30.0, []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        images.append(image)
-    capture.release()
-    dest = folder / clip.name
-    h, w = images[0].shape[:2]
-    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for _ in range(times):
-        for image in images:
-            writer.write(image)
-    writer.release()
-    return dest
-
-
 def summarize_whole(clip: str, runs: dict) -> list[dict]:
     """One row per program of the whole-process runs: median, min and max wall seconds."""
     rows = []
@@ -299,7 +277,7 @@ def measure(args) -> dict:
             for i in range(args.paced):
                 log = logs / f"paced-{i}.csv"
                 runs["paced"].append(run_paced(clip, bundle, args.overrides, models, log, args.max_frames))
-            source = looped_clip(clip, args.loop_clip, Path(tmp)) if args.loop_clip > 1 else clip
+            source = looped(clip, Path(tmp) / clip.name, times=args.loop_clip) if args.loop_clip > 1 else clip
             people = Path(tmp) / "people" if not args.model else None
             for i in range(max(args.cli, args.peer)):  # whole processes, taking turns
                 if i < args.cli:

@@ -33,33 +33,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import REPO, VIDEOS, load_average, parse_args, print_table, write_results
+from .common import REPO, VIDEOS, load_average, looped, parse_args, print_table, write_results
 from .live import enroll_stills
 
 COLUMNS = ["engine", "sources", "display_fps_min", "display_fps_mean", "latency_p50_s", "latency_max_s",
            "named_tracks", "faces_per_call", "cpu_per_source", "cpu_ms_per_frame", "wall_s"]
 CLIPS = ("obama-biden/obama.mp4", "obama-biden/biden.mp4", "hamilton-whitehouse/short_hamilton_clip.mp4")
-
-
-def looped(clip: Path, seconds: float, dest: Path) -> Path:
-    """``clip`` played over and over into ``dest`` until it lasts ``seconds`` (same size and rate)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(clip))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for i in range(int(seconds * fps)):
-        writer.write(frames[i % len(frames)])
-    writer.release()
-    return dest
 
 
 def _face_live(sources: list[str], bundle: Path, overrides: list[str], out: Path, engine: str) -> subprocess.Popen:
@@ -127,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         config = load_config(None, args.overrides)
         bundle = enroll_stills(config, Models.build(config), tmp, None)
-        clips = [looped(VIDEOS / c, args.seconds, tmp / f"{Path(c).stem}-looped.mp4") for c in CLIPS]
+        clips = [looped(VIDEOS / c, tmp / f"{Path(c).stem}-looped.mp4", seconds=args.seconds) for c in CLIPS]
         engines = ["one process"] + (["per source"] if args.per_source else []) + (["ray"] if args.ray else [])
         for n in args.counts:
             for engine in engines:

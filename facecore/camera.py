@@ -32,7 +32,7 @@ from .errors import ImageError, SourceError, UsageError
 from .images import list_images, read_image
 
 __all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame", "is_stream", "SourceSpec",
-           "named_sources", "cannot_open_camera"]
+           "named_sources", "cannot_open_camera", "cannot_open"]
 
 log = logging.getLogger(__name__)
 SHORT_SLACK = 5  # frames a file may end before its declared count without a warning (or 2 %, if more)
@@ -126,6 +126,16 @@ def cannot_open_camera(index: int, dev: Path = Path("/dev")) -> str:
             f"--source clip.mp4, --source rtsp://HOST/PATH or --source photos/")
 
 
+def cannot_open(source: str | int) -> str:
+    """One line for a source that cannot be opened, saying what to check."""
+    if isinstance(source, int):
+        return cannot_open_camera(source)
+    if is_stream(source):
+        return (f"cannot open {source}: no video stream answered there; check the address, the port, the "
+                f"user and password in the URL, and that the camera can be reached from this machine")
+    return f"cannot open {source}: not a video file that OpenCV can read (damaged, or not a video)"
+
+
 class Camera:
     """Iterate over :class:`Frame` objects from ``source``.
 
@@ -160,8 +170,7 @@ class Camera:
             raise SourceError(f"video file not found: {self.source}")
         self._cap = self._open_capture()
         if self._cap is None:
-            raise SourceError(cannot_open_camera(self.source) if isinstance(self.source, int)
-                              else f"cannot open {self.source}")
+            raise SourceError(cannot_open(self.source))
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
         if self.live:

@@ -263,7 +263,9 @@ def test_a_log_that_cannot_be_written_is_said_on_screen_and_the_loop_goes_on(tmp
 
 @pytest.mark.parametrize("source, words", [
     ("9", cannot_open_camera(9)),
-    ("rtsp://127.0.0.1:9/none", "cannot open rtsp://127.0.0.1:9/none"),
+    ("rtsp://127.0.0.1:9/none", "cannot open rtsp://127.0.0.1:9/none: no video stream answered there; check the "
+                                "address, the port, the user and password in the URL, and that the camera can "
+                                "be reached from this machine"),
 ])
 def test_a_camera_or_stream_that_cannot_be_opened_is_one_line_before_models_load(tmp_path, source, words):
     start = time.monotonic()

@@ -266,9 +266,9 @@ def train_reporting(stream: TextIO, config: Config, *args, **kwargs) -> TrainRes
         _write_skipped(stream, exc.skipped)  # the error names the crop setting, when it applies
         raise
     _write_skipped(stream, result.skipped)
-    if _crops(result.skipped):
-        stream.write(f"skipped photos that look like tight face crops: {_crops(result.skipped)}; "
-                     f"to use them whole, {_WHOLE}\n")
+    crops = _crops(result.skipped)
+    if crops:
+        stream.write(f"skipped photos that look like tight face crops: {crops}; to use them whole, {_WHOLE}\n")
     return result
 
 

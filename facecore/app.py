@@ -72,7 +72,7 @@ def load_tensorflow() -> None:
     own settings cannot silence kept off the terminal (see :func:`native_stderr_silenced`).
     A second caller, on another thread, waits for the first one's import to finish."""
     with _TF_LOCK:
-        if "tensorflow" in sys.modules and _TF_READY.is_set():
+        if _TF_READY.is_set():
             return
         with native_stderr_silenced(), _hidden("sklearn"):
             import tensorflow as tf

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -38,12 +39,12 @@ def weights_identity(config: BackboneConfig) -> str:
         return config.weights.lower()
     path = Path(config.weights).expanduser()
     try:
-        stat = path.stat()
+        info = path.stat()
     except OSError:
-        stat = None
-    if stat is None or not path.is_file():
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
         raise ModelError(f"backbone weights file not found: {path} (backbone.weights)")
-    return _file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return _file_digest(str(path.resolve()), info.st_size, info.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=8)

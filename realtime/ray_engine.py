@@ -99,33 +99,39 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep)
 def _wait(cameras: dict, max_frames: int, stop: threading.Event) -> dict:
     """Run every camera once all are built; ask them to stop on ``stop``; returns ``{source:
     figures or error}``."""
-    import ray
-
-    built = {actor.ready.remote(): name for name, actor in cameras.items()}
-    results, pending = {}, list(built)
-    while pending and not stop.is_set():
-        done, pending = ray.wait(pending, timeout=0.5)
-        for ref in done:
-            try:
-                ray.get(ref)
-            except ray.exceptions.RayError as exc:
-                results[built[ref]] = {"error": str(exc).splitlines()[0]}
+    built = _gather({actor.ready.remote(): name for name, actor in cameras.items()}, stop)
+    results = {name: value for name, value in built.items() if isinstance(value, dict)}  # the errors
     if stop.is_set():
         return results
+
+    def ask_to_stop() -> None:
+        for actor in cameras.values():
+            actor.stop.remote()
+
     runs = {actor.run.remote(max_frames): name for name, actor in cameras.items() if name not in results}
-    pending, asked = list(runs), False
+    return {**results, **_gather(runs, stop, ask_to_stop)}
+
+
+def _gather(refs: dict, stop: threading.Event, on_stop=None) -> dict:
+    """``{source: value}`` of the Ray calls ``refs`` (``{ref: source}``), a failed call giving
+    ``{"error": first line}``. Once ``stop`` is set: without ``on_stop``, stop waiting (the calls
+    not done are left out); with it, call it once and wait for every call."""
+    import ray
+
+    values, pending, asked = {}, list(refs), False
     while pending:
+        if stop.is_set() and not asked:
+            if on_stop is None:
+                break
+            asked = True
+            on_stop()
         done, pending = ray.wait(pending, timeout=0.5)
         for ref in done:
             try:
-                results[runs[ref]] = ray.get(ref)
+                values[refs[ref]] = ray.get(ref)
             except ray.exceptions.RayError as exc:
-                results[runs[ref]] = {"error": str(exc).splitlines()[0]}
-        if stop.is_set() and not asked:
-            asked = True
-            for actor in cameras.values():
-                actor.stop.remote()
-    return results
+                values[refs[ref]] = {"error": str(exc).splitlines()[0]}
+    return values
 
 
 def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunReport:

@@ -212,8 +212,7 @@ class CameraWorker:
     def _show(self, frame, snapshot, video, figures: dict) -> None:
         """Count ``frame`` as shown and write it, with ``snapshot``'s labels, to the video if any."""
         if video is not None:
-            faces = snapshot.faces if snapshot is not None else None
-            video.write(self.overlay.annotate(frame.image, faces) if faces is not None else frame.image)
+            video.write(frame.image if snapshot is None else self.overlay.annotate(frame.image, snapshot.faces))
         figures["frames"] += 1
 
 

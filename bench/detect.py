@@ -129,25 +129,22 @@ def _variants(config):
     """name -> (detect(image), traces()) for a fresh detector of each kind."""
     from dataclasses import replace
 
-    import tensorflow as tf
     from mtcnn import MTCNN
 
     from facecore.detector import Detector
+    from facecore.mtcnn_stages import build_stages, trace_counts
 
-    def wrapped(**options):
-        mtcnn = MTCNN()
-        for stage in mtcnn.stages:  # what wrapping the package's networks naively gives
-            stage._model = tf.function(stage._model, **options)
-        return (lambda image: mtcnn.detect_faces(image),
-                lambda: [int(s._model.experimental_get_tracing_count()) for s in mtcnn.stages])
+    def wrapped(tracing: str):
+        mtcnn = build_stages(tracing, pixels=False)  # the package's networks, traced as the package would be
+        return (lambda image: mtcnn.detect_faces(image), lambda: trace_counts(mtcnn))
 
     plain = MTCNN()
     full = replace(config.detector, max_side=100_000)  # the sizes below reach MTCNN as they are
     ours = Detector(full)
     return {
         "eager (the package)": (lambda image: plain.detect_faces(image), lambda: None),
-        "tf.function": wrapped(),
-        "tf.function reduce_retracing": wrapped(reduce_retracing=True),
+        "tf.function": wrapped("calls"),
+        "tf.function reduce_retracing": wrapped("calls-reduced"),
         "facecam (fixed signature)": (ours.detect, ours.trace_counts),
     }
 

@@ -38,7 +38,7 @@ def test_two_people_and_downscaled_detection_maps_back(detector):
 def test_no_face_and_empty_frames_give_empty_faces(detector):
     assert len(detector.detect(np.zeros((240, 320, 3), np.uint8))) == 0
     assert len(detector.detect(np.zeros((0, 0, 3), np.uint8))) == 0
-    assert [len(f) for f in detector.detect_many([np.zeros((50, 50, 3), np.uint8)] * 2)] == [0, 0]
+    assert len(detector.detect(np.zeros((50, 50, 3), np.uint8))) == 0
 
 
 @pytest.mark.parametrize("bad, error", [

@@ -40,6 +40,7 @@ class Everywhere:
     done: Forgotten
     logs: list = field(default_factory=list)  # every log looked at
     outside: list = field(default_factory=list)  # those outside the workspace
+    missing: list = field(default_factory=list)  # of those, the ones not there now (a disk not mounted?)
     videos: list = field(default_factory=list)  # annotated videos that are still there
     registry_damaged: str = ""
     traces: list = field(default_factory=list)  # what still mentions them, after all
@@ -82,12 +83,13 @@ def forget_everywhere(config: Config, name: str, given_logs: list, enrolled: boo
     logs = _logs(config, registered, given_logs)
     roots = workspace_roots(config)
     store = FaceStore(config.faces.folder) if config.faces.folder else None
+    outside = [p for p in logs if not _inside(p, roots)]
+    missing = [p for p in outside if not Path(p).exists()]
     done = forget(name, store, logs)
     if enrolled or done.faces + done.damaged + done.rows:
         shutil.rmtree(config.review.sheets, ignore_errors=True)  # sheets may show their face: made again by review
     others = existing_names(config.train.data) + bundle_labels(config.train.model)  # "Ann Smith" is no trace of "Ann"
-    return Everywhere(done, logs, [p for p in logs if not _inside(p, roots)],
-                      [p for p in registered.videos if Path(p).exists()], registered.damaged,
+    return Everywhere(done, logs, outside, missing, [p for p in registered.videos if Path(p).exists()], registered.damaged,
                       find_traces(workspace_roots(config, logs), name, others))
 
 
@@ -109,13 +111,18 @@ def report_everywhere(config: Config, name: str, found: Everywhere, enrolled: bo
     damaged = f" ({done.damaged} of them damaged records that may show them)" if done.damaged else ""
     print(f"forgot {name} everywhere: {done.rows} CSV log rows in {len(found.logs)} logs and "
           f"{done.faces + done.damaged} kept faces deleted{damaged}, review sheets cleared")
+    command = f"face-enroll remove {name!r} --everywhere --log PATH"
     failed = {path for path, _ in done.failed}
-    cleaned_outside = [p for p in found.outside if p not in failed]
+    cleaned_outside = [p for p in found.outside if p not in failed and p not in found.missing]
     if cleaned_outside:
-        print(f"also cleaned logs outside this workspace: {_paths(cleaned_outside)}")
+        print(f"also cleaned logs outside this workspace: {_paths(cleaned_outside)} (a copy of one elsewhere "
+              f"is not: clean it with {command})")
+    if found.missing:
+        print(f"logs outside this workspace not found now (on a disk not mounted?): {_paths(found.missing)}; "
+              f"when one is back, clean it with {command}")
     if found.registry_damaged:
         print(f"warning: the outputs registry {config.log.registry} is damaged ({found.registry_damaged}): a log it "
-              f"listed may have been missed; clean one with: face-enroll remove {name!r} --everywhere --log PATH")
+              f"listed may have been missed; clean one with {command}")
     if found.videos:
         print(f"annotated videos face-live wrote may still show {name} (videos are not edited; delete them if "
               f"they do): {_paths(found.videos)}")

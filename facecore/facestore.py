@@ -197,7 +197,7 @@ class FaceStore:
         """The record ``data`` of the face ``face_id``, checked; ``ValueError`` saying what is wrong."""
         try:
             face = StoredFace.from_json(data)
-        except (UnicodeDecodeError, RecursionError) as exc:
+        except (TypeError, RecursionError) as exc:  # a field of another type ("box": null)
             raise ValueError(str(exc)) from None
         if face.id != face_id:
             raise ValueError(f"its id is {face.id!r}")

@@ -114,6 +114,7 @@ def test_everywhere_deletes_damaged_records_that_mention_the_name_or_are_not_jso
     named = _face(store, "Obama")
     bad_time = _face(store, "Obama", time="notatime")
     escaped = _face(store, "Ann", time="notatime")  # damaged, but names Ann: stays
+    odd_box = _face(store, "Obama", box=None)  # a field of another type
     wholesale = _face(store, "Ann")
     store._record_path(wholesale).write_bytes(b"\x00garbage, not JSON")
     other = _face(store, "unknown", frame="x", source="cam-\u004fbama")  # damaged, mentions him (escaped below)
@@ -123,8 +124,8 @@ def test_everywhere_deletes_damaged_records_that_mention_the_name_or_are_not_jso
     code, out, err = _run(capsys, "remove", "Obama", "--everywhere")
     assert code == 0, err
     assert sorted(store.ids()) == [escaped]
-    assert not any(store.image_path(i).exists() for i in (named, bad_time, wholesale, other))
-    assert "4 kept faces deleted (3 of them damaged records" in out, out
+    assert not any(store.image_path(i).exists() for i in (named, bad_time, odd_box, wholesale, other))
+    assert "5 kept faces deleted (4 of them damaged records" in out, out
 
 
 def test_everywhere_fails_naming_a_file_that_still_mentions_the_name(ws, capsys):
@@ -270,14 +271,17 @@ def test_everywhere_cleans_every_registered_log_and_given_ones_and_names_those_o
     logs = [ws / "logs" / "recognitions.csv", ws / "logs" / "grid.csv", outside / "door.csv", outside / "given.csv"]
     for path in logs:
         _log_rows(path, "Joe Biden", "Ann")
-    record_outputs(ws / "data" / "outputs.json", ["logs/grid.csv", outside / "door.csv"], [outside / "door.mp4"])
+    record_outputs(ws / "data" / "outputs.json", ["logs/grid.csv", outside / "door.csv", outside / "usb" / "x.csv"],
+                   [outside / "door.mp4"])
     (outside / "door.mp4").write_bytes(b"video")
     code, out, err = _run(capsys, "remove", "Joe Biden", "--everywhere", "--log", str(outside / "given.csv"))
     assert code == 0, err
     for path in logs:
         assert [row["name"] for row in read_log(path)] == ["Ann"], path
-    assert "4 CSV log rows in 4 logs" in out
+    assert "4 CSV log rows in 5 logs" in out
     assert f"also cleaned logs outside this workspace: {outside / 'door.csv'}, {outside / 'given.csv'}" in out
+    assert f"not found now (on a disk not mounted?): {outside / 'usb' / 'x.csv'}; when one is back, clean it with " \
+           f"face-enroll remove 'Joe Biden' --everywhere --log PATH" in out
     assert "may still show Joe Biden" in out and str(outside / "door.mp4") in out
 
 

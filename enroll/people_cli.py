@@ -48,7 +48,8 @@ def register(sub) -> None:
     p = sub.add_parser("remove", help="delete a person's images and cached features, then retrain")
     p.add_argument("name", metavar="NAME", help="the person to remove")
     p.add_argument("--everywhere", action="store_true",
-                   help="also delete their CSV log rows, the faces face-live kept of them, and the review sheets")
+                   help="also delete their rows in every CSV log face-live wrote, the faces it kept of them and "
+                        "the review sheets; then check that no file of the workspace mentions them")
     p.add_argument("--data", help="folder of person folders (default: train.data)")
     p.add_argument("--model", help="bundle folder (default: train.model)")
     p.add_argument("--faces", help="face-live's face store (default: faces.folder)")

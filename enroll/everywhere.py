@@ -89,7 +89,8 @@ def forget_everywhere(config: Config, name: str, given_logs: list, enrolled: boo
     if enrolled or done.faces + done.damaged + done.rows:
         shutil.rmtree(config.review.sheets, ignore_errors=True)  # sheets may show their face: made again by review
     others = existing_names(config.train.data) + bundle_labels(config.train.model)  # "Ann Smith" is no trace of "Ann"
-    return Everywhere(done, logs, outside, missing, [p for p in registered.videos if Path(p).exists()], registered.damaged,
+    videos = [p for p in registered.videos if Path(p).exists()]
+    return Everywhere(done, logs, outside, missing, videos, registered.damaged,
                       find_traces(workspace_roots(config, logs), name, others))
 
 

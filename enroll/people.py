@@ -1,4 +1,5 @@
-"""Enrolled people on disk: saving face images, import from photos, list and remove.
+"""Enrolled people on disk: saving face images, import from photos, list (removing them:
+:mod:`enroll.removal`).
 
 ``<data>/<name>/0001.jpg, 0002.jpg, ...``: square face crops with margin (what
 training reads, finding the face again), numbered so that a later session adds
@@ -12,8 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,22 +21,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facecore.bundle import Bundle, bundle_exists, delete_bundle, load_bundle, save_bundle
+from facecore.bundle import bundle_exists, load_bundle
 from facecore.config import Config, CaptureConfig
 from facecore.crops import extract_crops
 from facecore.errors import BundleError, ImageError, UsageError
 from facecore.faces import Faces
-from facecore.features import FeatureCache, choose_subject
+from facecore.features import choose_subject
 from facecore.files import write_private
 from facecore.images import encode_jpeg, list_images, read_image
-from facecore.people import make_private_dir, validate_name
+from facecore.people import NOT_THEM, group_spellings, make_private_dir, person_key, validate_name
 
 from .quality import Gate, Verdict, face_patch, thumbnail
 
 __all__ = [
     "existing_names", "person_folder", "discard_if_empty", "next_number", "face_jpeg", "finish_candidate",
     "save_face", "seed_gate", "NOT_FOUND_AGAIN", "ImportResult", "import_photos", "photo_paths",
-    "PersonInfo", "list_people", "RemoveResult", "remove_person", "forget_in_bundle", "FRAMES",
+    "PersonInfo", "list_people", "FRAMES",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,12 +126,29 @@ class ImportResult:
         return Counter(reason.partition(":")[0] for _, reason in self.rejected)
 
 
+def _check_one_person(folder: Path) -> None:
+    """``UsageError`` when ``folder`` holds no photo itself but sub-folders of photos, two or more
+    (a folder of person folders, as ``train --data`` reads: one person each)."""
+    if list_images(folder):
+        return
+    subs = sorted(d.name for d in folder.iterdir()
+                  if d.is_dir() and not d.name.startswith(".") and d.name not in (FRAMES, NOT_THEM)
+                  and list_images(d, recursive=True))
+    if len(subs) > 1:
+        shown = ", ".join(map(repr, subs[:5])) + (f" and {len(subs) - 5} more" if len(subs) > 5 else "")
+        raise UsageError(f"{folder} holds {len(subs)} sub-folders of photos ({shown}), as if of several people: "
+                         f"import them one by one (face-enroll import NAME {folder / subs[0]}), or, when they are "
+                         f"all the same person, give the sub-folders themselves; to train on a folder of person "
+                         f"folders as it is, use face-enroll train --data {folder}")
+
+
 def photo_paths(paths: list) -> list[Path]:
     """Files as given; folders expanded to the images inside them (any depth). ``UsageError``
-    for a path that does not exist."""
+    for a path that does not exist, and for a folder of several sub-folders of photos (people?)."""
     out = []
     for item in map(Path, paths):
         if item.is_dir():
+            _check_one_person(item)
             out += list_images(item, recursive=True)
         elif item.exists():
             out.append(item)
@@ -198,6 +214,7 @@ class PersonInfo:
     enrolled: datetime | None  # when the oldest image was written
     updated: datetime | None  # when the newest was
     in_bundle: str  # "yes", "no", or "outdated" (images changed since the bundle was trained)
+    folders: tuple = ()  # their folder names: more than one when their name is spelled two ways
 
 
 def _bundle_labels(model: Path) -> tuple[set, datetime | None]:
@@ -217,113 +234,19 @@ def _bundle_labels(model: Path) -> tuple[set, datetime | None]:
 
 
 def list_people(data: str | os.PathLike, model: str | os.PathLike) -> list[PersonInfo]:
-    """One :class:`PersonInfo` per person folder under ``data`` (empty when nobody is enrolled)."""
+    """One :class:`PersonInfo` per person under ``data`` (empty when nobody is enrolled): the
+    folders of one name spelled two ways (:func:`facecore.people.person_key`) are one person."""
     labels, created = _bundle_labels(Path(model))
+    labels = {person_key(label) for label in labels}
     people = []
-    for name in existing_names(data):
-        images = list_images(Path(data) / name)
+    for name, folders in group_spellings(existing_names(data)).items():
+        images = [path for folder in folders for path in list_images(Path(data) / folder)]
         times = sorted(datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) for p in images)
         state = "no"
-        if name in labels:
+        if person_key(name) in labels:
             # the bundle's time has whole seconds: an image is newer only when clearly later
             newer = created is not None and times and (times[-1] - created).total_seconds() > 1.0
             state = "outdated" if newer else "yes"
-        people.append(PersonInfo(name, len(images), times[0] if times else None, times[-1] if times else None, state))
+        people.append(PersonInfo(name, len(images), times[0] if times else None, times[-1] if times else None, state,
+                                 tuple(folders)))
     return people
-
-
-@dataclass
-class RemoveResult:
-    """``bundle``: ``retrained`` (a new bundle without them), ``stripped`` (retraining failed:
-    they were taken out of the bundle directly), ``withdrawn`` (retraining failed and the bundle,
-    which could not be edited, was deleted), ``kept`` (retraining failed; the bundle did not hold
-    them), ``deleted`` (nobody left), ``none`` (nobody left, and there was no bundle);
-    ``error``: why retraining failed."""
-
-    removed_files: int
-    bundle: str
-    error: str = ""
-
-
-def _meta_without(meta: dict, name: str) -> dict:
-    """``meta`` with every table keyed by people (image counts, per-person thresholds and their
-    costs) without ``name``."""
-    def drop(table: object) -> object:
-        return {k: v for k, v in table.items() if k != name} if isinstance(table, dict) else table
-
-    metrics = meta.get("metrics", {})
-    if isinstance(metrics, dict) and "person_thresholds" in metrics:
-        metrics = {**metrics, "person_thresholds": drop(metrics["person_thresholds"])}
-    out = {**meta, "metrics": metrics}
-    for key in ("people", "person_thresholds"):
-        if key in meta:
-            out[key] = drop(meta[key])
-    return out
-
-
-def forget_in_bundle(model: str | os.PathLike, name: str) -> str:
-    """Take ``name`` out of the bundle at ``model`` without retraining: ``stripped`` (a centroid
-    head loses their row; the others keep theirs and the threshold), ``withdrawn`` (any other
-    head, or a bundle that cannot be read or rewritten, is deleted: it may hold them) or
-    ``absent`` (no bundle, or not in it)."""
-    if not bundle_exists(model):
-        return "absent"
-    try:
-        bundle = load_bundle(model)
-    except BundleError:
-        delete_bundle(model)
-        return "withdrawn"
-    if name not in bundle.labels:
-        return "absent"
-    keep = [i for i, label in enumerate(bundle.labels) if label != name]
-    if bundle.meta["head"]["kind"] != "centroid" or not keep:
-        delete_bundle(model)
-        return "withdrawn"
-    meta = _meta_without(bundle.meta, name)
-    try:
-        save_bundle(model, Bundle({"centroids": bundle.arrays["centroids"][keep]}, [bundle.labels[i] for i in keep], meta))
-    except OSError as exc:  # a full disk: deleting is what is left
-        log.warning("cannot rewrite the model bundle without %s (%s): deleting it", name, exc.strerror or exc)
-        delete_bundle(model)
-        return "withdrawn"
-    return "stripped"
-
-
-def _bundle_labels_lenient(model: Path) -> list[str]:
-    try:
-        return load_bundle(model).labels if bundle_exists(model) else []
-    except BundleError:
-        return []
-
-
-def remove_person(config: Config, name: str, data: str | os.PathLike, model: str | os.PathLike,
-                  retrain) -> RemoveResult:
-    """Remove ``name`` from the model, then delete their images, frames and cached features, then
-    ``retrain()`` without them.
-
-    The model comes first: from the start the bundle no longer holds them (taken out of it,
-    or deleted), so a failure later (no backbone weights, a full disk, an interrupt) can
-    leave their photos behind, never their face in the model.
-    """
-    names, labels = existing_names(data), _bundle_labels_lenient(Path(model))
-    name = next((n for n in (*names, *labels) if unicodedata.normalize("NFC", n) == unicodedata.normalize("NFC", name)),
-                name)  # the enrolled spelling, whatever normal form was typed
-    if name not in names and name not in labels:
-        near = [n for n in names if n.casefold() == name.casefold()]
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise UsageError(f"nobody named {name!r} is enrolled in {data}{hint}")
-    forgotten = forget_in_bundle(model, name)
-    folder = Path(data) / name
-    count = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    FeatureCache(config.train.cache_dir, "").remove_person(name)
-    if not existing_names(data):
-        had = delete_bundle(model)
-        return RemoveResult(count, "deleted" if had or forgotten != "absent" else "none")
-    try:
-        retrain()
-    except Exception as exc:  # the model is already without them; say why it was not retrained
-        message = (str(exc).splitlines() or [type(exc).__name__])[0]
-        return RemoveResult(count, forgotten if forgotten != "absent" else "kept", message)
-    return RemoveResult(count, "retrained")

@@ -48,11 +48,14 @@ def register(sub) -> None:
     p = sub.add_parser("remove", help="delete a person's images and cached features, then retrain")
     p.add_argument("name", metavar="NAME", help="the person to remove")
     p.add_argument("--everywhere", action="store_true",
-                   help="also delete their CSV log rows, the faces face-live kept of them, and the review sheets")
+                   help="also delete their rows in every CSV log face-live wrote, the faces it kept of them and "
+                        "the review sheets; then check that no file of the workspace mentions them")
     p.add_argument("--data", help="folder of person folders (default: train.data)")
     p.add_argument("--model", help="bundle folder (default: train.model)")
     p.add_argument("--faces", help="face-live's face store (default: faces.folder)")
-    p.add_argument("--log", help="face-live's CSV log (default: log.path)")
+    p.add_argument("--log", dest="logs", action="append", default=[], metavar="PATH",
+                   help="with --everywhere: also clean this CSV log (repeatable); log.path and every log "
+                        "face-live recorded in log.registry are always cleaned")
     add_common_options(p)
     p.set_defaults(func=cmd_remove)
 
@@ -164,54 +167,68 @@ def cmd_list(args) -> int:
     def when(t) -> str:
         return t.astimezone().strftime("%Y-%m-%d %H:%M") if t else "-"
 
-    rows = [(p.name, p.images, when(p.enrolled), when(p.updated), p.in_bundle) for p in people]
+    def who(p) -> str:
+        return p.name if len(p.folders) < 2 else f"{p.name} ({len(p.folders)} folders: merge them)"
+
+    rows = [(who(p), p.images, when(p.enrolled), when(p.updated), p.in_bundle) for p in people]
     print_table(rows, ("person", "images", "enrolled", "last added", "in model"), sys.stdout)
     return 0
 
 
-_REMOVED_FROM_MODEL = {
-    "stripped": "it was taken out of the model bundle directly (the others keep their templates)",
-    "withdrawn": "the model bundle was deleted, as it could not be edited without them",
-    "kept": "the model bundle did not hold them",
-}
+def _stopped(result) -> str:
+    """What became of the person when ``remove`` was stopped at ``result.step``."""
+    from .removal import model_state
+
+    who = result.name or "they"
+    if result.step == "model":
+        return f"{who} is still enrolled: the model bundle was not changed and nothing was deleted"
+    state = model_state(result.bundle, who)
+    if result.step == "files":
+        return f"{state}; some of their photos or cached features may be left: run the same remove again"
+    return (f"{state}; their {result.removed_files} files and cached features are deleted; retraining was "
+            f"stopped: train again with face-enroll train")
 
 
-def _forget_everywhere(config: Config, name: str) -> int:
-    """Delete ``name``'s CSV rows and kept faces, and every review sheet; returns what was found."""
-    import shutil
-    import unicodedata
+def _check_removable(name: str) -> None:
+    """``UsageError`` for a reserved name: strangers are forgotten with ``review --discard`` only."""
+    from facecore.errors import UsageError
+    from facecore.people import check_not_reserved
 
-    from facecore.facestore import FaceStore
-    from facecore.retention import forget
-
-    store = FaceStore(config.faces.folder) if config.faces.folder else None
-    done = forget(unicodedata.normalize("NFC", name), store, config.log.path or None)  # names are kept in NFC
-    shutil.rmtree(config.review.sheets, ignore_errors=True)  # sheets may show their face: made again by review
-    print(f"forgot {name} everywhere: {done.rows} CSV log rows and {done.faces} kept faces deleted, "
-          f"review sheets cleared")
-    return done.rows + done.faces
+    try:
+        check_not_reserved(name)
+    except UsageError as exc:
+        raise UsageError(f"{exc}; it is nobody's name and is never removed; to forget strangers' kept faces, "
+                         f"use face-enroll review --discard") from None
 
 
 def cmd_remove(args) -> int:
     from facecore.errors import UsageError
 
-    from .people import remove_person
+    from .everywhere import forget_everywhere, report_everywhere
+    from .removal import RemoveResult, model_state, remove_person
 
     config, data, model = _setup(args)
+    _check_removable(args.name)
+    result = RemoveResult()
     try:
-        result = remove_person(config, args.name, data, model, lambda: _retrain(config, data, model, force=True))
+        remove_person(config, args.name, data, model, lambda: _retrain(config, data, model, force=True), result)
     except UsageError:  # not enrolled (any more): with --everywhere, their traces elsewhere still go
-        if not args.everywhere or not _forget_everywhere(config, args.name):
+        if not args.everywhere:
             raise
+        found = forget_everywhere(config, args.name, args.logs, enrolled=False)
+        report_everywhere(config, args.name, found, enrolled=False)
         return 0
-    print(f"removed {args.name}: {result.removed_files} files and their cached features")
-    if args.everywhere:
-        _forget_everywhere(config, args.name)
+    except KeyboardInterrupt:  # SIGTERM or Ctrl-C: say what became of them, then end as interrupted
+        print(f"face-enroll: remove stopped: {_stopped(result)}", file=sys.stderr)
+        raise
+    print(f"removed {result.name}: {result.removed_files} files and their cached features")
     if result.bundle == "deleted":
         print(f"deleted the model bundle {model}: nobody is left to recognise")
-    elif result.error:
-        raise DataError(f"retraining without {args.name} failed ({result.error}); "
-                        f"{_REMOVED_FROM_MODEL[result.bundle]}; train again when fixed")
+    if args.everywhere:
+        report_everywhere(config, result.name, forget_everywhere(config, result.name, args.logs), enrolled=True)
+    if result.error:
+        raise DataError(f"retraining without {result.name} failed ({result.error}); "
+                        f"{model_state(result.bundle, result.name)}; train again when fixed")
     if not existing_names(data):
         print(f"nobody is enrolled in {data} any more")
     return 0

@@ -133,6 +133,7 @@ class OverlayConfig:
 @dataclass(frozen=True)
 class LogConfig:
     path: str = "logs/recognitions.csv"
+    registry: str = "data/outputs.json"
     cooldown_s: float = _f(60.0, lo=0.0, hi=_DAY)
     log_unknown: bool = True
     fsync: bool = False

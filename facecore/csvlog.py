@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 from facecore.errors import FacecamError, UsageError
+from facecore.files import make_dirs_private
 
 __all__ = ["CsvLog", "COLUMNS", "neutralize", "rewrite_log", "read_log"]
 
@@ -141,7 +142,7 @@ class CsvLog:
         if self.path.is_dir():
             raise UsageError(f"--log {self.path} is a folder: give a file name, such as {self.path / 'log.csv'}")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs_private(self.path.parent)  # folders it creates are owner-only (logs/)
         except (FileExistsError, NotADirectoryError):
             raise FacecamError(f"cannot open the CSV log {self.path}: a file is in the way of its folder") from None
         except OSError as exc:

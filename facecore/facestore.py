@@ -10,7 +10,9 @@ feature vector of the backbone that saw it. No pickle: JSON and JPEG only.
 Each file is written whole (a temporary sibling renamed into place), the JPEG first, so a
 record always comes after its picture. A record that cannot be read or checked (cut
 short by a crash, edited by hand) is skipped with a warning, never a crash; so is one
-whose picture is missing.
+whose picture is missing. Forgetting a person reads every record as bytes
+(:meth:`FaceStore.records`), so that a damaged one that may be theirs is deleted too
+(:func:`facecore.retention.forget`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -181,12 +183,30 @@ class FaceStore:
                 out.append(face)
         return out
 
+    def records(self) -> Iterator[tuple[str, bytes | None]]:
+        """``(id, bytes)`` of every record file, oldest first, whether it can be parsed or not, its
+        picture there or not (``None`` for a file that cannot be read)."""
+        for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
+            try:
+                yield path.stem, path.read_bytes()
+            except OSError:
+                yield path.stem, None
+
+    @staticmethod
+    def parse(face_id: str, data: bytes) -> StoredFace:
+        """The record ``data`` of the face ``face_id``, checked; ``ValueError`` saying what is wrong."""
+        try:
+            face = StoredFace.from_json(data)
+        except (TypeError, RecursionError) as exc:  # a field of another type ("box": null)
+            raise ValueError(str(exc)) from None
+        if face.id != face_id:
+            raise ValueError(f"its id is {face.id!r}")
+        return face
+
     def _read(self, path: Path) -> StoredFace | None:
         try:
-            face = StoredFace.from_json(path.read_bytes())
-            if face.id != path.stem:
-                raise ValueError(f"its id is {face.id!r}")
-        except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+            face = self.parse(path.stem, path.read_bytes())
+        except (OSError, ValueError) as exc:
             log.warning("skipping the stored face %s: cannot read its record (%s)", path, exc)
             return None
         if not self.image_path(face.id).is_file():

@@ -31,7 +31,7 @@ from .errors import ImageError
 from .faces import Faces
 from .files import write_private
 from .images import read_image
-from .people import make_private_dir
+from .people import make_private_dir, person_key
 from .progress import Progress
 
 __all__ = ["FeatureCache", "choose_subject", "ImageFeatures", "features_for_images", "settings_key", "file_hash",
@@ -101,7 +101,13 @@ class FeatureCache:
         write_private(path, buffer.getvalue(), sync=False)  # a lost entry is only computed again
 
     def remove_person(self, person: str) -> None:
-        shutil.rmtree(self.root / person, ignore_errors=True)
+        """Delete the cached features of ``person``: of every folder spelled as their name in another
+        Unicode form or case (:func:`facecore.people.person_key`)."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if person_key(folder.name) == person_key(person) and folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
 
 
 def choose_subject(faces: Faces, shape: tuple) -> Faces:

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from .errors import StorageError
 
-__all__ = ["write_private", "writing", "temp_name"]
+__all__ = ["write_private", "writing", "temp_name", "make_dirs_private"]
 
 
 def temp_name(path: Path) -> Path:
@@ -50,4 +50,24 @@ def write_private(path: str | os.PathLike, data: bytes, *, overwrite: bool = Tru
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return path
+
+
+def make_dirs_private(path: str | os.PathLike) -> Path:
+    """Create the folder ``path`` and each missing folder above it readable by the owner only
+    (0700); folders that already exist keep their mode. ``OSError`` as ``mkdir`` raises it."""
+    path = Path(path)
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # made meanwhile by another run
+        os.chmod(folder, 0o700)  # mkdir's mode is cut by the umask
     return path

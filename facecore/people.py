@@ -9,10 +9,11 @@ from pathlib import Path
 
 from .errors import DataError, UsageError
 from .faces import PENDING, UNKNOWN
-from .files import writing
+from .files import make_dirs_private, writing
 from .images import list_images
 
-__all__ = ["validate_name", "scan_people", "scan_counter_examples", "make_private_dir", "RESERVED", "NOT_THEM"]
+__all__ = ["validate_name", "scan_people", "scan_counter_examples", "make_private_dir", "RESERVED", "NOT_THEM",
+           "person_key", "check_not_reserved", "group_spellings", "spelling", "check_one_spelling"]
 
 
 RESERVED = (UNKNOWN, PENDING, "...")  # what face-live shows for strangers and undecided faces
@@ -24,6 +25,51 @@ def _fold(name: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
+def person_key(name: str) -> str:
+    """What two folder names of one person share: equal in NFC and case-folded ("José" typed on a
+    Mac, in NFD, and "JOSÉ" are the same person as "José")."""
+    return _fold(name)
+
+
+def spelling(name: str) -> str:
+    """``name`` quoted, with its code points spelled out when it is not in NFC (two spellings of one
+    name look the same on a terminal)."""
+    if unicodedata.is_normalized("NFC", name):
+        return repr(name)
+    return f"{name!r} (decomposed: {ascii(name)})"
+
+
+def group_spellings(names) -> dict[str, list[str]]:
+    """``{the name to show: [its spellings]}`` for folder ``names``: the spellings of one person
+    (:func:`person_key`) together, the NFC one shown (else the first in order)."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(person_key(name), []).append(name)
+    out = {}
+    for spellings in groups.values():
+        shown = next((n for n in spellings if unicodedata.is_normalized("NFC", n)), spellings[0])
+        out[shown] = spellings
+    return out
+
+
+def check_one_spelling(root: str | os.PathLike, names) -> None:
+    """``DataError`` naming the folders under ``root`` that are one person spelled two ways or more."""
+    for spellings in group_spellings(names).values():
+        if len(spellings) > 1:
+            folders = " and ".join(spelling(str(Path(root) / n)) for n in spellings)
+            raise DataError(f"{folders} are one person (names equal but for Unicode form or case): move the "
+                            f"photos of one into the other and delete the empty folder, then train again")
+
+
+def check_not_reserved(name: str) -> None:
+    """``UsageError`` when ``name`` is, in any case or compatibility form (fullwidth letters...),
+    one of the names face-live shows for faces it does not name (:data:`RESERVED`)."""
+    folded = unicodedata.normalize("NFKC", _fold(unicodedata.normalize("NFKC", name)))
+    if folded in {unicodedata.normalize("NFKC", _fold(r)) for r in RESERVED}:
+        raise UsageError(f"name {name!r} is reserved: face-live shows {UNKNOWN!r} for strangers "
+                         f"and {PENDING!r} for faces not yet named")
+
+
 def _check_safe(name: str) -> None:
     """Raise ``UsageError`` unless ``name`` is safe as a folder name and not reserved."""
     if not name or not name.strip():
@@ -32,9 +78,7 @@ def _check_safe(name: str) -> None:
         raise UsageError(f"name {name!r} has leading or trailing spaces")
     if "/" in name or "\\" in name or os.sep in name:
         raise UsageError(f"name {name!r} must not contain path separators")
-    if _fold(name) in map(_fold, RESERVED):
-        raise UsageError(f"name {name!r} is reserved: face-live shows {UNKNOWN!r} for strangers "
-                         f"and {PENDING!r} for faces not yet named")
+    check_not_reserved(name)
     if name in (".", "..") or name.startswith("."):
         raise UsageError(f"name {name!r} must not start with a dot")
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in name):
@@ -69,7 +113,7 @@ def make_private_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` (and parents) readable by the owner only; biometric data lives there."""
     path = Path(path)
     with writing(path):
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_dirs_private(path)  # the folders above it that it creates too (data/ of data/people)
         os.chmod(path, 0o700)
     return path
 
@@ -78,7 +122,8 @@ def scan_people(root: str | os.PathLike) -> dict[str, list[Path]]:
     """``{name: [image paths]}`` for each person folder under ``root``, sorted by name.
 
     Hidden folders and folders that are links leading out of ``root`` are skipped.
-    Raises ``DataError`` when ``root`` is missing or holds no person folder.
+    Raises ``DataError`` when ``root`` is missing or holds no person folder, or when two folders
+    are one person spelled two ways (:func:`person_key`): they must be merged first.
     """
     root = Path(root)
     if not root.is_dir():
@@ -93,6 +138,7 @@ def scan_people(root: str | os.PathLike) -> dict[str, list[Path]]:
         people[folder.name] = list_images(folder)
     if not people:
         raise DataError(f"no person folders in {root}: expected {root}/<name>/*.jpg")
+    check_one_spelling(root, people)
     return people
 
 

@@ -4,7 +4,9 @@ Two places hold what face-live saw: the CSV log (who, when, where) and the face 
 (:mod:`facecore.facestore`: crops and feature vectors). :func:`prune` applies
 ``[faces]``: rows and faces older than ``retention_days`` are deleted, and the oldest faces
 beyond ``max_faces``; a row whose ``snapshot`` pointed at a deleted face keeps the row, its
-cell emptied. :func:`forget` deletes a person's rows and faces. Both rewrite the CSV log
+cell emptied. :func:`forget` deletes a person's rows (in one log or several) and faces,
+under any spelling of their name, and the damaged face records that mention them or are
+not JSON at all. Both rewrite the CSV log
 atomically, safe against a face-live run appending to it (:func:`facecore.csvlog.rewrite_log`).
 """
 
@@ -18,9 +20,12 @@ from pathlib import Path
 
 from .config import FacesConfig
 from .csvlog import neutralize, rewrite_log
+from .errors import FacecamError
 from .facestore import FaceStore
+from .people import person_key
+from .traces import is_json, mentions
 
-__all__ = ["Pruned", "prune", "forget", "drop_faces"]
+__all__ = ["Pruned", "prune", "forget", "drop_faces", "Forgotten"]
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +74,12 @@ def prune(store: FaceStore | None, log_path: str | os.PathLike | None, config: F
 
 
 def _rewrite(log_path, name: str | None, gone: set[str], store: FaceStore | None) -> int:
-    """Drop the rows naming ``name`` (none when ``None``) and empty the cells pointing at faces in ``gone``."""
+    """Drop the rows naming ``name`` (none when ``None``; any spelling of it) and empty the cells
+    pointing at faces in ``gone``."""
+    keys = {person_key(name), person_key(neutralize(name))} if name is not None else set()  # as the log wrote it
+
     def edit(row: dict) -> dict | None:
-        if name is not None and row["name"] in (name, neutralize(name)):  # as the log wrote it
+        if person_key(row["name"]) in keys:
             return None
         if _in_store(row["snapshot"], store) and Path(row["snapshot"]).stem in gone:
             return {**row, "snapshot": ""}
@@ -88,10 +96,47 @@ def drop_faces(store: FaceStore, log_path: str | os.PathLike | None, face_ids) -
     return len(gone)
 
 
-def forget(name: str, store: FaceStore | None, log_path: str | os.PathLike | None) -> Pruned:
-    """Delete every face kept under ``name`` and every CSV row naming them (the snapshot cells of
-    other rows that pointed at their faces are emptied)."""
-    gone = {face.id for face in store.faces() if face.name == name} if store is not None else set()
+@dataclass(frozen=True)
+class Forgotten:
+    """What :func:`forget` deleted: ``faces`` kept under the name, ``damaged`` records that could
+    not be read (deleted as they mention the name, or are not JSON at all), CSV ``rows``;
+    ``failed``: ``(log path, why)`` for each log that could not be cleaned."""
+
+    faces: int = 0
+    damaged: int = 0
+    rows: int = 0
+    failed: tuple = ()
+
+
+def _theirs(store: FaceStore, name: str) -> tuple[set[str], set[str]]:
+    """The ids of the faces kept under ``name`` (any spelling), and of the records that cannot be
+    read and are judged by their bytes: gone when they mention ``name`` or are not JSON at all."""
+    named, damaged = set(), set()
+    for face_id, data in store.records():
+        try:
+            face = store.parse(face_id, data) if data is not None else None
+        except ValueError:
+            face = None
+        if face is not None:
+            if person_key(face.name) == person_key(name):
+                named.add(face_id)
+        elif data is None or not is_json(data) or mentions(data, name):
+            damaged.add(face_id)
+    return named, damaged
+
+
+def forget(name: str, store: FaceStore | None, logs) -> Forgotten:
+    """Delete every face kept under ``name``, every damaged record that may be theirs (see
+    :func:`_theirs`), and every row naming them in ``logs`` (one CSV log path or several; the
+    snapshot cells of other rows that pointed at deleted faces are emptied). A log that cannot be
+    rewritten is named in ``failed``; the others are still cleaned."""
+    named, damaged = _theirs(store, name) if store is not None else (set(), set())
     if store is not None:
-        store.remove(gone)
-    return Pruned(len(gone), _rewrite(log_path, name, gone, store))
+        store.remove(named | damaged)
+    rows, failed = 0, []
+    for path in [logs] if isinstance(logs, (str, os.PathLike)) else list(logs or ()):
+        try:
+            rows += _rewrite(path, name, named | damaged, store)
+        except FacecamError as exc:
+            failed.append((str(path), str(exc)))
+    return Forgotten(len(named), len(damaged), rows, tuple(failed))

@@ -25,9 +25,10 @@ from facecore.app import (add_common_options, detach_python_stderr, exit_fast, l
                           quiet_tensorflow, run_guarded, setup_logging)
 from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
-from facecore.errors import FacecamError, UsageError
+from facecore.errors import FacecamError, StorageError, UsageError
 from facecore.facestore import backbone_tag
 from facecore.files import write_private
+from facecore.outputs import record_outputs
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
 
@@ -132,12 +133,26 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     if config.log.path:
         with CsvLog(config.log.path, config.log.fsync):  # its folder, its columns, its header: checked here
             pass
+    _record_outputs(config, videos)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config)
     from .ray_engine import run_ray
 
     return run_ray(config, specs, videos, args.max_frames, stop, _say, _keep_rules(config, bundle))
+
+
+def _record_outputs(config: Config, videos: dict[str, Path]) -> None:
+    """Note the CSV log and the videos of this run in the outputs registry (``log.registry``), so
+    that ``face-enroll remove NAME --everywhere`` cleans the log and names the videos."""
+    logs = [config.log.path] if config.log.path else []
+    if not config.log.registry or not (logs or videos):
+        return
+    try:
+        record_outputs(config.log.registry, logs, videos.values())
+    except StorageError as exc:
+        _say(f"warning: {exc}: face-enroll remove --everywhere will not know of this run's log and videos "
+             f"(give a log with its --log PATH)")
 
 
 def _keep_rules(config: Config, bundle: Bundle | None) -> KeepRules:
@@ -164,6 +179,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     videos = video_paths(args.output, specs)
     if config.log.path:
         CsvLog(config.log.path).check_path()
+    _record_outputs(config, videos)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)

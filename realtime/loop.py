@@ -32,6 +32,7 @@ import numpy as np
 from facecore.camera import Frame
 from facecore.errors import SourceError
 from facecore.faces import Faces
+from facecore.files import make_dirs_private
 
 from .engine import Engine
 from .events import EventLog
@@ -269,7 +270,7 @@ class LiveLoop:
         folder = Path(self.options.snapshot_dir)
         path = folder / f"facecam-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_dirs_private(folder)  # owner-only, as every folder of faces
         except OSError as exc:
             log.warning("cannot save a snapshot in %s: %s", folder, exc.strerror)
             return None

@@ -15,6 +15,7 @@ import numpy as np
 
 from facecore.camera import opencv_quiet
 from facecore.errors import FacecamError, UsageError
+from facecore.files import make_dirs_private
 
 __all__ = ["Window", "VideoSink", "check_video_path", "gui_backend", "require_gui",
            "VIDEO_SUFFIXES", "RESERVE_BYTES", "KEY_QUIT", "KEY_PAUSE", "KEY_SNAPSHOT"]
@@ -98,7 +99,7 @@ def check_video_path(path: str | os.PathLike) -> Path:
     if path.is_dir():
         raise UsageError(f"--output {path} is a folder: give a file name, such as {path / 'annotated.mp4'}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs_private(path.parent)  # folders it creates are owner-only: the video shows faces
     except (FileExistsError, NotADirectoryError):
         raise FacecamError(f"cannot write the video {path}: a file is in the way of its folder") from None
     except OSError as exc:
@@ -116,6 +117,17 @@ def _check_space(path: Path, frames: int) -> None:
         ends = f"; the video ends at frame {frames}" if frames else ""
         raise FacecamError(f"cannot write the video {path}: its disk is full "
                            f"({left // 1024} KiB free, {RESERVE_BYTES // 1024} KiB needed){ends}")
+
+
+def _make_private_file(path: Path) -> None:
+    """Create ``path`` owner-only (0600) before OpenCV's writer opens it (which keeps the mode of a
+    file that is there); an existing file of ours is made owner-only too."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if path.is_file() and path.stat().st_uid == os.geteuid():
+            os.chmod(path, 0o600)
+    except OSError as exc:
+        raise FacecamError(f"cannot write the video {path}: {exc.strerror or exc}") from None
 
 
 class VideoSink:
@@ -143,6 +155,7 @@ class VideoSink:
 
     def _open(self, size: tuple[int, int]) -> None:
         check_video_path(self.path)
+        _make_private_file(self.path)
         fourcc = cv2.VideoWriter_fourcc(*_FOURCC[self.path.suffix.lower()])
         with opencv_quiet():
             writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, size)

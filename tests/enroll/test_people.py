@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from enroll.cli import main
-from enroll.people import import_photos, list_people, next_number, person_folder, remove_person
+from enroll.people import import_photos, list_people, next_number, person_folder
+from enroll.removal import remove_person
 from enroll.training import train
 from facecore.bundle import load_bundle
 from facecore.errors import UsageError

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from enroll.people import forget_in_bundle
+from enroll.removal import forget_in_bundle
 from helpers import REPO, VIDEOS, need, write_clip
 from live_helpers import facenet_sets
 

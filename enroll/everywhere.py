@@ -1,0 +1,136 @@
+"""``face-enroll remove NAME --everywhere``: a person forgotten in everything face-live wrote.
+
+1. every CSV log: the default one (``log.path``), each one face-live recorded in the outputs
+   registry (``log.registry``) and each ``--log PATH`` given: their rows deleted;
+2. the face store: the faces kept under their name, and the damaged records that mention
+   them or cannot be parsed at all, with their pictures;
+3. the review sheets, made again by the next review;
+4. the annotated videos face-live recorded are named: they may show the person, and are
+   not edited;
+5. last, the workspace's folders and every log are read byte by byte: a file that still
+   mentions them is a failure naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facecore.config import Config
+from facecore.errors import FacecamError, UsageError
+from facecore.facestore import FaceStore
+from facecore.outputs import Outputs, read_outputs
+from facecore.retention import Forgotten, forget
+from facecore.traces import find_traces, workspace_roots
+
+from .people import existing_names
+from .removal import bundle_labels
+
+__all__ = ["Everywhere", "forget_everywhere", "report_everywhere"]
+
+_SHOWN = 5  # paths named in one line, at most
+
+
+@dataclass
+class Everywhere:
+    """What :func:`forget_everywhere` did and found."""
+
+    done: Forgotten
+    logs: list = field(default_factory=list)  # every log looked at
+    outside: list = field(default_factory=list)  # those outside the workspace
+    missing: list = field(default_factory=list)  # of those, the ones not there now (a disk not mounted?)
+    videos: list = field(default_factory=list)  # annotated videos that are still there
+    registry_damaged: str = ""
+    traces: list = field(default_factory=list)  # what still mentions them, after all
+
+    @property
+    def found(self) -> int:
+        return self.done.faces + self.done.damaged + self.done.rows + len(self.traces)
+
+
+def _registry(config: Config) -> Outputs:
+    if not config.log.registry:
+        return Outputs()
+    try:
+        return read_outputs(config.log.registry)
+    except OSError as exc:
+        return Outputs(damaged=f"cannot read it: {exc.strerror or exc}")
+
+
+def _logs(config: Config, registered: Outputs, given: list) -> list[str]:
+    """The default log, the registered ones and the ``given`` ones, each once (by real path)."""
+    seen, out = set(), []
+    for path in filter(None, [config.log.path, *registered.logs, *given]):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(str(path))
+    return out
+
+
+def _inside(path: str, roots: list[Path]) -> bool:
+    real = Path(os.path.abspath(path))
+    return any(real.is_relative_to(root) for root in roots)
+
+
+def forget_everywhere(config: Config, name: str, given_logs: list, enrolled: bool = True) -> Everywhere:
+    """Forget ``name`` in every log, the face store and the review sheets (see the module's
+    steps), then look for what still mentions them. The sheets of someone not ``enrolled`` are
+    left alone when nothing else named them (a name mistyped)."""
+    registered = _registry(config)
+    logs = _logs(config, registered, given_logs)
+    roots = workspace_roots(config)
+    store = FaceStore(config.faces.folder) if config.faces.folder else None
+    outside = [p for p in logs if not _inside(p, roots)]
+    missing = [p for p in outside if not Path(p).exists()]
+    done = forget(name, store, logs)
+    if enrolled or done.faces + done.damaged + done.rows:
+        shutil.rmtree(config.review.sheets, ignore_errors=True)  # sheets may show their face: made again by review
+    others = existing_names(config.train.data) + bundle_labels(config.train.model)  # "Ann Smith" is no trace of "Ann"
+    videos = [p for p in registered.videos if Path(p).exists()]
+    return Everywhere(done, logs, outside, missing, videos, registered.damaged,
+                      find_traces(workspace_roots(config, logs), name, others))
+
+
+def _paths(paths: list) -> str:
+    shown = ", ".join(str(p) for p in paths[:_SHOWN])
+    return shown + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
+
+
+def report_everywhere(config: Config, name: str, found: Everywhere, enrolled: bool) -> None:
+    """Print what was done on stdout; ``UsageError`` when ``name`` was not enrolled and nothing
+    mentioned them, ``FacecamError`` (exit 1) when a log could not be cleaned or a file still
+    mentions them."""
+    done = found.done
+    if not enrolled and not found.found:
+        raise UsageError(f"nobody named {name!r} is enrolled in {config.train.data}, and nothing face-live kept "
+                         f"mentions them: nothing to forget")
+    if not enrolled:
+        print(f"nobody named {name} is enrolled in {config.train.data}, but face-live kept traces of them")
+    damaged = f" ({done.damaged} of them damaged records that may show them)" if done.damaged else ""
+    print(f"forgot {name} everywhere: {done.rows} CSV log rows in {len(found.logs)} logs and "
+          f"{done.faces + done.damaged} kept faces deleted{damaged}, review sheets cleared")
+    command = f"face-enroll remove {name!r} --everywhere --log PATH"
+    failed = {path for path, _ in done.failed}
+    cleaned_outside = [p for p in found.outside if p not in failed and p not in found.missing]
+    if cleaned_outside:
+        print(f"also cleaned logs outside this workspace: {_paths(cleaned_outside)} (a copy of one elsewhere "
+              f"is not: clean it with {command})")
+    if found.missing:
+        print(f"logs outside this workspace not found now (on a disk not mounted?): {_paths(found.missing)}; "
+              f"when one is back, clean it with {command}")
+    if found.registry_damaged:
+        print(f"warning: the outputs registry {config.log.registry} is damaged ({found.registry_damaged}): a log it "
+              f"listed may have been missed; clean one with {command}")
+    if found.videos:
+        print(f"annotated videos face-live wrote may still show {name} (videos are not edited; delete them if "
+              f"they do): {_paths(found.videos)}")
+    if done.failed:
+        path, why = done.failed[0]
+        more = f" (and {len(done.failed) - 1} more logs)" if len(done.failed) > 1 else ""
+        raise FacecamError(f"cannot clean the CSV log {path}{more}: {why}; when it can be written, clean it with: "
+                           f"face-enroll remove {name!r} --everywhere --log {path}")
+    if found.traces:
+        raise FacecamError(f"{name} is still mentioned in {len(found.traces)} files: {_paths(found.traces)}")

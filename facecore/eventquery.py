@@ -80,9 +80,10 @@ def events(path: str | os.PathLike, f: Filters) -> list[dict]:
 
 def last_seen(path: str | os.PathLike, f: Filters) -> list[dict]:
     """``[{"name", "source", "time"}]``: each person's last sighting (strangers only with
-    ``unknown``), the most recent first."""
-    where, params = _where(f, "ts", "ts", people_only=True)
-    rows = _query(path, f"SELECT name, source, time, max(ts) AS latest FROM sightings{where} "
+    ``unknown``), the most recent first: the end of their last event (``since``/``until``
+    apply to that end)."""
+    where, params = _where(f, "end_ts", "end_ts", people_only=True)
+    rows = _query(path, f"SELECT name, source, end_at AS time, max(end_ts) AS latest FROM events{where} "
                   "GROUP BY name ORDER BY latest DESC, name", params)
     return [{"name": r["name"], "source": r["source"], "time": r["time"]} for r in rows]
 

@@ -106,3 +106,19 @@ def test_the_ray_engines_log_actor_writes_the_database_too(tmp_path):
     assert writer.close()["rows"] == 3
     assert [s[:4] for s in _sightings(tmp_path / "events.db")] == [_key(r) for r in read_log(tmp_path / "log.csv")]
     assert {s[4] for s in _sightings(tmp_path / "events.db")} == {1}
+
+
+def test_the_writer_prunes_the_database_at_start_with_the_faces_retention(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from facecore.config import LogConfig
+    from facecore.csvlog import CsvLog
+    from realtime.events import EventLog
+
+    database, now = tmp_path / "events.db", datetime.now(timezone.utc)
+    db = EventDb(database)
+    for days, name in ((31, "old"), (29, "recent")):
+        db.record({"time": (now - timedelta(days=days)).isoformat(), "name": name, "track": 1, "source": "door"})
+    db.close()
+    EventLog(CsvLog(tmp_path / "log.csv"), LogConfig(), database=str(database)).close()  # 30 days by default
+    assert [s[1] for s in _sightings(database)] == ["recent"]

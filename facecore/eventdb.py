@@ -180,13 +180,15 @@ class EventDb:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction: committed whole, or rolled back (``StorageError`` naming the file)."""
+        """One write transaction: committed whole, or rolled back (``StorageError`` naming the file;
+        the open events are then forgotten, as their ids may have been rolled back)."""
         with _guarded(self.path):
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield
                 self.db.execute("COMMIT")
             except BaseException:
+                self._open.clear()
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise

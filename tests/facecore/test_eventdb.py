@@ -216,3 +216,34 @@ def test_import_groups_rows_into_events_and_twice_adds_nothing(tmp_path):
         ("=Bob", "cam", "2026-12-06T09:00:30.000+00:00", "2026-12-06T09:00:30.000+00:00", 1),
         ("Ada", "door", "2026-12-06T12:00:00.000+00:00", "2026-12-06T12:00:00.000+00:00", 1)]
     assert table(path, "SELECT count(*) FROM sightings") == [(4,)]
+
+
+def test_a_failed_write_never_extends_an_event_whose_id_was_rolled_back(tmp_path):
+    path = tmp_path / "events.db"
+    db = EventDb(path)
+    real = db.db
+    db.record(row("2026-12-06T09:00:00+00:00", "Bob", 7))
+    with pytest.raises(StorageError):
+        db.db = _FailingInsert(real)  # the event row goes in, the sighting fails: all rolled back
+        db.record(row("2026-12-06T09:00:01+00:00", "Ada", 1))
+    db.db = real
+    db.record(row("2026-12-06T09:00:02+00:00", "Cy", 2))  # takes the rolled-back id
+    db.record(row("2026-12-06T09:00:03+00:00", "Ada", 1))
+    db.close()
+    assert table(path, "SELECT id, name, sightings FROM events ORDER BY id") == [(1, "Bob", 1), (2, "Cy", 1),
+                                                                                 (3, "Ada", 1)]
+
+
+class _FailingInsert:
+    """A connection whose INSERT INTO sightings fails (as a full disk would)."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def execute(self, sql, *args):
+        if sql.startswith("INSERT INTO sightings"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.real.execute(sql, *args)

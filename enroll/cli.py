@@ -108,11 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_people_commands(sub) -> None:
-    """capture, import, list, remove (enroll/people_cli.py); review, correct (enroll/review_cli.py)."""
-    from . import people_cli, review_cli
+    """capture, import, list, remove (enroll/people_cli.py); review, correct (enroll/review_cli.py);
+    events (enroll/events_cli.py)."""
+    from . import events_cli, people_cli, review_cli
 
     people_cli.register(sub)
     review_cli.register(sub)
+    events_cli.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

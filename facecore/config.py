@@ -148,6 +148,11 @@ class FacesConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    database: str = "data/events.db"
+
+
+@dataclass(frozen=True)
 class ReviewConfig:
     sheets: str = "data/review"
     distance: float = _f(0.0, lo=0.0, hi=2.0)
@@ -196,6 +201,7 @@ class Config:
     overlay: OverlayConfig = field(default_factory=OverlayConfig)
     log: LogConfig = field(default_factory=LogConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     ray: RayConfig = field(default_factory=RayConfig)

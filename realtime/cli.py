@@ -185,7 +185,8 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         check_bundle(bundle, config, models.backbone if models is not None else None)
     with ExitStack() as stack:
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
-        events = EventLog(csv_log, config.log, config.faces.folder or None, keep=_keep_rules(config, bundle))
+        events = EventLog(csv_log, config.log, config.faces.folder or None, keep=_keep_rules(config, bundle),
+                          database=config.events.database)
         stack.callback(events.close)
         sources = SourceOpener(specs, config.camera, stack, opener)
         sources.open_live()  # a camera that cannot be opened, or a file without frames, fails here

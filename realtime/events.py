@@ -33,6 +33,7 @@ import numpy as np
 from facecore.config import LogConfig
 from facecore.csvlog import CsvLog
 from facecore.errors import FacecamError, UsageError
+from facecore.eventwriter import EventWriter
 from facecore.faces import PENDING, UNKNOWN, Faces
 from facecore.facestore import FaceStore
 from facecore.retention import prune
@@ -131,13 +132,15 @@ class EventLog:
     ``csv_log`` is opened here (a ``UsageError``, such as a file with other columns, is
     raised at once; any other failure only makes the log "failing"). ``faces``: the face
     store's folder (``None``: no faces are kept); ``keep``: how they are kept, and the
-    retention rules, applied here first. Call ``close()`` at the end: it tries the waiting
-    rows a last time.
+    retention rules, applied here first. ``database``: the event database, which gets each row
+    the CSV log gets (``None``: none; a failure there is logged once and the CSV goes on).
+    Call ``close()`` at the end: it tries the waiting rows a last time.
     """
 
     def __init__(self, csv_log: CsvLog | None, config: LogConfig, faces: str | None = None,
-                 clock=time.monotonic, keep: KeepRules | None = None) -> None:
+                 clock=time.monotonic, keep: KeepRules | None = None, database: str | None = None) -> None:
         self.csv = csv_log
+        self.db = EventWriter(database if csv_log is not None else None)
         self.keep = keep or KeepRules()
         self.store = FaceStore(faces) if faces else None
         self.maker = EventMaker(config, self.keep if self.store is not None else None)
@@ -205,6 +208,7 @@ class EventLog:
         if self._waiting or self.error:
             self._try_write()
         self.csv.close()
+        self.db.close()
 
     def _try_write(self) -> None:
         """(Re)open the CSV log if needed and write the waiting rows, oldest first."""
@@ -213,7 +217,7 @@ class EventLog:
                 self.csv.open()
             while self._waiting:
                 self.csv.append(self._waiting[0])
-                self._waiting.popleft()
+                self.db.record(self._waiting.popleft())
         except UsageError:
             raise
         except FacecamError as exc:
@@ -228,9 +232,10 @@ class EventLog:
             self.error = ""
 
     def _prune(self) -> None:
-        """Apply the retention rules to the face store and the CSV log (a failure is logged: the run
-        goes on, and tries again the next day)."""
+        """Apply the retention rules to the face store, the CSV log and the event database (a failure
+        is logged: the run goes on, and tries again the next day)."""
         self._next_prune = self._clock() + PRUNE_S
+        self.db.prune(time.time() - self.keep.faces.retention_days * 86400.0)
         try:
             prune(self.store, self.csv.path, self.keep.faces)
         except UsageError:

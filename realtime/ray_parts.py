@@ -222,7 +222,7 @@ class LogWriter:
     def __init__(self, config: Config, keep: KeepRules | None = None) -> None:
         path = config.log.path
         self.events = EventLog(CsvLog(path, config.log.fsync) if path else None, config.log,
-                               config.faces.folder or None, keep=keep)
+                               config.faces.folder or None, keep=keep, database=config.events.database)
 
     def write(self, events: list[Event]) -> int:
         return self.events.write(events)

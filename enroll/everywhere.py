@@ -4,10 +4,12 @@
    registry (``log.registry``) and each ``--log PATH`` given: their rows deleted;
 2. the face store: the faces kept under their name, and the damaged records that mention
    them or cannot be parsed at all, with their pictures;
-3. the review sheets, made again by the next review;
-4. the annotated videos face-live recorded are named: they may show the person, and are
+3. the event database (``events.database``): their sightings and events, leaving no byte of
+   the name in its files;
+4. the review sheets, made again by the next review;
+5. the annotated videos face-live recorded are named: they may show the person, and are
    not edited;
-5. last, the workspace's folders and every log are read byte by byte: a file that still
+6. last, the workspace's folders and every log are read byte by byte: a file that still
    mentions them is a failure naming it.
 """
 
@@ -19,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from facecore.config import Config
-from facecore.errors import FacecamError, UsageError
+from facecore.errors import FacecamError, StorageError, UsageError
+from facecore.eventdb import forget_everywhere as forget_events
 from facecore.facestore import FaceStore
 from facecore.outputs import Outputs, read_outputs
 from facecore.retention import Forgotten, forget
@@ -44,10 +47,12 @@ class Everywhere:
     videos: list = field(default_factory=list)  # annotated videos that are still there
     registry_damaged: str = ""
     traces: list = field(default_factory=list)  # what still mentions them, after all
+    events: int = 0  # sightings and events deleted from the event database
+    events_error: str = ""  # why the event database could not be cleaned
 
     @property
     def found(self) -> int:
-        return self.done.faces + self.done.damaged + self.done.rows + len(self.traces)
+        return self.done.faces + self.done.damaged + self.done.rows + self.events + len(self.traces)
 
 
 def _registry(config: Config) -> Outputs:
@@ -86,12 +91,17 @@ def forget_everywhere(config: Config, name: str, given_logs: list, enrolled: boo
     outside = [p for p in logs if not _inside(p, roots)]
     missing = [p for p in outside if not Path(p).exists()]
     done = forget(name, store, logs)
-    if enrolled or done.faces + done.damaged + done.rows:
+    events, events_error = 0, ""
+    try:
+        events = forget_events(config.events.database or None, name)
+    except StorageError as exc:  # the other places are still cleaned; the failure is reported last
+        events_error = str(exc)
+    if enrolled or done.faces + done.damaged + done.rows + events:
         shutil.rmtree(config.review.sheets, ignore_errors=True)  # sheets may show their face: made again by review
     others = existing_names(config.train.data) + bundle_labels(config.train.model)  # "Ann Smith" is no trace of "Ann"
     videos = [p for p in registered.videos if Path(p).exists()]
     return Everywhere(done, logs, outside, missing, videos, registered.damaged,
-                      find_traces(workspace_roots(config, logs), name, others))
+                      find_traces(workspace_roots(config, logs), name, others), events, events_error)
 
 
 def _paths(paths: list) -> str:
@@ -110,8 +120,8 @@ def report_everywhere(config: Config, name: str, found: Everywhere, enrolled: bo
     if not enrolled:
         print(f"nobody named {name} is enrolled in {config.train.data}, but face-live kept traces of them")
     damaged = f" ({done.damaged} of them damaged records that may show them)" if done.damaged else ""
-    print(f"forgot {name} everywhere: {done.rows} CSV log rows in {len(found.logs)} logs and "
-          f"{done.faces + done.damaged} kept faces deleted{damaged}, review sheets cleared")
+    print(f"forgot {name} everywhere: {done.rows} CSV log rows in {len(found.logs)} logs, {found.events} event "
+          f"database rows and {done.faces + done.damaged} kept faces deleted{damaged}, review sheets cleared")
     command = f"face-enroll remove {name!r} --everywhere --log PATH"
     failed = {path for path, _ in done.failed}
     cleaned_outside = [p for p in found.outside if p not in failed and p not in found.missing]
@@ -132,5 +142,8 @@ def report_everywhere(config: Config, name: str, found: Everywhere, enrolled: bo
         more = f" (and {len(done.failed) - 1} more logs)" if len(done.failed) > 1 else ""
         raise FacecamError(f"cannot clean the CSV log {path}{more}: {why}; when it can be written, clean it with: "
                            f"face-enroll remove {name!r} --everywhere --log {path}")
+    if found.events_error:
+        raise FacecamError(f"cannot forget {name} in the event database: {found.events_error}; when it can be "
+                           f"opened, run: face-enroll remove {name!r} --everywhere")
     if found.traces:
         raise FacecamError(f"{name} is still mentioned in {len(found.traces)} files: {_paths(found.traces)}")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import unicodedata
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -298,3 +300,43 @@ def test_everywhere_names_a_log_it_cannot_clean_with_the_command_to_clean_it(ws,
     assert f"cannot clean the CSV log {outside / 'odd.csv'}" in err
     assert f"face-enroll remove 'Joe Biden' --everywhere --log {outside / 'odd.csv'}" in err
     assert read_log(ws / "logs" / "recognitions.csv") == []
+
+
+# -- the event database ------------------------------------------------------------------------
+
+def _sightings(root, rows: list[dict]) -> None:
+    from facecore.eventdb import EventDb
+
+    db = EventDb(root / "data" / "events.db")
+    try:
+        for row in rows:
+            db.record(row)
+    finally:
+        db.close()
+
+
+def test_everywhere_empties_the_event_database_of_them_leaving_no_byte(ws, capsys):
+    _person(ws, "Obama")
+    _person(ws, "Ann")
+    _bundle(ws, ["Ann", "Obama"])
+    row = {"time": "2026-12-01T10:00:00+00:00", "confidence": 0.9, "frame": 1, "x1": 1, "y1": 1, "x2": 9, "y2": 9,
+           "source": "cam", "snapshot": ""}
+    _sightings(ws, [{**row, "name": "Obama", "track": 1}, {**row, "name": "Ann", "track": 2},
+                    {**row, "name": "Obama", "track": 1, "time": "2026-12-01T10:00:05+00:00"}])
+    code, out, err = _run(capsys, "remove", "Obama", "--everywhere")
+    assert code == 0, (out, err)
+    assert ", 3 event database rows" in out, out  # his 2 sightings and the event they make
+    with closing(sqlite3.connect(ws / "data" / "events.db")) as db:
+        assert db.execute("SELECT name FROM sightings UNION SELECT name FROM events").fetchall() == [("Ann",)]
+    assert not [p for p in (ws / "data").rglob("events.db*") if b"Obama" in p.read_bytes()]
+
+
+def test_everywhere_with_a_damaged_event_database_cleans_the_rest_and_says_so(ws, capsys):
+    _person(ws, "Obama")
+    with CsvLog(ws / "logs" / "recognitions.csv") as log:
+        log.append({"name": "Obama", "track": 1})
+    (ws / "data" / "events.db").write_bytes(b"this is no database " * 200)
+    code, out, err = _run(capsys, "remove", "Obama", "--everywhere")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "event database" in err and "events.db" in err
+    assert read_log(ws / "logs" / "recognitions.csv") == []  # the log was cleaned all the same

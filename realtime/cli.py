@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Recognise enrolled people live and log them to CSV.")
     p.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE",
                    help="camera index, video file, stream URL or image folder, optionally named "
-                        "(door=rtsp://...); repeat for several sources (default: camera.sources, camera.source)")
+                        "(door=rtsp://...; a name is letters, digits, _ . -); repeat for several sources "
+                        "(default: camera.sources, camera.source)")
     p.add_argument("--model", metavar="DIR", help="model bundle folder (default: train.model)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="where the models run (default: recognition.device)")
     p.add_argument("--headless", action="store_true", help="no window (use with --output and/or --log)")

@@ -27,7 +27,7 @@ from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
 from facecore.errors import FacecamError, UsageError
 from facecore.facestore import backbone_tag
-from facecore.files import write_private
+from facecore.files import check_output, check_output_folder, write_private
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
 
@@ -120,6 +120,14 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
     return Engine(stages, models.detector, recognizer)
 
 
+def _check_report_and_faces(args, config: Config) -> None:
+    """``--report`` and the faces' folder pass the rule of every output path, before the run."""
+    if args.report:
+        check_output(args.report, "--report", "the report", "report.json")
+    if config.faces.folder:
+        check_output_folder(config.faces.folder, "--snapshots", "the kept faces", make=False)
+
+
 def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunReport:
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
     log, bundle), then the run on Ray."""
@@ -130,6 +138,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
         raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
     specs = plan_sources(config)
     videos = video_paths(args.output, specs)
+    _check_report_and_faces(args, config)
     if config.log.path:
         with CsvLog(config.log.path, config.log.fsync):  # its folder, its columns, its header: checked here
             pass
@@ -163,6 +172,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         require_gui()
     specs = plan_sources(config)
     videos = video_paths(args.output, specs)
+    _check_report_and_faces(args, config)
     if config.log.path:
         CsvLog(config.log.path).check_path()
     bundle = _initial_bundle(args, config)

@@ -68,3 +68,13 @@ def test_a_clip_over_http_with_a_password_is_logged_kept_and_reported_masked(tmp
     assert list((tmp_path / "out" / "faces").rglob("*.json")), "no face was kept"
     assert (tmp_path / "out" / "report.json").is_file()
     assert _leaks(tmp_path, result.stderr + result.stdout) == []
+
+
+@pytest.mark.parametrize("sources", ['"rtsp://admin:s3cret@cam/stream?token=t0ken"',
+                                     '["rtsp://admin:s3cret@cam/stream?token=t0ken", ""]'])
+def test_a_config_error_about_the_sources_shows_their_urls_masked(tmp_path, sources):
+    config = tmp_path / "cams.toml"
+    config.write_text(f"[camera]\nsources = {sources}\n")
+    result = run_command("realtime.cli", "--config", str(config), "--headless", timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and "camera.sources must be a" in result.stderr, result.stderr
+    assert "rtsp://admin:***@cam/stream?token=***" in result.stderr and _leaks(tmp_path / "none", result.stderr) == []

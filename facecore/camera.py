@@ -40,6 +40,7 @@ __all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame", "is
 
 log = logging.getLogger(__name__)
 SHORT_SLACK = 5  # frames a file may end before its declared count without a warning (or 2 %, if more)
+_RECORDING_SCHEMES = ("http://", "https://", "ftp://", "file://")  # where a stream may be a video file
 FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv")
 
 
@@ -228,12 +229,13 @@ class Camera:
         return False
 
     def _recorded(self) -> bool:
-        """A file, or a stream that serves a recording (a video file over HTTP): it declares a frame
-        count, or its URL's path ends in a video file's extension. It is played at its own rate,
-        and it ends where it ends."""
+        """A file, or a stream that serves a recording (a video file over HTTP, HTTPS, FTP or a
+        ``file://`` URL): it declares a frame count, or its URL's path ends in a video file's
+        extension. It is played at its own rate, and it ends where it ends. Cameras and RTSP, RTMP
+        or UDP streams are always live."""
         if not is_stream(self.source):
             return True
-        if isinstance(self.source, int):
+        if isinstance(self.source, int) or not self.source.lower().startswith(_RECORDING_SCHEMES):
             return False
         path = self.source.split("?", 1)[0].split("#", 1)[0].lower()
         return int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) > 0 or path.endswith(FILE_SUFFIXES)

@@ -130,6 +130,20 @@ def test_camera_that_never_comes_back_mocked_camera():
     assert 1 <= len(frames) <= 3 and cam.status == "source lost"
 
 
+def test_an_rtsp_stream_that_drops_is_reconnected_whatever_it_declares_mocked_camera():
+    """The fake declares 30 frames (every property reads 30) and its path ends in .mp4: an RTSP
+    stream is live all the same, so ending early is a drop, not the end."""
+    class Dead(FlakyCapture):
+        def isOpened(self):
+            return FlakyCapture.opened == 1
+
+    FlakyCapture.opened = 0
+    config = CameraConfig(reconnect_attempts=2, reconnect_backoff_s=0.01)
+    with Camera("rtsp://cam/clip.mp4", config, opener=lambda s: Dead(30)) as cam:
+        frames = list(cam)
+    assert not cam.recorded and len(frames) >= 1 and cam.status == "source lost" and FlakyCapture.opened == 3
+
+
 def test_a_video_file_served_over_http_ends_at_its_end_and_is_not_reconnected(caplog):
     """A real clip from a local HTTP server (a stream URL, read live): it is played at its own rate
     and ends once read to its end, with no reconnection and no status; today it would be

@@ -11,7 +11,7 @@ from facecore.app import (add_common_options, detach_python_stderr, exit_fast, l
                           run_guarded, setup_logging, sigterm_interrupts)
 from facecore.config import Config
 from facecore.errors import UsageError
-from facecore.files import write_private, writing
+from facecore.files import check_output, check_output_folder, write_private
 
 __all__ = ["main", "build_parser"]
 
@@ -41,12 +41,15 @@ def cmd_train(args) -> int:
 
 def _plot_path(args, model: Path) -> Path:
     """Where eval's confusion matrix goes: ``--plot PNG``, else ``confusion.png`` in ``--plots DIR``
-    (default: the current folder). Never into the model bundle, which is replaced whole."""
+    (default: the current folder). Never into the model bundle, which is replaced whole. The
+    rule of every output path (:func:`facecore.files.check_output`): a folder, device or FIFO is
+    refused, a link is written through, a missing folder is made now."""
     plot = Path(args.plot) if args.plot else Path(args.plots or ".") / "confusion.png"
-    if plot.parent.exists() and not plot.parent.is_dir():
-        raise UsageError(f"{plot.parent} is not a folder: the plots cannot be written there")
     if plot.resolve().is_relative_to(model.resolve()):
         raise UsageError(f"{plot} is inside the model bundle {model}: write plots elsewhere (--plots DIR)")
+    if not args.plot:
+        check_output_folder(plot.parent, "--plots", "the plots")
+    check_output(plot, "--plot" if args.plot else "--plots", "the confusion matrix", "confusion.png")
     return plot
 
 
@@ -58,8 +61,6 @@ def cmd_eval(args) -> int:
     plot = _plot_path(args, model)  # checked before minutes of work
     result = evaluate(config, args.dir, model, args.unknown, progress=not args.quiet)
     report = result.report
-    with writing(plot.parent):
-        plot.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # an existing folder keeps its mode
     write_private(plot, result.confusion_png)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))

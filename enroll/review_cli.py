@@ -18,7 +18,7 @@ from facecore.config import Config
 from facecore.errors import DataError, UsageError
 from facecore.faces import UNKNOWN
 from facecore.facestore import FaceStore, StoredFace
-from facecore.files import write_private
+from facecore.files import check_output_folder, write_private
 from facecore.people import NOT_THEM, make_private_dir
 
 from .people import next_number, person_folder
@@ -80,6 +80,7 @@ def cmd_review(args) -> int:
     from .review import review
     from .sheets import show_sheets
 
+    check_output_folder(config.review.sheets, "--sheets", "the contact sheets", make=False)
     result = review(config, models=lambda: Models.build(config))
     if args.json:
         print(json.dumps({"clusters": [c.as_dict() for c in result.clusters]}, ensure_ascii=False))

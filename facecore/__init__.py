@@ -16,10 +16,11 @@ from .errors import (BundleError, ConfigError, DataError, FacecamError, ImageErr
 from .faces import PENDING, UNKNOWN, Faces
 from .images import read_image
 from .recognizer import Decision, Recognizer
+from .urls import mask_url
 
 __all__ = [
     "Backbone", "build_backbone", "Bundle", "load_bundle", "save_bundle", "Camera", "Frame", "Config",
     "load_config", "extract_crops", "Detector", "Faces", "UNKNOWN", "PENDING", "read_image", "Recognizer",
     "Decision", "FacecamError", "UsageError", "ConfigError", "ImageError", "DataError", "BundleError",
-    "ModelError", "SourceError", "StorageError",
+    "ModelError", "SourceError", "StorageError", "mask_url",
 ]

@@ -5,17 +5,19 @@ Frames come out as RGB uint8 (converted from OpenCV's BGR once, here). Live
 sources (cameras, streams, or a file with ``pace``) are read by a thread that
 keeps only the newest frame, so a slow consumer never sees growing lag; files
 and folders give every frame, in order; a file that ends well before the frame count it
-declares (a truncated file) is logged as a warning. A live camera or stream that drops is
+declares (a truncated file) is logged as a warning. A stream that serves a recording (a video
+file over HTTP: it declares a frame count, or its path ends in ``.mp4`` and the like) is played
+at its own rate and ends when it has been read to its end. A live camera or stream that drops is
 reopened with exponential backoff (``camera.reconnect_attempts``,
 ``camera.reconnect_backoff_s``); meanwhile ``status`` says so, it is logged, and the
 last frame is given again every half second (same ``index``) so that a display
-stays responsive and can show the status.
+stays responsive and can show the status. Messages show a URL with its credentials masked
+(:func:`facecore.urls.mask_url`); the real URL is only opened.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 import time
@@ -30,12 +32,16 @@ import numpy as np
 from .config import CameraConfig
 from .errors import ImageError, SourceError, UsageError
 from .images import list_images, read_image
+from .source_names import EMPTY_SOURCE, NAME_RULE, SourceSpec, named_sources
+from .urls import mask_url
 
 __all__ = ["Camera", "Frame", "parse_source", "opencv_quiet", "first_frame", "is_stream", "SourceSpec",
-           "named_sources", "cannot_open_camera", "cannot_open"]
+           "named_sources", "cannot_open_camera", "cannot_open", "NAME_RULE", "FILE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 SHORT_SLACK = 5  # frames a file may end before its declared count without a warning (or 2 %, if more)
+_RECORDING_SCHEMES = ("http://", "https://", "ftp://", "file://")  # where a stream may be a video file
+FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv")
 
 
 @dataclass(frozen=True)
@@ -74,35 +80,6 @@ def is_stream(source: int | str) -> bool:
     return isinstance(source, int) or "://" in source
 
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """One source of face-live: ``name`` (the CSV's ``source`` column and the tile's title: the
-    source itself unless named) and ``source`` (camera index, file, URL or folder)."""
-
-    name: str
-    source: str
-
-
-def named_sources(texts: list[str]) -> list[SourceSpec]:
-    """``SOURCE`` or ``NAME=SOURCE`` each (``door=rtsp://cam1/stream``; a NAME is letters, digits,
-    ``_.-``, and a path that exists is never split); ``UsageError`` when two share a name."""
-    specs = []
-    for text in texts:
-        name, sep, rest = text.partition("=")
-        if sep and rest and _NAME.match(name) and not Path(text).exists():
-            specs.append(SourceSpec(name, rest))
-        else:
-            specs.append(SourceSpec(text, text))
-    names = [spec.name for spec in specs]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UsageError(f"two sources are called {twice[0]!r}: name each, e.g. --source door={twice[0]}")
-    return specs
-
-
 def _video_devices(dev: Path = Path("/dev")) -> list[str] | None:
     """The video device files in ``dev`` (``/dev/video0`` is camera 0), in index order; ``None``
     where the system names no cameras that way (not Linux)."""
@@ -131,21 +108,25 @@ def cannot_open(source: str | int) -> str:
     if isinstance(source, int):
         return cannot_open_camera(source)
     if is_stream(source):
-        return (f"cannot open {source}: no video stream answered there; check the address, the port, the "
-                f"user and password in the URL, and that the camera can be reached from this machine")
-    return f"cannot open {source}: not a video file that OpenCV can read (damaged, or not a video)"
+        return (f"cannot open {mask_url(source)}: no video stream answered there; check the address, the port, "
+                f"the user and password in the URL, and that the camera can be reached from this machine")
+    return f"cannot open {mask_url(source)}: not a video file that OpenCV can read (damaged, or not a video)"
 
 
 class Camera:
     """Iterate over :class:`Frame` objects from ``source``.
 
-    ``opener`` (for tests of faults) replaces ``cv2.VideoCapture``.
+    ``opener`` (for tests of faults) replaces ``cv2.VideoCapture``. ``label`` is the source as it
+    is shown in messages (a URL's credentials masked); ``source`` is only opened, never shown.
     """
 
     def __init__(self, source: str | int, config: CameraConfig | None = None,
                  opener: Callable[[int | str], object] | None = None) -> None:
         self.config = config or CameraConfig()
         self.source = parse_source(source)
+        if self.source == "":
+            raise UsageError(EMPTY_SOURCE)
+        self.label = mask_url(self.source)
         self._opener = opener or cv2.VideoCapture
         self._cap = None
         self._folder: list[Path] | None = None
@@ -157,22 +138,24 @@ class Camera:
         self.fps = 0.0
         self.status = ""  # e.g. "reconnecting (2/5)"; shown by the overlay
         self.live = is_stream(self.source) or self.config.pace
+        self.recorded = False  # once open: a file, or a stream serving a recording (see _recorded)
 
     # -- opening -----------------------------------------------------------------------
     def open(self) -> "Camera":
         if isinstance(self.source, str) and Path(self.source).is_dir():
             self._folder = list_images(self.source)
             if not self._folder:
-                raise SourceError(f"no images in folder {self.source}")
+                raise SourceError(f"no images in folder {self.label}")
             self.fps, self.live = 30.0, False
             return self
         if isinstance(self.source, str) and not is_stream(self.source) and not Path(self.source).exists():
-            raise SourceError(f"video file not found: {self.source}")
+            raise SourceError(f"video file not found: {self.label}")
         self._cap = self._open_capture()
         if self._cap is None:
             raise SourceError(cannot_open(self.source))
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+        self.recorded = self._recorded()
         if self.live:
             self._thread = threading.Thread(target=self._reader, name="camera-reader", daemon=True)
             self._thread.start()
@@ -233,31 +216,50 @@ class Camera:
         wait = self.config.reconnect_backoff_s
         for attempt in range(1, self.config.reconnect_attempts + 1):
             self.status = f"source lost, reconnecting ({attempt}/{self.config.reconnect_attempts})"
-            log.warning("%s: %s", self.source, self.status)
+            log.warning("%s: %s", self.label, self.status)
             if self._stop.wait(wait):
                 return False
             self._cap = self._open_capture()
             if self._cap is not None:
                 self.status = ""
-                log.info("%s: reconnected", self.source)
+                log.info("%s: reconnected", self.label)
                 return True
             wait *= 2
         self.status = "source lost"
         return False
 
+    def _recorded(self) -> bool:
+        """A file, or a stream that serves a recording (a video file over HTTP, HTTPS, FTP or a
+        ``file://`` URL): it declares a frame count, or its URL's path ends in a video file's
+        extension. It is played at its own rate, and it ends where it ends. Cameras and RTSP, RTMP
+        or UDP streams are always live."""
+        if not is_stream(self.source):
+            return True
+        if isinstance(self.source, int) or not self.source.lower().startswith(_RECORDING_SCHEMES):
+            return False
+        path = self.source.split("?", 1)[0].split("#", 1)[0].lower()
+        return int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) > 0 or path.endswith(FILE_SUFFIXES)
+
+    def _read_to_end(self, read: int) -> bool:
+        """A recording that gave no frame after ``read`` frames has ended (not dropped): it declares
+        no count, or ``read`` reached it (within the slack of a truncated file's warning)."""
+        declared = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        return declared <= 0 or read >= declared - max(SHORT_SLACK, declared // 50)
+
     def _reader(self) -> None:
-        """Live sources: keep only the newest frame (paced files sleep to their frame rate)."""
+        """Live sources: keep only the newest frame (paced recordings sleep to their frame rate)."""
         index, start = 0, time.monotonic()
-        is_file = not is_stream(self.source)
+        is_file, recorded = not is_stream(self.source), self.recorded
         while not self._stop.is_set():
             frame = self._read_one(index)
             if frame is None:
-                if is_file:
+                if is_file or (recorded and self._read_to_end(index)):
                     self._warn_if_short(index)
-                if is_file or not self._reconnect():
+                    break
+                if not self._reconnect():
                     break
                 continue
-            if is_file:
+            if recorded:
                 delay = start + index / self.fps - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     break
@@ -299,7 +301,7 @@ class Camera:
         declared = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         if declared > 0 and read < declared - max(SHORT_SLACK, declared // 50):
             log.warning("%s ended after %d of the %d frames it declares: the file is truncated or damaged",
-                        self.source, read, declared)
+                        self.label, read, declared)
 
     def _folder_frames(self) -> Iterator[Frame]:
         for index, path in enumerate(self._folder or []):
@@ -327,5 +329,5 @@ def first_frame(source: str | int, config: CameraConfig | None = None,
     with Camera(source, replace(config or CameraConfig(), pace=False), opener) as camera:
         frame = next(iter(camera), None)
     if frame is None:
-        raise SourceError(f"no frame can be read from {source}")
+        raise SourceError(f"no frame can be read from {mask_url(source)}")
     return frame

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ConfigError
+from .urls import mask_url
 
 __all__ = ["Config", "load_config", "parse_override", "apply_values", "given_keys", "MAX_FILE_BYTES"]
 
@@ -223,6 +224,13 @@ class Config:
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", list: "a list"}
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)`` for an error, a URL's credentials masked (a source may be a stream URL)."""
+    if isinstance(value, list):
+        return repr([mask_url(v) if isinstance(v, str) else v for v in value])
+    return repr(mask_url(value) if isinstance(value, str) else value)
+
+
 def _typed(where: str, key: str, kind: type, value: Any) -> Any:
     """``value`` when it has the field's type (an integer is taken as a number); NaN and
     infinities are refused: no limit or rule can be checked against them."""
@@ -230,7 +238,7 @@ def _typed(where: str, key: str, kind: type, value: Any) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
     if not ok:
-        raise ConfigError(f"{where}: {key} must be {_TYPE_NAMES[kind]}, got {value!r}")
+        raise ConfigError(f"{where}: {key} must be {_TYPE_NAMES[kind]}, got {_shown(value)}")
     if kind is float and not math.isfinite(value):
         raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
     return value
@@ -253,7 +261,8 @@ def _check_list(where: str, key: str, meta: Any, value: list) -> None:
     fewest, most = meta["length"]
     if meta["items"] is None:
         if not all(isinstance(v, str) and v.strip() for v in value) or not fewest <= len(value) <= most:
-            raise ConfigError(f"{where}: {key} must be a list of {fewest} to {most} non-empty strings, got {value!r}")
+            raise ConfigError(f"{where}: {key} must be a list of {fewest} to {most} non-empty strings, "
+                              f"got {_shown(value)}")
         return
     lo, hi = meta["items"]
     whole = all(isinstance(v, int) and not isinstance(v, bool) for v in value)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 from facecore.errors import FacecamError, UsageError
-from facecore.files import make_dirs_private
+from facecore.files import check_output
 
 __all__ = ["CsvLog", "COLUMNS", "neutralize", "rewrite_log", "read_log"]
 
@@ -137,16 +137,9 @@ class CsvLog:
         return self
 
     def check_path(self) -> None:
-        """Create the log's folder; ``UsageError`` when the log is a folder, ``FacecamError`` when
-        its folder cannot be made (a file in the way, no permission)."""
-        if self.path.is_dir():
-            raise UsageError(f"--log {self.path} is a folder: give a file name, such as {self.path / 'log.csv'}")
-        try:
-            make_dirs_private(self.path.parent)  # folders it creates are owner-only (logs/)
-        except (FileExistsError, NotADirectoryError):
-            raise FacecamError(f"cannot open the CSV log {self.path}: a file is in the way of its folder") from None
-        except OSError as exc:
-            raise FacecamError(f"cannot create the folder of the CSV log {self.path}: {exc.strerror or exc}") from None
+        """Create the log's folder; ``UsageError`` when the log is a folder, a device or a FIFO,
+        ``FacecamError`` when its folder cannot be made (:func:`facecore.files.check_output`)."""
+        check_output(self.path, "--log", "the CSV log", "log.csv")
 
     def _open_file(self) -> None:
         """Open the file at the path and, holding it exclusively (one opener at a time looks at the

@@ -27,7 +27,7 @@ from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
 from facecore.errors import FacecamError, StorageError, UsageError
 from facecore.facestore import backbone_tag
-from facecore.files import write_private
+from facecore.files import check_output, check_output_folder, write_private
 from facecore.outputs import record_outputs
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Recognise enrolled people live and log them to CSV.")
     p.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE",
                    help="camera index, video file, stream URL or image folder, optionally named "
-                        "(door=rtsp://...); repeat for several sources (default: camera.sources, camera.source)")
+                        "(door=rtsp://...; a name is letters, digits, _ . -); repeat for several sources "
+                        "(default: camera.sources, camera.source)")
     p.add_argument("--model", metavar="DIR", help="model bundle folder (default: train.model)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="where the models run (default: recognition.device)")
     p.add_argument("--headless", action="store_true", help="no window (use with --output and/or --log)")
@@ -120,6 +121,14 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
     return Engine(stages, models.detector, recognizer)
 
 
+def _check_report_and_faces(args, config: Config) -> None:
+    """``--report`` and the faces' folder pass the rule of every output path, before the run."""
+    if args.report:
+        check_output(args.report, "--report", "the report", "report.json")
+    if config.faces.folder:
+        check_output_folder(config.faces.folder, "--snapshots", "the kept faces", make=False)
+
+
 def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunReport:
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
     log, bundle), then the run on Ray."""
@@ -130,6 +139,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
         raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
     specs = plan_sources(config)
     videos = video_paths(args.output, specs)
+    _check_report_and_faces(args, config)
     if config.log.path:
         with CsvLog(config.log.path, config.log.fsync):  # its folder, its columns, its header: checked here
             pass
@@ -177,6 +187,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         require_gui()
     specs = plan_sources(config)
     videos = video_paths(args.output, specs)
+    _check_report_and_faces(args, config)
     if config.log.path:
         CsvLog(config.log.path).check_path()
     _record_outputs(config, videos)

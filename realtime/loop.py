@@ -74,7 +74,7 @@ class LiveLoop:
         self._fill_report()
         lost = [v for v in self.views.values() if v.camera.status.startswith("source lost")]
         if lost:
-            raise SourceError("; ".join(f"{v.camera.source}: {v.camera.status}" for v in lost))
+            raise SourceError("; ".join(f"{v.camera.label}: {v.camera.status}" for v in lost))
         if self.report.ended == "end" and self.window is not None:
             self._hold()
         return self.report

@@ -117,7 +117,7 @@ class SourceStage:
             config = config.replace(detector={"every_n_frames": 1}, tracker={"vote_window": 1, "vote_min": 1})
         self.name, self.config, self.detector, self.stills = name, config, detector, stills
         self.tracker = Tracker(config.tracker, PENDING if recognizing else UNKNOWN)
-        self.cuts = CutWatch(0.0 if stills else config.camera.cut_threshold)
+        self.cuts = CutWatch(0.0 if stills else config.camera.cut_threshold, name)
         self._next_detect = 0
         self._last_index = -1  # the last frame processed
         self._born: dict[int, float] = {}  # live track -> source time it appeared

@@ -15,7 +15,7 @@ import numpy as np
 
 from facecore.camera import opencv_quiet
 from facecore.errors import FacecamError, UsageError
-from facecore.files import make_dirs_private
+from facecore.files import check_output
 
 __all__ = ["Window", "VideoSink", "check_video_path", "gui_backend", "require_gui",
            "VIDEO_SUFFIXES", "RESERVE_BYTES", "KEY_QUIT", "KEY_PAUSE", "KEY_SNAPSHOT"]
@@ -92,21 +92,12 @@ def _free_bytes(folder: str | os.PathLike) -> int:
 
 def check_video_path(path: str | os.PathLike) -> Path:
     """``path`` as a ``Path`` once it can take a video, its folder created; else ``UsageError``
-    (not a video name, or a folder) or ``FacecamError`` (folder not creatable or writable, disk full)."""
+    (not a video name; a folder, device or FIFO: :func:`facecore.files.check_output`) or
+    ``FacecamError`` (folder not creatable or writable, disk full). A link is written through."""
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"--output {path}: expected a video file name ending in {', '.join(VIDEO_SUFFIXES)}")
-    if path.is_dir():
-        raise UsageError(f"--output {path} is a folder: give a file name, such as {path / 'annotated.mp4'}")
-    try:
-        make_dirs_private(path.parent)  # folders it creates are owner-only: the video shows faces
-    except (FileExistsError, NotADirectoryError):
-        raise FacecamError(f"cannot write the video {path}: a file is in the way of its folder") from None
-    except OSError as exc:
-        raise FacecamError(f"cannot create the folder of the video {path}: {exc.strerror or exc}") from None
-    if not os.access(path.parent, os.W_OK):
-        raise FacecamError(f"cannot write the video {path}: its folder is not writable")
-    _check_space(path, frames=0)
+    _check_space(check_output(path, "--output", "the video", "annotated.mp4"), frames=0)  # the target's disk
     return path
 
 

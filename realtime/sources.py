@@ -76,12 +76,17 @@ class SourceOpener:
         self.first: dict[str, Frame] = {}  # files and folders: the first frame, probed
 
     def open_live(self) -> None:
-        """Open the cameras and streams, and probe the files and folders for a first frame."""
+        """Open the cameras and streams, and probe the files and folders for a first frame. A stream
+        serving a recording (a video file over HTTP) is probed like a file, and opened again later:
+        it starts playing when the models are ready."""
         for spec in self.specs:
             if is_stream(spec.source):
-                self.cameras[spec.name] = self.stack.enter_context(Camera(spec.source, self.config, self.opener))
-            else:
-                self.first[spec.name] = first_frame(spec.source, self.config, self.opener)
+                camera = self.stack.enter_context(Camera(spec.source, self.config, self.opener))
+                if not camera.recorded:
+                    self.cameras[spec.name] = camera
+                    continue
+                camera.close()
+            self.first[spec.name] = first_frame(spec.source, self.config, self.opener)
 
     def newest(self) -> dict[str, Frame | None]:
         """Each source's newest frame before the run (shown while the models load): a camera's or

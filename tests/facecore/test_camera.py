@@ -128,3 +128,50 @@ def test_camera_that_never_comes_back_mocked_camera():
     with cam:
         frames = list(cam)
     assert 1 <= len(frames) <= 3 and cam.status == "source lost"
+
+
+def test_an_rtsp_stream_that_drops_is_reconnected_whatever_it_declares_mocked_camera():
+    """The fake declares 30 frames (every property reads 30) and its path ends in .mp4: an RTSP
+    stream is live all the same, so ending early is a drop, not the end."""
+    class Dead(FlakyCapture):
+        def isOpened(self):
+            return FlakyCapture.opened == 1
+
+    FlakyCapture.opened = 0
+    config = CameraConfig(reconnect_attempts=2, reconnect_backoff_s=0.01)
+    with Camera("rtsp://cam/clip.mp4", config, opener=lambda s: Dead(30)) as cam:
+        frames = list(cam)
+    assert not cam.recorded and len(frames) >= 1 and cam.status == "source lost" and FlakyCapture.opened == 3
+
+
+def test_a_video_file_served_over_http_ends_at_its_end_and_is_not_reconnected(caplog):
+    """A real clip from a local HTTP server (a stream URL, read live): it is played at its own rate
+    and ends once read to its end, with no reconnection and no status; today it would be
+    reopened and replayed as a dropped camera."""
+    import logging
+
+    from http_clips import serve_folder
+
+    config = CameraConfig(reconnect_attempts=3, reconnect_backoff_s=0.01)
+    with serve_folder(need(OBAMA).parent) as address, caplog.at_level(logging.INFO, logger="facecore.camera"):
+        start, seen = time.monotonic(), []
+        with Camera(f"http://{address}/{OBAMA.name}", config) as cam:
+            assert cam.live
+            for frame in cam:
+                seen.append(frame.index)
+                if time.monotonic() - start > 20 or len(seen) > 400:
+                    break
+            status, finished = cam.status, cam.finished
+        took = time.monotonic() - start
+    assert finished and status == "" and len(seen) <= 153 and seen[-1] >= 140, (len(seen), seen[-5:], status)
+    assert took > 4.0  # 153 frames at 29.97 fps: played at its own rate, not as fast as it downloads
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_a_stream_source_is_shown_with_its_password_masked():
+    """Messages name a stream by its masked URL; the real one is only opened."""
+    url = "rtsp://admin:s3cret@127.0.0.1:9/stream?token=t0ken"
+    with pytest.raises(SourceError) as error:
+        Camera(url, CameraConfig()).open()
+    assert "s3cret" not in str(error.value) and "t0ken" not in str(error.value)
+    assert str(error.value).startswith("cannot open rtsp://admin:***@127.0.0.1:9/stream?token=***: ")

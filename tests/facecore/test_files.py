@@ -54,3 +54,37 @@ def test_a_full_disk_is_a_storage_error_naming_the_file(tmp_path):
         assert leftovers(full) == []
         for entry in (full / "cache" / "ann").iterdir():  # what was written is whole
             assert np.load(entry).shape == (1000,)
+
+
+def test_write_private_writes_through_a_link_and_never_replaces_a_device_fifo_or_folder(tmp_path):
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    link.symlink_to(target)  # to nothing yet
+    write_private(link, b"one")
+    assert link.is_symlink() and target.read_bytes() == b"one"
+    write_private(link, b"two")  # now over the file it points at
+    assert link.is_symlink() and target.read_bytes() == b"two"
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    for path in ("/dev/null", tmp_path / "fifo", tmp_path / "folder"):
+        before = os.stat(path)
+        with pytest.raises(StorageError, match="not a file"):
+            write_private(path, b"x")
+        after = os.stat(path)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    assert leftovers(tmp_path) == []
+
+
+def test_check_output_refuses_a_socket_and_returns_where_a_link_points(tmp_path):
+    import socket
+
+    from facecore.errors import UsageError
+    from facecore.files import check_output
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "s.sock"))
+        with pytest.raises(UsageError, match=r"^--report .*s\.sock is a socket, not a file"):
+            check_output(tmp_path / "s.sock", "--report", "the report", "report.json")
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "elsewhere" / "report.json")  # its folder does not exist yet
+    assert check_output(link, "--report", "the report", "report.json") == tmp_path / "elsewhere" / "report.json"
+    assert (tmp_path / "elsewhere").is_dir() and link.is_symlink()

@@ -52,7 +52,7 @@ CASES = {
     "log-a-folder": (lambda t: _folder(t, "logs"), ["--log", "{t}/logs"], 2,
                      "--log {t}/logs is a folder: give a file name, such as {t}/logs/log.csv"),
     "log-folder-blocked": (lambda t: _file(t, "logs"), ["--log", "{t}/logs/rec.csv"], 1,
-                           "cannot open the CSV log {t}/logs/rec.csv: a file is in the way of its folder"),
+                           "cannot write the CSV log {t}/logs/rec.csv: a file is in the way of its folder"),
     "source-text-named-mp4": (_text_as_mp4, ["--source", "{t}/clip.mp4"], 1,
                               "cannot open {t}/clip.mp4: not a video file that OpenCV can read (damaged, or not a video)"),
     "source-folder-without-images": (lambda t: _file(_folder(t, "photos"), "notes.txt"), ["--source", "{t}/photos"],

@@ -4,8 +4,9 @@ line, a dropping camera says so on screen and in the log, a signal releases ever
 Faults that cannot be caused for real here are injected at a named boundary: the camera at
 ``Camera``'s ``opener`` (no webcam to unplug: "mocked camera"), a disk filling and freeing
 mid-run at the log's file descriptor (pointed at ``/dev/full`` and back). A full disk is also
-caused for real: ``/dev/full`` as the log, and a file-size limit (``RLIMIT_FSIZE``) that cuts a
-row in half. Tests run as root, where ``chmod`` does not stop writes: the unwritable log folder
+caused for real: the log on a small tmpfs filled to the last byte (a device such as
+``/dev/full`` is refused as a log), and a file-size limit (``RLIMIT_FSIZE``) that cuts a row
+in half. Tests run as root, where ``chmod`` does not stop writes: the unwritable log folder
 is a path whose folder is a regular file.
 """
 
@@ -31,7 +32,7 @@ from facecore.camera import Camera, cannot_open_camera
 from facecore.config import CameraConfig, Config, LogConfig
 from facecore.faces import UNKNOWN
 from facecore.models import Models
-from helpers import REPO, VIDEOS, need, run_command
+from helpers import REPO, VIDEOS, need, run_command, small_tmpfs
 from realtime import events as events_module
 from realtime.cli import _stop_on_signals, live
 from facecore.csvlog import COLUMNS, CsvLog
@@ -214,6 +215,21 @@ def test_rows_waiting_in_memory_are_bounded(tmp_path, monkeypatch):
     assert "a file is in the way" in events.status
 
 
+@pytest.fixture
+def full_disk_log(tmp_path):
+    """A log path on a 64 KiB tmpfs whose every byte is taken: every write fails with ENOSPC."""
+    with small_tmpfs(tmp_path / "full", "64k") as disk:
+        fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:  # ENOSPC: full
+            pass
+        finally:
+            os.close(fd)
+        yield disk / "rec.csv"
+
+
 def _cut_clip(tmp_path, share: float = 0.4):
     """The Obama clip with its file cut at ``share``: it ends with a damaged frame."""
     clip = tmp_path / "cut.mp4"
@@ -223,14 +239,15 @@ def _cut_clip(tmp_path, share: float = 0.4):
 
 
 @pytest.mark.slow
-def test_face_live_keeps_running_on_a_full_disk_and_stops_cleanly_at_a_cut_clips_last_frame(tmp_path):
-    """The real command, its log on /dev/full (every write: ENOSPC), its source a clip cut at
+def test_face_live_keeps_running_on_a_full_disk_and_stops_cleanly_at_a_cut_clips_last_frame(tmp_path,
+                                                                                            full_disk_log):
+    """The real command, its log on a full disk (every write: ENOSPC), its source a clip cut at
     40 %: it plays to the last good frame with the log failing all along, says so at once and
     at the end, and exits 1."""
-    why = "cannot write to the CSV log /dev/full: No space left on device"
-    result = run_command("realtime.cli", "--source", str(_cut_clip(tmp_path)), "--headless", "--log", "/dev/full",
-                         "--output", str(tmp_path / "out.avi"), "--set", f"train.model={tmp_path / 'none'}",
-                         timeout=300, cwd=tmp_path)
+    why = f"cannot write to the CSV log {full_disk_log}: No space left on device"
+    result = run_command("realtime.cli", "--source", str(_cut_clip(tmp_path)), "--headless",
+                         "--log", str(full_disk_log), "--output", str(tmp_path / "out.avi"),
+                         "--set", f"train.model={tmp_path / 'none'}", timeout=300, cwd=tmp_path)
     err = result.stderr
     assert result.returncode == 1, err
     assert "Traceback" not in err and not re.search(r"^\[(h264|mov|aac)", err, re.M)  # no FFmpeg chatter
@@ -244,15 +261,17 @@ def test_face_live_keeps_running_on_a_full_disk_and_stops_cleanly_at_a_cut_clips
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == frames  # every frame was still shown (written)
 
 
-def test_a_log_that_cannot_be_written_is_said_on_screen_and_the_loop_goes_on(tmp_path, detector, monkeypatch):
-    """``live()`` with the real overlay (remembering its notes); the log is /dev/full (every write:
-    ENOSPC). A log whose folder cannot be made at all stops the start instead (test_live_fail_fast)."""
+def test_a_log_that_cannot_be_written_is_said_on_screen_and_the_loop_goes_on(tmp_path, detector, monkeypatch,
+                                                                            full_disk_log):
+    """``live()`` with the real overlay (remembering its notes); the log is on a full disk (every
+    write: ENOSPC). A log whose folder cannot be made at all stops the start instead (test_live_fail_fast)."""
     notes: list = []
     monkeypatch.setattr("realtime.cli.Overlay", lambda config: NotesOverlay(config, notes))
-    argv = ["--source", str(_cut_clip(tmp_path)), "--headless", "--log", "/dev/full", "--max-frames", "30",
+    argv = ["--source", str(_cut_clip(tmp_path)), "--headless", "--log", str(full_disk_log), "--max-frames",
+            "30",
             "--output", str(tmp_path / "out.avi"), "--set", f"train.model={tmp_path / 'none'}"]  # frames drawn
     report = live(argv, models=Models(detector))
-    why = "cannot write to the CSV log /dev/full: No space left on device"
+    why = f"cannot write to the CSV log {full_disk_log}: No space left on device"
     assert report.frames == 30 and report.ended == "max-frames"
     assert report.rows == 0 and report.rows_unwritten == 1 and report.log_error == why
     assert len(notes) == 30 and all(n[-1].startswith("CSV LOG FAILING (rows not written: ") for n in notes)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from facecore.app import add_common_options, load_command_config, print_table
+from facecore.workspace import announce_workspace
 from facecore.config import Config
 from facecore.errors import DataError, SourceError
 
@@ -43,7 +44,7 @@ def register(sub) -> None:
     p.add_argument("--data", help="folder of person folders (default: train.data)")
     p.add_argument("--model", help="bundle folder (default: train.model)")
     add_common_options(p)
-    p.set_defaults(func=cmd_list)
+    p.set_defaults(func=cmd_list, when_empty=0)
 
     p = sub.add_parser("remove", help="delete a person's images and cached features, then retrain")
     p.add_argument("name", metavar="NAME", help="the person to remove")
@@ -54,7 +55,7 @@ def register(sub) -> None:
     p.add_argument("--faces", help="face-live's face store (default: faces.folder)")
     p.add_argument("--log", help="face-live's CSV log (default: log.path)")
     add_common_options(p)
-    p.set_defaults(func=cmd_remove)
+    p.set_defaults(func=cmd_remove, when_empty=2)
 
 
 def _data_model_train(p) -> None:
@@ -109,6 +110,7 @@ def cmd_capture(args) -> int:
     name = person_folder(data, args.name).name  # a bad name (or --count, in _setup) fails here: nothing built or written
     if not args.headless:
         check_display()  # before building the detector: say so at once
+    announce_workspace(args, data, *(() if args.no_train else (model, config.train.cache_dir)))
     detector = _detector(config)
     result = capture_person(config, name, config.camera.source, data, detector, config.capture.count,
                             args.headless, args.keep_frames)
@@ -132,6 +134,7 @@ def cmd_import(args) -> int:
     config, data, model = _setup(args)
     name = person_folder(data, args.name).name
     photos = photo_paths(args.photos)  # a missing file fails here, before the detector is built
+    announce_workspace(args, data, *(() if args.no_train else (model, config.train.cache_dir)))
     detector = _detector(config)
     result = ImportResult(total=len(photos))
     try:

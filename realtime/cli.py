@@ -23,6 +23,7 @@ from typing import Iterator
 
 from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config,
                           quiet_tensorflow, run_guarded, setup_logging)
+from facecore.workspace import announce_workspace
 from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
 from facecore.errors import FacecamError, UsageError
@@ -135,6 +136,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config)
+    announce_workspace(args, config.log.path, config.faces.folder)
     from .ray_engine import run_ray
 
     return run_ray(config, specs, videos, args.max_frames, stop, _say, _keep_rules(config, bundle))
@@ -167,6 +169,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)
+    announce_workspace(args, config.log.path, config.faces.folder)
     with ExitStack() as stack:
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         events = EventLog(csv_log, config.log, config.faces.folder or None, keep=_keep_rules(config, bundle))

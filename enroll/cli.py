@@ -12,6 +12,7 @@ from facecore.app import (add_common_options, detach_python_stderr, exit_fast, l
 from facecore.config import Config
 from facecore.errors import UsageError
 from facecore.files import check_output, check_output_folder, write_private
+from facecore.workspace import GOES_ON, announce_workspace, workspace_dir
 
 __all__ = ["main", "build_parser"]
 
@@ -24,6 +25,8 @@ def _config(args) -> Config:
 
 def cmd_train(args) -> int:
     config = _config(args)  # a bad config fails at once, before TensorFlow is imported
+    if Path(config.train.data).is_dir():  # without it, train stops at once and writes nothing
+        announce_workspace(args, config.train.model, config.train.cache_dir)
     from .training import threshold_lines, train_reporting
 
     result = train_reporting(sys.stderr, config, unknown=args.unknown, progress=not args.quiet, force=args.force)
@@ -41,7 +44,7 @@ def cmd_train(args) -> int:
 
 def _plot_path(args, model: Path) -> Path:
     """Where eval's confusion matrix goes: ``--plot PNG``, else ``confusion.png`` in ``--plots DIR``
-    (default: the current folder). Never into the model bundle, which is replaced whole. The
+    (default: the workspace). Never into the model bundle, which is replaced whole. The
     rule of every output path (:func:`facecore.files.check_output`): a folder, device or FIFO is
     refused, a link is written through, a missing folder is made now."""
     plot = Path(args.plot) if args.plot else Path(args.plots or ".") / "confusion.png"
@@ -58,6 +61,9 @@ def cmd_eval(args) -> int:
     from .evaluation import evaluate
 
     model = Path(config.train.model)
+    root = workspace_dir(args.workspace)
+    if args.plot is None and args.plots is None and root != Path.cwd():
+        args.plots = str(root)  # confusion.png goes to the workspace
     plot = _plot_path(args, model)  # checked before minutes of work
     result = evaluate(config, args.dir, model, args.unknown, progress=not args.quiet)
     report = result.report
@@ -98,11 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unknown", metavar="DIR2", help="photos of people never enrolled (any depth)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     plot = p.add_mutually_exclusive_group()
-    plot.add_argument("--plots", metavar="DIR", help="folder for confusion.png, created (default: the current folder)")
+    plot.add_argument("--plots", metavar="DIR", help="folder for confusion.png, created (default: the workspace)")
     plot.add_argument("--plot", metavar="PNG", help="the confusion matrix's own file path, instead of --plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_common_options(p)
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=cmd_eval, when_empty=GOES_ON)  # without a bundle it says so itself
 
     _add_people_commands(sub)
     return parser
@@ -110,12 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_people_commands(sub) -> None:
     """capture, import, list, remove (enroll/people_cli.py); review, correct (enroll/review_cli.py);
-    events (enroll/events_cli.py)."""
-    from . import events_cli, people_cli, review_cli
+    events (enroll/events_cli.py); weights (enroll/weights_cli.py)."""
+    from . import events_cli, people_cli, review_cli, weights_cli
 
     people_cli.register(sub)
     review_cli.register(sub)
     events_cli.register(sub)
+    weights_cli.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

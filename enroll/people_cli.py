@@ -13,7 +13,8 @@ from pathlib import Path
 
 from facecore.app import add_common_options, load_command_config, print_table
 from facecore.config import Config
-from facecore.errors import DataError, SourceError
+from facecore.errors import DataError, ModelError, SourceError
+from facecore.workspace import announce_workspace
 
 from .people import existing_names, person_folder
 
@@ -43,7 +44,7 @@ def register(sub) -> None:
     p.add_argument("--data", help="folder of person folders (default: train.data)")
     p.add_argument("--model", help="bundle folder (default: train.model)")
     add_common_options(p)
-    p.set_defaults(func=cmd_list)
+    p.set_defaults(func=cmd_list, when_empty=0)
 
     p = sub.add_parser("remove", help="delete a person's images and cached features, then retrain")
     p.add_argument("name", metavar="NAME", help="the person to remove")
@@ -57,7 +58,7 @@ def register(sub) -> None:
                    help="with --everywhere: also clean this CSV log (repeatable); log.path and every log "
                         "face-live recorded in log.registry are always cleaned")
     add_common_options(p)
-    p.set_defaults(func=cmd_remove)
+    p.set_defaults(func=cmd_remove, when_empty=2)
 
 
 def _data_model_train(p) -> None:
@@ -91,6 +92,26 @@ def _retrain(config: Config, data: Path, model: Path, detector=None, force: bool
           f"head and bundle {s['head'] + s['end']:.1f} s): {len(result.labels)} people, bundle at {result.path}")
 
 
+def _weights_first(config: Config) -> None:
+    """The backbone's weights, made sure of before anyone poses or a photo is read (VGG16's
+    ImageNet weights are downloaded now when Keras does not have them)."""
+    from facecore.backbones import check_weights
+
+    try:
+        check_weights(config.backbone)
+    except ModelError as exc:
+        raise ModelError(f"{exc} (nothing done yet; --no-train adds the photos without training)") from exc
+
+
+def _retrain_kept(config: Config, data: Path, model: Path, detector, name: str) -> None:
+    """``_retrain`` after photos were added; a backbone that cannot be built says they are kept."""
+    try:
+        _retrain(config, data, model, detector)
+    except ModelError as exc:
+        raise ModelError(f"the photos of {name} are kept in {data / name}; face-enroll train finishes the job "
+                         f"once the backbone's weights are there: {exc}") from exc
+
+
 def _detector(config: Config):
     from facecore.detector import Detector
 
@@ -112,6 +133,9 @@ def cmd_capture(args) -> int:
     name = person_folder(data, args.name).name  # a bad name (or --count, in _setup) fails here: nothing built or written
     if not args.headless:
         check_display()  # before building the detector: say so at once
+    if not args.no_train:
+        _weights_first(config)
+    announce_workspace(args, data, *(() if args.no_train else (model, config.train.cache_dir)))
     detector = _detector(config)
     result = capture_person(config, name, config.camera.source, data, detector, config.capture.count,
                             args.headless, args.keep_frames)
@@ -125,7 +149,7 @@ def cmd_capture(args) -> int:
         raise SourceError(f"the source ended with {len(result.saved)} of {result.wanted} good images; they are kept: "
                           f"capture again to add more")
     if not args.no_train:
-        _retrain(config, data, model, detector)
+        _retrain_kept(config, data, model, detector, name)
     return 0
 
 
@@ -135,6 +159,9 @@ def cmd_import(args) -> int:
     config, data, model = _setup(args)
     name = person_folder(data, args.name).name
     photos = photo_paths(args.photos)  # a missing file fails here, before the detector is built
+    if not args.no_train:
+        _weights_first(config)
+    announce_workspace(args, data, *(() if args.no_train else (model, config.train.cache_dir)))
     detector = _detector(config)
     result = ImportResult(total=len(photos))
     try:
@@ -144,7 +171,7 @@ def cmd_import(args) -> int:
     if not result.saved:
         raise DataError(f"no photo of {name} passed the quality gate: nothing imported")
     if not args.no_train:
-        _retrain(config, data, model, detector)
+        _retrain_kept(config, data, model, detector, name)
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from facecore.app import add_common_options, load_command_config, print_table
 from facecore.config import Config
-from facecore.errors import DataError, UsageError
+from facecore.errors import DataError, NothingKept, UsageError
 from facecore.faces import UNKNOWN
 from facecore.facestore import FaceStore, StoredFace
 from facecore.files import check_output_folder, write_private
@@ -45,7 +45,7 @@ def register(sub) -> None:
     p.add_argument("--headless", action="store_true", help="only write the contact sheets; no window")
     p.add_argument("--sheets", help="folder for the contact sheets (default: review.sheets)")
     _where(p)
-    p.set_defaults(func=cmd_review)
+    p.set_defaults(func=cmd_review, when_empty=lambda a: 2 if a.name or a.discard is not None else 0)
 
     p = sub.add_parser("correct", help="a stored face is not NAME (a counter-example), or is NAME (a photo)")
     p.add_argument("face", metavar="FACE", help="a stored face: its crop, a CSV row's snapshot path, or its id")
@@ -53,7 +53,7 @@ def register(sub) -> None:
     how.add_argument("--not", dest="not_name", metavar="NAME", help="the face is not NAME")
     how.add_argument("--is", dest="is_name", metavar="NAME", help="the face is NAME: add it to their photos")
     _where(p)
-    p.set_defaults(func=cmd_correct)
+    p.set_defaults(func=cmd_correct, when_empty=2)
 
 
 def _setup(args) -> tuple[Config, Path, Path, FaceStore]:
@@ -70,7 +70,14 @@ def _seen(when: str) -> str:
 
 
 def cmd_review(args) -> int:
-    config, data, model, store = _setup(args)
+    try:
+        config, data, model, store = _setup(args)
+    except NothingKept as exc:
+        if not args.json or exc.exit_code:
+            raise
+        print(json.dumps({"clusters": []}))  # stdout stays one JSON object
+        print(exc, file=sys.stderr)
+        return 0
     if args.name:
         return _name_cluster(args, config, data, model, store)
     if args.discard is not None:

@@ -35,6 +35,7 @@ from facecore.files import writing
 from facecore.heads import Head
 from facecore.images import list_images
 from facecore.people import scan_counter_examples, scan_people
+from facecore.weights import resolve_weights
 
 from . import plots
 from .calibration import Fitted, fit_and_calibrate
@@ -169,7 +170,7 @@ def _meta(config: Config, backbone: Backbone, fitted: Fitted, metrics: dict, cou
     people = fitted.calibration["people"]
     return {
         "backbone": {"name": backbone.name, "input_size": backbone.input_size, "weights_id": backbone.weights_id,
-                     "weights": _weights_setting(config.backbone.weights)},
+                     "weights": _weights_setting(resolve_weights(config.backbone).weights)},
         "crop": asdict(config.crop),
         "head": {"kind": config.head.kind, **({"hidden": config.head.hidden} if config.head.kind == "mlp" else {})},
         "threshold": fitted.calibration["threshold"],

@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterator, NoReturn, Sequence, TextIO
 
 from .bundle import read_meta, trained_backbone
 from .config import Config, apply_values, given_keys, load_config
-from .errors import FacecamError
+from .errors import FacecamError, NothingKept
+from .workspace import check_workspace, in_workspace, workspace_dir
 
 __all__ = [
     "quiet_tensorflow", "load_tensorflow", "detach_python_stderr", "native_stderr_silenced", "setup_logging", "run_guarded", "exit_fast", "print_table",
@@ -166,6 +167,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[], dest="overrides",
                         help="override one config value; repeatable, applied last")
     parser.add_argument("--debug", action="store_true", help="print tracebacks and debug logs")
+    parser.add_argument("--workspace", metavar="DIR",
+                        help="the folder holding data/, models/ and logs/; the config's relative paths lie in it "
+                             "(default: $FACECAM_HOME, else the current folder)")
 
 
 def load_command_config(args: Any) -> Config:
@@ -173,15 +177,18 @@ def load_command_config(args: Any) -> Config:
     then the flags of ``FLAG_KEYS`` that ``args`` has and were given. Unless the backbone was
     chosen (``backbone.name``/``weights`` in the file or ``--set``), it is the one the bundle at
     ``train.model`` was trained with, so that retraining or running never switches backbones by
-    accident."""
+    accident. The config's relative storage paths lie in the workspace (``--workspace``,
+    ``FACECAM_HOME``, or the current folder); the flags' paths are taken as typed."""
     path, overrides = getattr(args, "config", None), getattr(args, "overrides", [])
-    config = load_config(path, overrides)
+    root = workspace_dir(getattr(args, "workspace", None))
+    config = in_workspace(load_config(path, overrides), root)
     for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag, None)
         if isinstance(value, list):  # a repeatable flag: --source A --source B
             key = FLAG_LIST_KEYS[flag]
         if value is not None and value != []:
             config = apply_values(config, {key: value}, f"--{flag}")
+    check_workspace(args, config, root)
     if not {"backbone.name", "backbone.weights"} & given_keys(path, overrides):
         trained = trained_backbone(read_meta(config.train.model))
         if trained is not None:
@@ -206,6 +213,9 @@ def run_guarded(prog: str, func: Callable[[], int | None], debug: bool = False) 
     try:
         return int(func() or 0)
     except FacecamError as exc:
+        if isinstance(exc, NothingKept) and not exc.exit_code:  # nothing to show: the answer, on stdout
+            print(exc)
+            return 0
         if debug:
             traceback.print_exc()
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -8,7 +8,6 @@ and returns float32 features: ``vgg16`` gives ``(n, 7, 7, 512)`` feature maps,
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import stat
@@ -21,20 +20,21 @@ import numpy as np
 from .config import BackboneConfig
 from .app import load_tensorflow
 from .errors import ModelError
+from .weights import file_sha256, keras_weights_file, resolve_weights, weights_advice
 
-__all__ = ["Backbone", "build_backbone", "weights_identity", "pad_batches", "INPUT_SIZES"]
+__all__ = ["Backbone", "build_backbone", "check_weights", "weights_identity", "pad_batches", "INPUT_SIZES"]
 
 log = logging.getLogger(__name__)
 
 INPUT_SIZES = {"vgg16": 224, "facenet": 160}
 EAGER_CROPS = 64  # crops a process runs eagerly before it compiles the backbone (Backbone.run_batch)
-VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 def weights_identity(config: BackboneConfig) -> str:
     """A short string naming the weights: ``imagenet``, ``none`` or ``sha256:<16 hex>`` of a file
     (hashed once per process while the file keeps its size and time: a start checks the bundle
-    against it, then builds the backbone with it)."""
+    against it, then builds the backbone with it). facenet without a file: the cached one."""
+    config = resolve_weights(config)
     if config.weights.lower() in ("imagenet", "none"):
         return config.weights.lower()
     path = Path(config.weights).expanduser()
@@ -50,11 +50,7 @@ def weights_identity(config: BackboneConfig) -> str:
 @functools.lru_cache(maxsize=8)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     """``sha256:<16 hex>`` of the file at ``path`` (``size`` and ``mtime_ns`` key the cache)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()[:16]
+    return "sha256:" + file_sha256(path)[:16]
 
 
 def pad_batches(n: int, sizes: list[int]) -> list[tuple[int, int, int]]:
@@ -179,12 +175,9 @@ def _vgg16_base(weights: str):
         try:
             return keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=(size, size, 3))
         except Exception as exc:  # keras raises plain Exception for a failed download
-            home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / VGG16_NOTOP_FILE
-            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
-            raise ModelError(
-                f"cannot get VGG16 ImageNet weights ({reason}); offline? "
-                f"put {VGG16_NOTOP_FILE} at {home} or set backbone.weights to its path"
-            ) from exc
+            log.debug("VGG16 ImageNet weights: %s", exc)
+            raise ModelError(f"cannot get the VGG16 ImageNet weights (download failed: offline?): "
+                             f"{weights_advice()}") from exc
     model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
     try:
         model.load_weights(str(Path(weights).expanduser()))
@@ -209,8 +202,9 @@ def _build_vgg16(config: BackboneConfig):
 def _build_facenet(config: BackboneConfig):
     from .facenet import build_facenet
 
-    if config.weights.lower() in ("imagenet", "none"):
-        raise ModelError("backbone facenet needs backbone.weights set to the path of facenet_keras.h5")
+    config = resolve_weights(config)
+    if config.weights.lower() == "none":
+        raise ModelError("backbone facenet needs its weights: backbone.weights = \"none\" is for vgg16 only")
     try:
         model = build_facenet(Path(config.weights).expanduser())
     except (FileNotFoundError, ValueError, OSError) as exc:
@@ -219,13 +213,28 @@ def _build_facenet(config: BackboneConfig):
     return model
 
 
+def _load_runtime() -> None:
+    """TensorFlow imported quietly, when it is Keras's backend (see ``load_tensorflow``)."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        load_tensorflow()
+
+
+def check_weights(config: BackboneConfig) -> None:
+    """Make sure ``config``'s weights can be had before work that needs them later (a person
+    posing for a capture): a weights file must be there; VGG16's ImageNet weights are fetched now
+    when Keras does not have them yet (``ModelError`` with both ways forward when offline)."""
+    weights_identity(config)  # a file given, or facenet's cached one, is there
+    if config.name == "vgg16" and config.weights.lower() == "imagenet" and not keras_weights_file().is_file():
+        _load_runtime()
+        _vgg16_base("imagenet")  # downloads into the Keras cache, or says how to do without
+
+
 def build_backbone(config: BackboneConfig, batch_sizes: tuple | list = (1, 2, 4, 8, 16)) -> Backbone:
     """Build the backbone ``config.name`` with ``config.weights`` (raises ``ModelError``)."""
     if config.name not in INPUT_SIZES:
         raise ModelError(f"unknown backbone {config.name!r} (known: {', '.join(INPUT_SIZES)})")
     identity = weights_identity(config)
-    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-        load_tensorflow()
+    _load_runtime()
     builder = _build_vgg16 if config.name == "vgg16" else _build_facenet
     model = builder(config)
     log.debug("backbone %s ready (weights %s)", config.name, identity)

@@ -16,6 +16,7 @@ __all__ = [
     "ModelError",
     "SourceError",
     "StorageError",
+    "NothingKept",
 ]
 
 
@@ -57,3 +58,13 @@ class SourceError(FacecamError):
 
 class StorageError(FacecamError):
     """A file cannot be written (disk full, read-only file system, no permission)."""
+
+
+class NothingKept(FacecamError):
+    """The workspace holds nothing for a command that reads or manages what is enrolled or kept.
+    ``exit_code`` 0 when there is simply nothing to show, 2 when an argument names something
+    that cannot be there."""
+
+    def __init__(self, message: str, exit_code: int = 0) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -31,6 +31,7 @@ from facecore.files import check_output, check_output_folder, write_private
 from facecore.outputs import record_outputs
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
+from facecore.workspace import announce_workspace
 
 from facecore.csvlog import CsvLog
 from .device import DEVICE_CHOICES, select_device
@@ -147,6 +148,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config)
+    announce_workspace(args, config.log.path, config.faces.folder)
     from .ray_engine import run_ray
 
     return run_ray(config, specs, videos, args.max_frames, stop, _say, _keep_rules(config, bundle))
@@ -194,6 +196,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)
+    announce_workspace(args, config.log.path, config.faces.folder)
     with ExitStack() as stack:
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         events = EventLog(csv_log, config.log, config.faces.folder or None, keep=_keep_rules(config, bundle),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from facecore.models import Models
 from facecore.backbones import build_backbone
 from facecore.config import load_config
 from facecore.errors import ModelError
-from helpers import copy_people, lfw_people, run_command
+from helpers import VIDEOS, copy_people, lfw_people, need, run_command
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +71,50 @@ def test_mirror_averages_a_crop_with_its_mirror_image(vgg_none):
     expect = (models.backbone.features(crops) + models.backbone.features(crops[:, :, ::-1])[:, :, ::-1]) / 2
     assert np.allclose(both, expect, atol=1e-3)  # the mirror's feature maps are flipped back
     assert not np.allclose(both, models.backbone.features(crops), atol=1e-3)
+
+
+def _offline(tmp_path) -> dict:
+    """An empty Keras cache in ``tmp_path`` and every download sent to a closed local port: no
+    weights, and certainly no network."""
+    dead = "http://127.0.0.1:9"
+    return {"HOME": str(tmp_path / "home"), "KERAS_HOME": str(tmp_path / "keras"), "FACECAM_HOME": "",
+            "http_proxy": dead, "https_proxy": dead, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "no_proxy": "",
+            "NO_PROXY": ""}
+
+
+def _both_ways_forward(line: str, keras: Path) -> None:
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in line and f"{keras / 'models'}/" in line
+    assert "face-enroll weights facenet" in line and "--set backbone.name=facenet" in line
+    assert "http" not in line and "Traceback" not in line
+
+
+def test_without_vgg16_weights_capture_and_import_refuse_before_anyone_poses(tmp_path):
+    clip, still = need(VIDEOS / "obama-biden" / "obama.mp4"), need(VIDEOS / "obama-biden" / "enroll" / "obama")
+    commands = (["capture", "Barack Obama", "--source", str(clip), "--headless"], ["import", "Barack Obama", str(still)])
+    for args in commands:
+        done = run_command("enroll.cli", *args, env=_offline(tmp_path), cwd=tmp_path, timeout=300)
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("face-enroll: error: cannot get the VGG16 ImageNet weights")
+        assert "nothing done yet" in lines[0]
+        _both_ways_forward(lines[0], tmp_path / "keras")
+        assert not (tmp_path / "data").exists() and not (tmp_path / "models").exists()
+
+
+def test_weights_that_fail_after_the_photos_are_added_say_the_photos_are_kept(tmp_path):
+    """A damaged file in the Keras cache passes the check at start; Keras then tries to download it
+    again (offline: fails) when the model is retrained."""
+    env = _offline(tmp_path)
+    cached = tmp_path / "keras" / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"damaged")
+    still = need(VIDEOS / "obama-biden" / "enroll" / "obama" / "obama.jpg")
+    done = run_command("enroll.cli", "import", "Barack Obama", str(still), "--relax", env=env, cwd=tmp_path,
+                       timeout=300)
+    assert done.returncode == 1, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    folder = Path("data/people/Barack Obama")
+    assert line.startswith(f"face-enroll: error: the photos of Barack Obama are kept in {folder}; "
+                           "face-enroll train finishes the job once the backbone's weights are there"), line
+    _both_ways_forward(line, tmp_path / "keras")
+    assert len(list((tmp_path / folder).glob("*.jpg"))) == 1 and not (tmp_path / "models").exists()

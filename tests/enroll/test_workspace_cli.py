@@ -95,4 +95,5 @@ def test_face_live_logs_into_the_workspace_it_names(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines()[0] == f"workspace: {tmp_path / 'ws'} (new)"
     assert (tmp_path / "ws" / "logs" / "recognitions.csv").is_file()
+    assert (tmp_path / "ws" / "data" / "outputs.json").is_file()  # the registry of what it wrote, for remove
     assert [p.name for p in tmp_path.iterdir()] == ["ws"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from facecore.app import add_common_options, load_command_config, print_table
 from facecore.config import Config
 from facecore.errors import DataError, SourceError
+from facecore.words import counted
 
 from .people import existing_names, person_folder
 
@@ -35,13 +36,16 @@ def register(sub) -> None:
     p.add_argument("name", metavar="NAME", help="the person's display name (also the folder name)")
     p.add_argument("photos", metavar="FILES_OR_DIRS", nargs="+", help="photos, or folders of photos (any depth)")
     p.add_argument("--relax", action="store_true",
-                   help="accept any head pose (the pose-variety rule is for live sessions; photos have no capture time)")
+                   help="accept any head pose (the pose-variety rule is for live sessions; photos have no capture time); "
+                        "the size, sharpness, brightness and other rules still apply")
     _data_model_train(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("list", help="enrolled people, image counts, and whether the model knows them")
     p.add_argument("--data", help="folder of person folders (default: train.data)")
     p.add_argument("--model", help="bundle folder (default: train.model)")
+    p.add_argument("--corrections", action="store_true",
+                   help="list the counter-examples (faces corrected with correct --not) instead")
     add_common_options(p)
     p.set_defaults(func=cmd_list)
 
@@ -114,7 +118,7 @@ def cmd_capture(args) -> int:
                             args.headless, args.keep_frames)
     names = f" ({result.saved[0].name}..{result.saved[-1].name})" if result.saved else ""
     print(f"saved {len(result.saved)} of {result.wanted} images of {name} in {data / name}{names}, "
-          f"{result.frames} frames looked at")
+          f"{counted(result.frames, 'frame')} looked at")
     _print_reasons(result.rejected)
     if not result.saved:
         raise SourceError("no image was good enough: nothing captured (see the reasons above)")
@@ -138,6 +142,8 @@ def cmd_import(args) -> int:
         import_photos(config, name, photos, data, detector, relax=args.relax, result=result)
     finally:  # also when a write fails or the import is stopped: say what was done
         _report_import(result, name, data / name)
+    for line in _size_hint(result, config):
+        print(line)
     if not result.saved:
         raise DataError(f"no photo of {name} passed the quality gate: nothing imported")
     if not args.no_train:
@@ -152,10 +158,29 @@ def _report_import(result, name: str, folder: Path) -> None:
     _print_reasons(result.reasons())
 
 
+def _size_hint(result, config: Config) -> list[str]:
+    """What would take the photos refused for their size alone, and what it costs (none: no lines)."""
+    from facecore.backbones import INPUT_SIZES
+
+    setting, taken = result.smallest_setting()
+    if not taken:
+        return []
+    sizes, side = result.small, INPUT_SIZES.get(config.backbone.name, 224)
+    return [f"{counted(len(sizes), 'photo')} refused only for size (faces of {min(sizes):.0f} to {max(sizes):.0f} px): "
+            f"import again with --set capture.min_face_px={setting} to take {'it' if taken == 1 else f'{taken} of them'} "
+            f"(the other rules still apply).",
+            f"  The cost: the {config.backbone.name} backbone looks at faces scaled to {side} px, so a {min(sizes):.0f}-px "
+            f"face gives it less detail than the {config.capture.min_face_px} px asked for: recognition learnt from "
+            f"such photos is less sure (lower scores, more faces left unknown or taken for someone alike). "
+            f"Photos with larger faces are better."]
+
+
 def cmd_list(args) -> int:
     from .people import list_people
 
     config, data, model = _setup(args)
+    if args.corrections:
+        return _list_corrections(data)
     people = list_people(data, model)
     if not people:
         print(f"nobody is enrolled in {data} (enroll someone with: face-enroll capture NAME)")
@@ -166,6 +191,19 @@ def cmd_list(args) -> int:
 
     rows = [(p.name, p.images, when(p.enrolled), when(p.updated), p.in_bundle) for p in people]
     print_table(rows, ("person", "images", "enrolled", "last added", "in model"), sys.stdout)
+    return 0
+
+
+def _list_corrections(data: Path) -> int:
+    from .corrections import list_corrections
+
+    found = list_corrections(data)
+    if not found:
+        print(f"no counter-examples in {data} (make one with: face-enroll correct FACE --not NAME)")
+        return 0
+    rows = [(c.person, c.face or "-", c.when.astimezone().strftime("%Y-%m-%d %H:%M"), c.path) for c in found]
+    print_table(rows, ("not", "face", "corrected", "file"), sys.stdout)
+    print("undo one with: face-enroll correct FACE --undo (FACE: the face id, or the file)")
     return 0
 
 
@@ -187,7 +225,7 @@ def _forget_everywhere(config: Config, name: str) -> int:
     store = FaceStore(config.faces.folder) if config.faces.folder else None
     done = forget(unicodedata.normalize("NFC", name), store, config.log.path or None)  # names are kept in NFC
     shutil.rmtree(config.review.sheets, ignore_errors=True)  # sheets may show their face: made again by review
-    print(f"forgot {name} everywhere: {done.rows} CSV log rows and {done.faces} kept faces deleted, "
+    print(f"forgot {name} everywhere: {counted(done.rows, 'CSV log row')} and {counted(done.faces, 'kept face')} deleted, "
           f"review sheets cleared")
     return done.rows + done.faces
 
@@ -204,7 +242,7 @@ def cmd_remove(args) -> int:
         if not args.everywhere or not _forget_everywhere(config, args.name):
             raise
         return 0
-    print(f"removed {args.name}: {result.removed_files} files and their cached features")
+    print(f"removed {args.name}: {counted(result.removed_files, 'file')} and their cached features")
     if args.everywhere:
         _forget_everywhere(config, args.name)
     if result.bundle == "deleted":

@@ -19,6 +19,7 @@ from pathlib import Path
 from .config import FacesConfig
 from .csvlog import neutralize, rewrite_log
 from .facestore import FaceStore
+from .logcells import snapshot_path
 
 __all__ = ["Pruned", "prune", "forget", "drop_faces"]
 
@@ -33,8 +34,13 @@ class Pruned:
     rows: int = 0
 
 
-def _in_store(cell: str, store: FaceStore | None) -> bool:
-    return bool(cell) and store is not None and Path(cell).resolve().parent == store.folder.resolve()
+def _in_store(cell: str, store: FaceStore | None, root=None) -> Path | None:
+    """The picture a ``snapshot`` cell points at (relative cells from the workspace ``root``, default
+    the current folder), when it is one of ``store``'s; else ``None``."""
+    if not cell or store is None:
+        return None
+    path = snapshot_path(cell, root)
+    return path if path.resolve().parent == store.folder.resolve() else None
 
 
 def _row_time(row: dict) -> datetime | None:
@@ -46,9 +52,10 @@ def _row_time(row: dict) -> datetime | None:
 
 
 def prune(store: FaceStore | None, log_path: str | os.PathLike | None, config: FacesConfig,
-          now: datetime | None = None) -> Pruned:
+          now: datetime | None = None, root: str | os.PathLike | None = None) -> Pruned:
     """Apply the retention rules of ``config`` to ``store`` and the CSV log at ``log_path`` (either
-    may be ``None``). A row without a readable time is kept."""
+    may be ``None``). A row without a readable time is kept. ``root``: the workspace the log's
+    relative ``snapshot`` cells start from (default: the current folder)."""
     now = now or datetime.now(timezone.utc)
     cutoff = now - timedelta(days=config.retention_days)
     gone = store.prune(config.retention_days, config.max_faces, now) if store is not None else []
@@ -57,7 +64,8 @@ def prune(store: FaceStore | None, log_path: str | os.PathLike | None, config: F
         when = _row_time(row)
         if when is not None and when < cutoff:
             return None
-        if _in_store(row["snapshot"], store) and not Path(row["snapshot"]).exists():
+        picture = _in_store(row["snapshot"], store, root)
+        if picture is not None and not picture.exists():
             return {**row, "snapshot": ""}
         return row
 
@@ -68,23 +76,26 @@ def prune(store: FaceStore | None, log_path: str | os.PathLike | None, config: F
     return Pruned(len(gone), rows)
 
 
-def _rewrite(log_path, name: str | None, gone: set[str], store: FaceStore | None) -> int:
+def _rewrite(log_path, name: str | None, gone: set[str], store: FaceStore | None, root=None) -> int:
     """Drop the rows naming ``name`` (none when ``None``) and empty the cells pointing at faces in ``gone``."""
     def edit(row: dict) -> dict | None:
         if name is not None and row["name"] in (name, neutralize(name)):  # as the log wrote it
             return None
-        if _in_store(row["snapshot"], store) and Path(row["snapshot"]).stem in gone:
+        picture = _in_store(row["snapshot"], store, root)
+        if picture is not None and picture.stem in gone:
             return {**row, "snapshot": ""}
         return row
 
     return rewrite_log(log_path, edit)[1] if log_path else 0
 
 
-def drop_faces(store: FaceStore, log_path: str | os.PathLike | None, face_ids) -> int:
-    """Delete these faces; the CSV rows that pointed at them stay, their ``snapshot`` emptied."""
+def drop_faces(store: FaceStore, log_path: str | os.PathLike | None, face_ids,
+               root: str | os.PathLike | None = None) -> int:
+    """Delete these faces; the CSV rows that pointed at them stay, their ``snapshot`` emptied
+    (``root``: as for :func:`prune`)."""
     gone = set(face_ids)
     store.remove(gone)
-    _rewrite(log_path, None, gone, store)
+    _rewrite(log_path, None, gone, store, root)
     return len(gone)
 
 

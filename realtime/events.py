@@ -35,6 +35,7 @@ from facecore.csvlog import CsvLog
 from facecore.errors import FacecamError, UsageError
 from facecore.faces import PENDING, UNKNOWN, Faces
 from facecore.facestore import FaceStore
+from facecore.logcells import snapshot_cell
 from facecore.retention import prune
 
 from .keeper import FacePicker, KeepRules, Kept
@@ -241,8 +242,9 @@ class EventLog:
             self._kept = deque(self.store.ids())
 
     def _keep(self, kept: Kept) -> str:
-        """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's absolute
-        path (``""`` when it cannot be written: the run goes on, and says so once)."""
+        """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's CSV cell
+        (:func:`facecore.logcells.snapshot_cell`; ``""`` when it cannot be written: the run goes on,
+        and says so once)."""
         if self.store is None:
             return ""
         try:
@@ -256,7 +258,7 @@ class EventLog:
         self._kept.append(kept.face.id)
         while len(self._kept) > self.keep.faces.max_faces:
             self.store.remove([self._kept.popleft()])
-        return str(path.absolute())  # the row points at it from any folder
+        return snapshot_cell(path)  # relative to the workspace: the row still points at it once the folder moves
 
     def _delete(self, ids: tuple[str, ...]) -> None:
         self.store.remove(ids)

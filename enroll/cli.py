@@ -50,6 +50,16 @@ def _plot_path(args, model: Path) -> Path:
     return plot
 
 
+def _person_rows(people: dict) -> list[tuple]:
+    """One row per folder of eval's report: photos, enrolled, accuracy (for someone not enrolled:
+    the share called unknown), closed-set accuracy (``-`` for someone not enrolled)."""
+    def share(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    return [(name, p["n"], "yes" if p["enrolled"] else "no", share(p["accuracy"]), share(p["closed_set_accuracy"]))
+            for name, p in people.items()]
+
+
 def cmd_eval(args) -> int:
     config = _config(args)
     from .evaluation import evaluate
@@ -73,6 +83,9 @@ def cmd_eval(args) -> int:
         rows += [(f"threshold of {name}", f"{p['threshold']:.4f}, refuses {p['refused']} of {p['n']} photos")
                  for name, p in report["person_thresholds"].items()]
         print_table(rows, ("metric", "value"), sys.stdout)
+        print()
+        print_table(_person_rows(report["per_person"]), ("person", "photos", "enrolled", "accuracy", "closed set"),
+                    sys.stdout)
     print(f"confusion matrix written to {plot}", file=sys.stderr)
     return 0
 

@@ -188,7 +188,7 @@ def _not_them(config: Config, data: Path, store: FaceStore, face: StoredFace, gi
         raise UsageError(f"nobody named {given!r} is enrolled in {data}")
     picture = store.image_path(face.id)
     if not len(detector.detect(read_image(picture))):
-        raise DataError(f"no face is found again in {picture}: it cannot serve as a counter-example")
+        raise DataError(f"no face can be found in {picture}: it cannot serve as a counter-example")
     target = make_private_dir(folder / NOT_THEM)
     path = target / f"{face.id}.jpg"
     if path.exists():

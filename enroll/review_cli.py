@@ -4,7 +4,8 @@
   ``--name ID NAME`` enrolls a group's best faces through the import gate, ``--discard ID``
   deletes a group's faces.
 - ``correct FACE --not NAME``: keep a stored face as a counter-example of NAME (the next
-  training gives NAME a threshold that it does not reach); ``--undo`` takes that back; ``--is NAME``: name it NAME, and add it to NAME's photos when it passes the import gate.
+  training gives NAME a threshold that it does not reach); ``--undo`` takes that back;
+  ``--is NAME``: name it NAME, and add it to NAME's photos when it passes the import gate.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def register(sub) -> None:
     p.add_argument("face", metavar="FACE", help="a stored face: its crop, a CSV row's snapshot path, or its id")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--not", dest="not_name", metavar="NAME", help="the face is not NAME")
-    how.add_argument("--is", dest="is_name", metavar="NAME", help="the face is NAME: relabel it, and add it to their photos if it passes the import gate")
+    how.add_argument("--is", dest="is_name", metavar="NAME",
+                     help="the face is NAME: relabel it, and add it to their photos if it passes the import gate")
     how.add_argument("--undo", action="store_true",
                      help="take back a --not: delete the counter-examples made of FACE (or FACE, a counter-example's file)")
     _where(p)

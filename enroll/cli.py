@@ -12,6 +12,7 @@ from facecore.app import (add_common_options, detach_python_stderr, exit_fast, l
 from facecore.config import Config
 from facecore.errors import UsageError
 from facecore.files import check_output, check_output_folder, write_private
+from facecore.words import counted
 from facecore.workspace import GOES_ON, announce_workspace, workspace_dir
 
 __all__ = ["main", "build_parser"]
@@ -32,7 +33,7 @@ def cmd_train(args) -> int:
     result = train_reporting(sys.stderr, config, unknown=args.unknown, progress=not args.quiet, force=args.force)
     m = result.metrics
     print_table(list(result.counts.items()), ("person", "images"), sys.stdout)
-    val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.3f} (closed set {m['val_closed_set_accuracy']:.3f}, {m['n_val']} photos)"
+    val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.3f} (closed set {m['val_closed_set_accuracy']:.3f}, {counted(m['n_val'], 'photo')})"
     print(f"people {m['n_people']}, images {m['n_images']}, skipped {len(result.skipped)}")
     print(f"validation accuracy {val}")
     print(f"threshold {result.threshold:.4f} from {m['n_impostor']} impostor and {m['n_strangers']} stranger scores")
@@ -56,6 +57,16 @@ def _plot_path(args, model: Path) -> Path:
     return plot
 
 
+def _person_rows(people: dict) -> list[tuple]:
+    """One row per folder of eval's report: photos, enrolled, accuracy (for someone not enrolled:
+    the share called unknown), closed-set accuracy (``-`` for someone not enrolled)."""
+    def share(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    return [(name, p["n"], "yes" if p["enrolled"] else "no", share(p["accuracy"]), share(p["closed_set_accuracy"]))
+            for name, p in people.items()]
+
+
 def cmd_eval(args) -> int:
     config = _config(args)
     from .evaluation import evaluate
@@ -77,9 +88,12 @@ def cmd_eval(args) -> int:
                 ("unknown_false_accept_rate", "n/a" if far is None else f"{far:.4f}"),
                 ("n", report["n"]), ("n_not_enrolled", report["n_not_enrolled"]), ("n_unknown", report["n_unknown"]),
                 ("n_skipped", report["n_skipped"]), ("threshold", f"{report['threshold']:.4f}")]
-        rows += [(f"threshold of {name}", f"{p['threshold']:.4f}, refuses {p['refused']} of {p['n']} photos")
+        rows += [(f"threshold of {name}", f"{p['threshold']:.4f}, refuses {p['refused']} of {counted(p['n'], 'photo')}")
                  for name, p in report["person_thresholds"].items()]
         print_table(rows, ("metric", "value"), sys.stdout)
+        print()
+        print_table(_person_rows(report["per_person"]), ("person", "photos", "enrolled", "accuracy", "closed set"),
+                    sys.stdout)
     print(f"confusion matrix written to {plot}", file=sys.stderr)
     return 0
 

@@ -27,6 +27,7 @@ from facecore.facestore import FaceStore
 from facecore.outputs import Outputs, read_outputs
 from facecore.retention import Forgotten, forget
 from facecore.traces import find_traces, workspace_roots
+from facecore.words import counted
 
 from .people import existing_names
 from .removal import bundle_labels
@@ -80,17 +81,19 @@ def _inside(path: str, roots: list[Path]) -> bool:
     return any(real.is_relative_to(root) for root in roots)
 
 
-def forget_everywhere(config: Config, name: str, given_logs: list, enrolled: bool = True) -> Everywhere:
+def forget_everywhere(config: Config, name: str, given_logs: list, enrolled: bool = True,
+                      root: Path | None = None) -> Everywhere:
     """Forget ``name`` in every log, the face store and the review sheets (see the module's
     steps), then look for what still mentions them. The sheets of someone not ``enrolled`` are
-    left alone when nothing else named them (a name mistyped)."""
+    left alone when nothing else named them (a name mistyped). ``root``: the workspace the logs'
+    snapshot cells are relative to."""
     registered = _registry(config)
     logs = _logs(config, registered, given_logs)
     roots = workspace_roots(config)
     store = FaceStore(config.faces.folder) if config.faces.folder else None
     outside = [p for p in logs if not _inside(p, roots)]
     missing = [p for p in outside if not Path(p).exists()]
-    done = forget(name, store, logs)
+    done = forget(name, store, logs, root)
     events, events_error = 0, ""
     try:
         events = forget_events(config.events.database or None, name)
@@ -120,8 +123,9 @@ def report_everywhere(config: Config, name: str, found: Everywhere, enrolled: bo
     if not enrolled:
         print(f"nobody named {name} is enrolled in {config.train.data}, but face-live kept traces of them")
     damaged = f" ({done.damaged} of them damaged records that may show them)" if done.damaged else ""
-    print(f"forgot {name} everywhere: {done.rows} CSV log rows in {len(found.logs)} logs, {found.events} event "
-          f"database rows and {done.faces + done.damaged} kept faces deleted{damaged}, review sheets cleared")
+    print(f"forgot {name} everywhere: {counted(done.rows, 'CSV log row')} in {counted(len(found.logs), 'log')}, "
+          f"{counted(found.events, 'event database row')} and {counted(done.faces + done.damaged, 'kept face')} "
+          f"deleted{damaged}, review sheets cleared")
     command = f"face-enroll remove {name!r} --everywhere --log PATH"
     failed = {path for path, _ in done.failed}
     cleaned_outside = [p for p in found.outside if p not in failed and p not in found.missing]

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,14 +35,16 @@ from .quality import Gate, Verdict, face_patch, thumbnail
 
 __all__ = [
     "existing_names", "person_folder", "discard_if_empty", "next_number", "face_jpeg", "finish_candidate",
-    "save_face", "seed_gate", "NOT_FOUND_AGAIN", "ImportResult", "import_photos", "photo_paths",
+    "save_face", "seed_gate", "face_at", "NOT_FOUND_AGAIN", "ImportResult", "import_photos", "photo_paths",
     "PersonInfo", "list_people", "FRAMES",
 ]
 
 log = logging.getLogger(__name__)
 FRAMES = "frames"
-NOT_FOUND_AGAIN = "face not found again in the saved crop"
+NOT_FOUND_AGAIN = ("once cut out as it would be saved, the face is not the one training would pick "
+                   "(it is unclear, or another face is nearer the middle)")
 _NUMBERED = re.compile(r"^(\d+)$")
+_MIN_FACE_PX_FLOOR = int(next(f for f in fields(CaptureConfig) if f.name == "min_face_px").metadata["lo"])
 
 
 def existing_names(data: str | os.PathLike) -> list[str]:
@@ -90,13 +92,14 @@ def face_jpeg(image: np.ndarray, faces: Faces, config: CaptureConfig) -> bytes:
 
 def finish_candidate(gate: Gate, verdict: Verdict, image: np.ndarray, detector, config: CaptureConfig):
     """``(verdict, jpeg)`` for a candidate of ``gate.check``: crop it as it will be saved, make
-    sure ``detector`` (the one training uses) finds one face, centred, in that very JPEG,
-    and apply the near-duplicate rule to the face found there (full resolution, stable)."""
+    sure that in that very JPEG the face training picks (:func:`choose_subject` of what
+    ``detector``, the one training uses, finds) is the centred one, and apply the near-duplicate
+    rule to it (full resolution, stable)."""
     if not verdict.ok:
         return verdict, b""
     jpeg = face_jpeg(image, verdict.faces, config)
     crop = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    faces = detector.detect(crop)
+    faces = choose_subject(detector.detect(crop), crop.shape)
     centre = (faces.boxes[:1, :2] + faces.boxes[:1, 2:]) / 2.0 / np.array(crop.shape[1::-1])
     if len(faces) != 1 or np.any(np.abs(centre - 0.5) >= 0.15):
         return Verdict(False, NOT_FOUND_AGAIN, verdict.faces, verdict.pose, code="not_found_again"), b""
@@ -119,6 +122,15 @@ class ImportResult:
     total: int = 0
     saved: list = field(default_factory=list)
     rejected: list = field(default_factory=list)  # (path, reason)
+    small: list = field(default_factory=list)  # face sides (px) of the photos refused for their size alone
+
+    def smallest_setting(self) -> tuple[int, int]:
+        """``(n, k)``: the largest ``capture.min_face_px`` that lets every photo refused for its size
+        alone past the size rule (``k`` of them; fewer only below the setting's floor, 12 px)."""
+        if not self.small:
+            return 0, 0
+        n = max(_MIN_FACE_PX_FLOOR, int(min(self.small)))
+        return n, sum(size >= n for size in self.small)
 
     def reasons(self) -> Counter:
         """Rejections counted by what was wrong: each reason up to its first colon (its details
@@ -158,10 +170,12 @@ def photo_paths(paths: list) -> list[Path]:
 
 
 def import_photos(config: Config, name: str, paths: list, data: str | os.PathLike, detector,
-                  relax: bool = False, result: ImportResult | None = None) -> ImportResult:
+                  relax: bool = False, result: ImportResult | None = None, boxes: dict | None = None) -> ImportResult:
     """Enroll ``name`` from photos (files or folders) through the capture gate, which says what
     is wrong with each photo it rejects; ``relax`` drops the pose rule. ``result``, when given,
     is filled as the import goes: after a failed write or an interrupt it holds what was done.
+    ``boxes``: ``{path: (x1, y1, x2, y2)}``, where in a photo its subject is known to be (a kept
+    face): that face is judged, whatever other faces the photo holds.
     """
     folder = person_folder(data, name)  # a bad name fails first, with nothing written
     photos = photo_paths(paths)
@@ -174,9 +188,10 @@ def import_photos(config: Config, name: str, paths: list, data: str | os.PathLik
         seed_gate(gate, folder, detector)
         number = next_number(folder)
         for path in photos:
-            verdict, jpeg = _judge_photo(gate, path, config, detector)
+            verdict, jpeg, small = _judge_photo(gate, path, config, detector, (boxes or {}).get(path))
             if not verdict.ok:
                 result.rejected.append((path, verdict.reason))
+                result.small += [float(verdict.faces.sizes[0])] if small else []
                 continue
             result.saved.append(save_face(folder, number, jpeg))
             gate.accept(verdict, None)
@@ -187,14 +202,34 @@ def import_photos(config: Config, name: str, paths: list, data: str | os.PathLik
     return result
 
 
-def _judge_photo(gate: Gate, path: Path, config: Config, detector) -> tuple[Verdict, bytes]:
-    """``(verdict, jpeg)`` for one photo, as :func:`finish_candidate`; an unreadable file is a rejection."""
+def _judge_photo(gate: Gate, path: Path, config: Config, detector, box=None) -> tuple[Verdict, bytes, bool]:
+    """``(verdict, jpeg, small)`` for one photo, as :func:`finish_candidate`; an unreadable file is a
+    rejection. ``box``: judge only the face found there (see :func:`face_at`). ``small``: the photo
+    is refused for its face's size alone (it passes the other rules of ``gate.check`` at that size)."""
     try:
         image = read_image(path, config.train.max_image_side)
     except ImageError as exc:
-        return Verdict(False, f"unreadable: {str(exc).removeprefix(f'{path}: ')}", code="unreadable"), b""
-    verdict = gate.check(image, detector.detect(image), None)
-    return finish_candidate(gate, verdict, image, detector, config.capture)
+        return Verdict(False, f"unreadable: {str(exc).removeprefix(f'{path}: ')}", code="unreadable"), b"", False
+    faces = detector.detect(image)
+    if box is not None:  # in the picture's pixels (a kept face's picture is smaller than train.max_image_side)
+        faces = face_at(faces, np.asarray(box, np.float64))
+    verdict = gate.check(image, faces, None)
+    if verdict.code == "small":
+        smaller = replace(gate.config, min_face_px=max(_MIN_FACE_PX_FLOOR, int(verdict.faces.sizes[0])))
+        again = Gate(smaller, count=gate.count, use_pose=gate.use_pose, photos=True).check(image, faces, None)
+        return verdict, b"", again.ok
+    return (*finish_candidate(gate, verdict, image, detector, config.capture), False)
+
+
+def face_at(faces: Faces, box: np.ndarray) -> Faces:
+    """The face of ``faces`` whose centre is nearest that of ``box`` (x1, y1, x2, y2), if that centre
+    lies inside ``box``; else no face."""
+    if not len(faces):
+        return faces
+    centres = (faces.boxes[:, :2] + faces.boxes[:, 2:]) / 2.0
+    nearest = int(np.argmin(np.linalg.norm(centres - (box[:2] + box[2:]) / 2.0, axis=1)))
+    inside = np.all(centres[nearest] >= box[:2]) and np.all(centres[nearest] <= box[2:])
+    return faces[[nearest]] if inside else faces[np.zeros(0, np.int64)]
 
 
 def seed_gate(gate: Gate, folder: Path, detector) -> None:

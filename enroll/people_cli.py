@@ -14,6 +14,7 @@ from pathlib import Path
 from facecore.app import add_common_options, load_command_config, print_table
 from facecore.config import Config
 from facecore.errors import DataError, ModelError, SourceError
+from facecore.words import counted
 from facecore.workspace import announce_workspace
 
 from .people import existing_names, person_folder
@@ -36,13 +37,16 @@ def register(sub) -> None:
     p.add_argument("name", metavar="NAME", help="the person's display name (also the folder name)")
     p.add_argument("photos", metavar="FILES_OR_DIRS", nargs="+", help="photos, or folders of photos (any depth)")
     p.add_argument("--relax", action="store_true",
-                   help="accept any head pose (the pose-variety rule is for live sessions; photos have no capture time)")
+                   help="accept any head pose (the pose-variety rule is for live sessions; photos have no capture time); "
+                        "the size, sharpness, brightness and other rules still apply")
     _data_model_train(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("list", help="enrolled people, image counts, and whether the model knows them")
     p.add_argument("--data", help="folder of person folders (default: train.data)")
     p.add_argument("--model", help="bundle folder (default: train.model)")
+    p.add_argument("--corrections", action="store_true",
+                   help="list the counter-examples (faces corrected with correct --not) instead")
     add_common_options(p)
     p.set_defaults(func=cmd_list, when_empty=0)
 
@@ -141,7 +145,7 @@ def cmd_capture(args) -> int:
                             args.headless, args.keep_frames)
     names = f" ({result.saved[0].name}..{result.saved[-1].name})" if result.saved else ""
     print(f"saved {len(result.saved)} of {result.wanted} images of {name} in {data / name}{names}, "
-          f"{result.frames} frames looked at")
+          f"{counted(result.frames, 'frame')} looked at")
     _print_reasons(result.rejected)
     if not result.saved:
         raise SourceError("no image was good enough: nothing captured (see the reasons above)")
@@ -168,6 +172,8 @@ def cmd_import(args) -> int:
         import_photos(config, name, photos, data, detector, relax=args.relax, result=result)
     finally:  # also when a write fails or the import is stopped: say what was done
         _report_import(result, name, data / name)
+    for line in _size_hint(result, config):
+        print(line)
     if not result.saved:
         raise DataError(f"no photo of {name} passed the quality gate: nothing imported")
     if not args.no_train:
@@ -182,10 +188,29 @@ def _report_import(result, name: str, folder: Path) -> None:
     _print_reasons(result.reasons())
 
 
+def _size_hint(result, config: Config) -> list[str]:
+    """What would take the photos refused for their size alone, and what it costs (none: no lines)."""
+    from facecore.backbones import INPUT_SIZES
+
+    setting, taken = result.smallest_setting()
+    if not taken:
+        return []
+    sizes, side = result.small, INPUT_SIZES.get(config.backbone.name, 224)
+    return [f"{counted(len(sizes), 'photo')} refused only for size (faces of {min(sizes):.0f} to {max(sizes):.0f} px): "
+            f"import again with --set capture.min_face_px={setting} to take {'it' if taken == 1 else f'{taken} of them'} "
+            f"(the other rules still apply).",
+            f"  The cost: the {config.backbone.name} backbone looks at faces scaled to {side} px, so a {min(sizes):.0f}-px "
+            f"face gives it less detail than the {config.capture.min_face_px} px asked for: recognition learnt from "
+            f"such photos is less sure (lower scores, more faces left unknown or taken for someone alike). "
+            f"Photos with larger faces are better."]
+
+
 def cmd_list(args) -> int:
     from .people import list_people
 
     config, data, model = _setup(args)
+    if args.corrections:
+        return _list_corrections(data)
     people = list_people(data, model)
     if not people:
         print(f"nobody is enrolled in {data} (enroll someone with: face-enroll capture NAME)")
@@ -216,6 +241,19 @@ def _stopped(result) -> str:
             f"stopped: train again with face-enroll train")
 
 
+def _list_corrections(data: Path) -> int:
+    from .corrections import list_corrections
+
+    found = list_corrections(data)
+    if not found:
+        print(f"no counter-examples in {data} (make one with: face-enroll correct FACE --not NAME)")
+        return 0
+    rows = [(c.person, c.face or "-", c.when.astimezone().strftime("%Y-%m-%d %H:%M"), c.path) for c in found]
+    print_table(rows, ("not", "face", "corrected", "file"), sys.stdout)
+    print("undo one with: face-enroll correct FACE --undo (FACE: the face id, or the file)")
+    return 0
+
+
 def _check_removable(name: str) -> None:
     """``UsageError`` for a reserved name: strangers are forgotten with ``review --discard`` only."""
     from facecore.errors import UsageError
@@ -242,17 +280,17 @@ def cmd_remove(args) -> int:
     except UsageError:  # not enrolled (any more): with --everywhere, their traces elsewhere still go
         if not args.everywhere:
             raise
-        found = forget_everywhere(config, args.name, args.logs, enrolled=False)
+        found = forget_everywhere(config, args.name, args.logs, enrolled=False, root=args.workspace_root)
         report_everywhere(config, args.name, found, enrolled=False)
         return 0
     except KeyboardInterrupt:  # SIGTERM or Ctrl-C: say what became of them, then end as interrupted
         print(f"face-enroll: remove stopped: {_stopped(result)}", file=sys.stderr)
         raise
-    print(f"removed {result.name}: {result.removed_files} files and their cached features")
+    print(f"removed {result.name}: {counted(result.removed_files, 'file')} and their cached features")
     if result.bundle == "deleted":
         print(f"deleted the model bundle {model}: nobody is left to recognise")
     if args.everywhere:
-        report_everywhere(config, result.name, forget_everywhere(config, result.name, args.logs), enrolled=True)
+        report_everywhere(config, result.name, forget_everywhere(config, result.name, args.logs, root=args.workspace_root), enrolled=True)
     if result.error:
         raise DataError(f"retraining without {result.name} failed ({result.error}); "
                         f"{model_state(result.bundle, result.name)}; train again when fixed")

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-__all__ = ["training_curves", "score_histogram", "confusion_matrix"]
+__all__ = ["training_curves", "score_histogram", "confusion_figure", "confusion_matrix"]
 
 
 def _figure(width: float, height: float):
@@ -55,8 +55,8 @@ def score_histogram(genuine: np.ndarray, impostor: np.ndarray, threshold: float)
     return _png(fig)
 
 
-def confusion_matrix(matrix: np.ndarray, rows: list[str], cols: list[str]) -> bytes:
-    """Counts of true name (rows) vs given name (columns, ``unknown`` last)."""
+def confusion_figure(matrix: np.ndarray, rows: list[str], cols: list[str]):
+    """The figure of :func:`confusion_matrix`: each non-zero cell shows its count (white on dark cells)."""
     size = max(5.0, 0.18 * max(len(rows), len(cols)) + 2)
     fig = _figure(size, size)
     ax = fig.add_subplot(1, 1, 1)
@@ -64,6 +64,16 @@ def confusion_matrix(matrix: np.ndarray, rows: list[str], cols: list[str]) -> by
     small = 6 if max(len(rows), len(cols)) > 20 else 9
     ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=small)
     ax.set_yticks(range(len(rows)), rows, fontsize=small)
+    dark = matrix.max() / 2.0
+    for (r, c), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(c, r, str(int(count)), ha="center", va="center", fontsize=small,
+                    color="white" if count > dark else "black")
     ax.set_xlabel("given name")
     ax.set_ylabel("true name")
-    return _png(fig)
+    return fig
+
+
+def confusion_matrix(matrix: np.ndarray, rows: list[str], cols: list[str]) -> bytes:
+    """Counts of true name (rows) vs given name (columns, ``unknown`` last), as a PNG."""
+    return _png(confusion_figure(matrix, rows, cols))

@@ -4,7 +4,8 @@
   ``--name ID NAME`` enrolls a group's best faces through the import gate, ``--discard ID``
   deletes a group's faces.
 - ``correct FACE --not NAME``: keep a stored face as a counter-example of NAME (the next
-  training gives NAME a threshold that it does not reach); ``--is NAME``: add it to NAME's photos.
+  training gives NAME a threshold that it does not reach); ``--undo`` takes that back;
+  ``--is NAME``: name it NAME, and add it to NAME's photos when it passes the import gate.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from facecore.faces import UNKNOWN
 from facecore.facestore import FaceStore, StoredFace
 from facecore.files import check_output_folder, write_private
 from facecore.people import NOT_THEM, make_private_dir
+from facecore.words import counted
 
-from .people import next_number, person_folder
+from .people import person_folder
 
 __all__ = ["register"]
 
@@ -51,7 +53,10 @@ def register(sub) -> None:
     p.add_argument("face", metavar="FACE", help="a stored face: its crop, a CSV row's snapshot path, or its id")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--not", dest="not_name", metavar="NAME", help="the face is not NAME")
-    how.add_argument("--is", dest="is_name", metavar="NAME", help="the face is NAME: add it to their photos")
+    how.add_argument("--is", dest="is_name", metavar="NAME",
+                     help="the face is NAME: relabel it, and add it to their photos if it passes the import gate")
+    how.add_argument("--undo", action="store_true",
+                     help="take back a --not: delete the counter-examples made of FACE (or FACE, a counter-example's file)")
     _where(p)
     p.set_defaults(func=cmd_correct, when_empty=2)
 
@@ -81,7 +86,7 @@ def cmd_review(args) -> int:
     if args.name:
         return _name_cluster(args, config, data, model, store)
     if args.discard is not None:
-        return _discard_cluster(config, store, args.discard)
+        return _discard_cluster(config, store, args.discard, args.workspace_root)
     from facecore.models import Models
 
     from .review import review
@@ -98,7 +103,8 @@ def cmd_review(args) -> int:
     rows = [(c.id, len(c.faces), _seen(c.first_seen), _seen(c.last_seen), ", ".join(c.sources))
             for c in result.clusters]
     print_table(rows, ("cluster", "faces", "first seen", "last seen", "sources"), sys.stdout)
-    print(f"{len(result.clusters)} clusters of {sum(len(c.faces) for c in result.clusters)} faces, grouped at "
+    faces = sum(len(c.faces) for c in result.clusters)
+    print(f"{counted(len(result.clusters), 'cluster')} of {counted(faces, 'face')}, grouped at "
           f"cosine distance {result.distance:.3f} ({result.basis}); contact sheets in {config.review.sheets}")
     if not args.headless:
         show_sheets(result.clusters)
@@ -124,7 +130,7 @@ def _name_cluster(args, config: Config, data: Path, model: Path, store: FaceStor
     for face in faces:
         store.update(face, name=name)
     forget_cluster(config, number)
-    print(f"cluster {number} ({len(faces)} faces) is now {name}")
+    print(f"cluster {number} ({counted(len(faces), 'face')}) is now {name}")
     if not args.no_train:
         _retrain(config, data, model, detector)
     return 0
@@ -137,21 +143,23 @@ def _cluster_number(text: str) -> int:
         raise UsageError(f"--name ID NAME: ID must be a cluster number, got {text!r}") from None
 
 
-def _discard_cluster(config: Config, store: FaceStore, number: int) -> int:
+def _discard_cluster(config: Config, store: FaceStore, number: int, root: Path | None = None) -> int:
     from facecore.retention import drop_faces
 
     from .review import forget_cluster, load_cluster
 
     faces = load_cluster(config, number)
-    drop_faces(store, config.log.path or None, [f.id for f in faces])
+    drop_faces(store, config.log.path or None, [f.id for f in faces], root)
     forget_cluster(config, number)
-    print(f"discarded cluster {number}: {len(faces)} faces deleted")
+    print(f"discarded cluster {number}: {counted(len(faces), 'face')} deleted")
     return 0
 
 
 def cmd_correct(args) -> int:
+    if args.undo:
+        return _undo(args)
     config, data, model, store = _setup(args)
-    face = store.find(args.face)
+    face = store.find(args.face, args.workspace_root)
     from .people_cli import _detector, _retrain
 
     detector = _detector(config)
@@ -165,6 +173,22 @@ def cmd_correct(args) -> int:
     return 0
 
 
+def _undo(args) -> int:
+    """``correct FACE --undo``: delete the counter-examples made of FACE, then retrain."""
+    from .corrections import find_corrections
+    from .people_cli import _retrain
+
+    config = load_command_config(args)
+    data, model = Path(config.train.data), Path(config.train.model)
+    store = FaceStore(config.faces.folder) if config.faces.folder else None
+    for c in find_corrections(data, args.face, store, args.workspace_root):
+        c.path.unlink()
+        print(f"undone: {args.face} is no longer a counter-example of {c.person} (deleted {c.path})")
+    if not args.no_train:
+        _retrain(config, data, model)
+    return 0
+
+
 def _not_them(config: Config, data: Path, store: FaceStore, face: StoredFace, given: str, detector) -> str:
     """Keep ``face``'s picture in ``<data>/<name>/not/``; a face named so becomes unknown again."""
     from facecore.images import read_image
@@ -174,9 +198,12 @@ def _not_them(config: Config, data: Path, store: FaceStore, face: StoredFace, gi
         raise UsageError(f"nobody named {given!r} is enrolled in {data}")
     picture = store.image_path(face.id)
     if not len(detector.detect(read_image(picture))):
-        raise DataError(f"no face is found again in {picture}: it cannot serve as a counter-example")
+        raise DataError(f"no face can be found in {picture}: it cannot serve as a counter-example")
     target = make_private_dir(folder / NOT_THEM)
-    path = write_private(target / f"{next_number(target):04d}.jpg", picture.read_bytes(), overwrite=False)
+    path = target / f"{face.id}.jpg"
+    if path.exists():
+        raise UsageError(f"{picture} is already a counter-example of {folder.name}: {path}")
+    write_private(path, picture.read_bytes(), overwrite=False)
     if face.name == folder.name:
         store.update(face, name=UNKNOWN)
     print(f"kept as a counter-example of {folder.name}: {path}")
@@ -184,13 +211,24 @@ def _not_them(config: Config, data: Path, store: FaceStore, face: StoredFace, gi
 
 
 def _is_them(config: Config, data: Path, store: FaceStore, face: StoredFace, given: str, detector) -> str:
-    """Add ``face``'s picture to the person's photos, through the import gate; the face is named so."""
+    """Name ``face`` so (always), then try to add its picture to the person's photos through the
+    import gate, judging the face at its own stored box (a group scene's picture shows
+    neighbours too); a refusal is said, and the face keeps its new name."""
+    from facecore.facestore import box_in_crop
+    from facecore.images import read_image
+
     from .people import import_photos
 
     name = person_folder(data, given).name
-    result = import_photos(config, name, [store.image_path(face.id)], data, detector, relax=True)
-    if not result.saved:
-        raise DataError(f"{store.image_path(face.id)} cannot be one of {name}'s photos: {result.rejected[0][1]}")
     store.update(face, name=name)
-    print(f"added to {name}'s photos: {result.saved[0]}")
+    picture = store.image_path(face.id)
+    boxes = None  # a record written without its box: the picture's own subject is judged
+    if any(face.box):
+        shape = read_image(picture).shape
+        boxes = {picture: box_in_crop(face.box, shape, config.capture.image_margin, config.capture.image_px)}
+    result = import_photos(config, name, [picture], data, detector, relax=True, boxes=boxes)
+    if result.saved:
+        print(f"relabelled and added to {name}'s photos: {result.saved[0]}")
+    else:
+        print(f"relabelled; not added as a photo: {result.rejected[0][1]}")
     return name

@@ -11,6 +11,7 @@ import numpy as np
 from facecore.errors import ImageError
 from facecore.facestore import FaceStore
 from facecore.images import read_image
+from facecore.words import counted
 
 if TYPE_CHECKING:
     from .review import Cluster
@@ -46,7 +47,7 @@ def contact_sheet(store: FaceStore, cluster: "Cluster") -> bytes:
     for i, tile in enumerate(tiles):
         y, x = _TITLE + (i // columns) * _TILE, (i % columns) * _TILE
         sheet[y:y + _TILE, x:x + _TILE] = tile
-    title = f"cluster {cluster.id}: {len(cluster.faces)} faces, {cluster.first_seen[:16]} .. {cluster.last_seen[:16]}"
+    title = f"cluster {cluster.id}: {counted(len(cluster.faces), 'face')}, {cluster.first_seen[:16]} .. {cluster.last_seen[:16]}"
     cv2.putText(sheet, title, (6, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     ok, png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     if not ok:

@@ -36,6 +36,7 @@ from facecore.heads import Head
 from facecore.images import list_images
 from facecore.people import scan_counter_examples, scan_people
 from facecore.weights import resolve_weights
+from facecore.words import counted
 
 from . import plots
 from .calibration import Fitted, fit_and_calibrate
@@ -277,6 +278,6 @@ def threshold_lines(result: TrainResult) -> list[str]:
     """What the per-person thresholds (people with counter-examples) cost, one line each."""
     lines = []
     for name, p in result.metrics.get("person_thresholds", {}).items():
-        lines.append(f"{name}: {p['counter_examples']} counter-examples; the stricter threshold refuses "
+        lines.append(f"{name}: {counted(p['counter_examples'], 'counter-example')}; the stricter threshold refuses "
                      f"{p['refused']} of {p['genuine']} of their photos (held out) that the common one accepts")
     return lines

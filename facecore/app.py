@@ -181,6 +181,7 @@ def load_command_config(args: Any) -> Config:
     ``FACECAM_HOME``, or the current folder); the flags' paths are taken as typed."""
     path, overrides = getattr(args, "config", None), getattr(args, "overrides", [])
     root = workspace_dir(getattr(args, "workspace", None))
+    args.workspace_root = root  # where the CSV's snapshot cells are relative to
     config = in_workspace(load_config(path, overrides), root)
     for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag, None)
@@ -196,9 +197,22 @@ def load_command_config(args: Any) -> Config:
     return config
 
 
+class _PlainLines(logging.Formatter):
+    """The terminal's one style: news as a plain line, a warning or an error after its level in
+    words (``warning: ...``), like the commands' own messages."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
 def setup_logging(verbose: bool = False) -> None:
-    level = logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    """Log to stderr: plain lines, or with ``verbose`` (``--debug``) every record with its time,
+    level and logger, down to debug."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s") if verbose
+                         else _PlainLines("%(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     for noisy in ("tensorflow", "absl", "matplotlib", "PIL", "h5py"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 

@@ -33,9 +33,10 @@ import numpy as np
 
 from .errors import UsageError
 from .files import write_private
+from .logcells import snapshot_path
 from .people import make_private_dir
 
-__all__ = ["StoredFace", "FaceStore", "face_crop", "new_face_id", "backbone_tag"]
+__all__ = ["StoredFace", "FaceStore", "face_crop", "box_in_crop", "new_face_id", "backbone_tag"]
 
 log = logging.getLogger(__name__)
 _ORPHAN_S = 3600.0  # a picture without a record (or a temporary file) this old was left by a killed run
@@ -52,15 +53,21 @@ def new_face_id(when: datetime) -> str:
     return f"{utc:%Y%m%dT%H%M%S}{utc.microsecond // 1000:03d}-{uuid.uuid4().hex[:8]}"
 
 
-def face_crop(image: np.ndarray, box: np.ndarray, margin: float, max_px: int) -> np.ndarray:
-    """The square around ``box`` of RGB ``image``, its side the box's longer side times ``1 + margin``,
-    clamped to the frame (no invented borders), shrunk so that no side exceeds ``max_px``."""
-    h, w = image.shape[:2]
+def _square(box, margin: float, w: float = math.inf, h: float = math.inf) -> tuple[int, int, int, int]:
+    """``(left, top, right, bottom)`` of the square around ``box`` that :func:`face_crop` cuts out of
+    a ``w`` x ``h`` frame (unbounded on the right and bottom when the frame size is not known)."""
     x1, y1, x2, y2 = (float(v) for v in box)
     half = max(x2 - x1, y2 - y1) * (1.0 + margin) / 2.0
     cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
     left, top = int(max(0, math.floor(cx - half))), int(max(0, math.floor(cy - half)))
-    right, bottom = int(min(w, math.ceil(cx + half))), int(min(h, math.ceil(cy + half)))
+    return left, top, int(min(w, math.ceil(cx + half))), int(min(h, math.ceil(cy + half)))
+
+
+def face_crop(image: np.ndarray, box: np.ndarray, margin: float, max_px: int) -> np.ndarray:
+    """The square around ``box`` of RGB ``image``, its side the box's longer side times ``1 + margin``,
+    clamped to the frame (no invented borders), shrunk so that no side exceeds ``max_px``."""
+    h, w = image.shape[:2]
+    left, top, right, bottom = _square(box, margin, w, h)
     if right <= left or bottom <= top:
         return np.zeros((1, 1, 3), np.uint8)
     crop = image[top:bottom, left:right]
@@ -69,6 +76,20 @@ def face_crop(image: np.ndarray, box: np.ndarray, margin: float, max_px: int) ->
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
         return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     return crop.copy()
+
+
+def box_in_crop(box, crop_shape: tuple, margin: float, max_px: int) -> np.ndarray:
+    """Where ``box`` (x1, y1, x2, y2 in the frame) lies in the picture :func:`face_crop` made of it
+    with ``margin`` and ``max_px``, given that picture's shape ``(h, w, ...)``: ``(4,)`` float
+    pixels of the picture. A picture under ``max_px`` was not shrunk; one that was may also have
+    had its right or bottom edge clamped to a frame whose size is not kept, so the scale comes
+    from the side that was not (the larger ratio; approximate only when both were)."""
+    left, top, right, bottom = _square(box, margin)
+    scale = 1.0
+    if max(crop_shape[:2]) >= max_px:
+        scale = min(1.0, max(crop_shape[1] / max(right - left, 1), crop_shape[0] / max(bottom - top, 1)))
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return np.array([x1 - left, y1 - top, x2 - left, y2 - top], np.float32) * scale
 
 
 @dataclass(frozen=True)
@@ -214,12 +235,14 @@ class FaceStore:
             return None
         return face
 
-    def find(self, given: str | os.PathLike) -> StoredFace:
+    def find(self, given: str | os.PathLike, root: str | os.PathLike | None = None) -> StoredFace:
         """The face named by its picture or record (a path in the store, such as a CSV row's
-        ``snapshot``) or by its id; ``UsageError`` when the store holds no such face."""
+        ``snapshot`` cell, relative to the workspace ``root``, default the current folder) or by its
+        id; ``UsageError`` when the store holds no such face."""
         path = Path(given)
         named_by_path = path.suffix in (".jpg", ".json") or len(path.parts) > 1
-        inside = not named_by_path or path.resolve().parent == self.folder.resolve()
+        places = {path.resolve().parent, snapshot_path(path, root).resolve().parent}
+        inside = not named_by_path or self.folder.resolve() in places
         record = self._record_path(path.stem if named_by_path else str(given))
         face = self._read(record) if inside and record.is_file() else None
         if face is None:

@@ -22,6 +22,7 @@ from .config import FacesConfig
 from .csvlog import neutralize, rewrite_log
 from .errors import FacecamError
 from .facestore import FaceStore
+from .logcells import snapshot_path
 from .people import person_key
 from .traces import is_json, mentions
 
@@ -38,8 +39,13 @@ class Pruned:
     rows: int = 0
 
 
-def _in_store(cell: str, store: FaceStore | None) -> bool:
-    return bool(cell) and store is not None and Path(cell).resolve().parent == store.folder.resolve()
+def _in_store(cell: str, store: FaceStore | None, root=None) -> Path | None:
+    """The picture a ``snapshot`` cell points at (relative cells from the workspace ``root``, default
+    the current folder), when it is one of ``store``'s; else ``None``."""
+    if not cell or store is None:
+        return None
+    path = snapshot_path(cell, root)
+    return path if path.resolve().parent == store.folder.resolve() else None
 
 
 def _row_time(row: dict) -> datetime | None:
@@ -51,9 +57,10 @@ def _row_time(row: dict) -> datetime | None:
 
 
 def prune(store: FaceStore | None, log_path: str | os.PathLike | None, config: FacesConfig,
-          now: datetime | None = None) -> Pruned:
+          now: datetime | None = None, root: str | os.PathLike | None = None) -> Pruned:
     """Apply the retention rules of ``config`` to ``store`` and the CSV log at ``log_path`` (either
-    may be ``None``). A row without a readable time is kept."""
+    may be ``None``). A row without a readable time is kept. ``root``: the workspace the log's
+    relative ``snapshot`` cells start from (default: the current folder)."""
     now = now or datetime.now(timezone.utc)
     cutoff = now - timedelta(days=config.retention_days)
     gone = store.prune(config.retention_days, config.max_faces, now) if store is not None else []
@@ -62,7 +69,8 @@ def prune(store: FaceStore | None, log_path: str | os.PathLike | None, config: F
         when = _row_time(row)
         if when is not None and when < cutoff:
             return None
-        if _in_store(row["snapshot"], store) and not Path(row["snapshot"]).exists():
+        picture = _in_store(row["snapshot"], store, root)
+        if picture is not None and not picture.exists():
             return {**row, "snapshot": ""}
         return row
 
@@ -73,7 +81,7 @@ def prune(store: FaceStore | None, log_path: str | os.PathLike | None, config: F
     return Pruned(len(gone), rows)
 
 
-def _rewrite(log_path, name: str | None, gone: set[str], store: FaceStore | None) -> int:
+def _rewrite(log_path, name: str | None, gone: set[str], store: FaceStore | None, root=None) -> int:
     """Drop the rows naming ``name`` (none when ``None``; any spelling of it) and empty the cells
     pointing at faces in ``gone``."""
     keys = {person_key(name), person_key(neutralize(name))} if name is not None else set()  # as the log wrote it
@@ -81,18 +89,21 @@ def _rewrite(log_path, name: str | None, gone: set[str], store: FaceStore | None
     def edit(row: dict) -> dict | None:
         if person_key(row["name"]) in keys:
             return None
-        if _in_store(row["snapshot"], store) and Path(row["snapshot"]).stem in gone:
+        picture = _in_store(row["snapshot"], store, root)
+        if picture is not None and picture.stem in gone:
             return {**row, "snapshot": ""}
         return row
 
     return rewrite_log(log_path, edit)[1] if log_path else 0
 
 
-def drop_faces(store: FaceStore, log_path: str | os.PathLike | None, face_ids) -> int:
-    """Delete these faces; the CSV rows that pointed at them stay, their ``snapshot`` emptied."""
+def drop_faces(store: FaceStore, log_path: str | os.PathLike | None, face_ids,
+               root: str | os.PathLike | None = None) -> int:
+    """Delete these faces; the CSV rows that pointed at them stay, their ``snapshot`` emptied
+    (``root``: as for :func:`prune`)."""
     gone = set(face_ids)
     store.remove(gone)
-    _rewrite(log_path, None, gone, store)
+    _rewrite(log_path, None, gone, store, root)
     return len(gone)
 
 
@@ -125,7 +136,7 @@ def _theirs(store: FaceStore, name: str) -> tuple[set[str], set[str]]:
     return named, damaged
 
 
-def forget(name: str, store: FaceStore | None, logs) -> Forgotten:
+def forget(name: str, store: FaceStore | None, logs, root: str | os.PathLike | None = None) -> Forgotten:
     """Delete every face kept under ``name``, every damaged record that may be theirs (see
     :func:`_theirs`), and every row naming them in ``logs`` (one CSV log path or several; the
     snapshot cells of other rows that pointed at deleted faces are emptied). A log that cannot be
@@ -136,7 +147,7 @@ def forget(name: str, store: FaceStore | None, logs) -> Forgotten:
     rows, failed = 0, []
     for path in [logs] if isinstance(logs, (str, os.PathLike)) else list(logs or ()):
         try:
-            rows += _rewrite(path, name, named | damaged, store)
+            rows += _rewrite(path, name, named | damaged, store, root)
         except FacecamError as exc:
             failed.append((str(path), str(exc)))
     return Forgotten(len(named), len(damaged), rows, tuple(failed))

@@ -151,7 +151,8 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     announce_workspace(args, config.log.path, config.faces.folder)
     from .ray_engine import run_ray
 
-    return run_ray(config, specs, videos, args.max_frames, stop, _say, _keep_rules(config, bundle))
+    keep = _keep_rules(config, bundle, args.workspace_root)
+    return run_ray(config, specs, videos, args.max_frames, stop, _say, keep)
 
 
 def _record_outputs(config: Config, videos: dict[str, Path]) -> None:
@@ -167,11 +168,12 @@ def _record_outputs(config: Config, videos: dict[str, Path]) -> None:
              f"(give a log with its --log PATH)")
 
 
-def _keep_rules(config: Config, bundle: Bundle | None) -> KeepRules:
-    """How faces are kept; their feature vectors come from the backbone the bundle was trained with."""
+def _keep_rules(config: Config, bundle: Bundle | None, root: Path | None = None) -> KeepRules:
+    """How faces are kept; their feature vectors come from the backbone the bundle was trained with,
+    and the CSV points at them relative to the workspace ``root``."""
     trained = bundle.meta["backbone"] if bundle is not None else None
     tag = backbone_tag(trained["name"], trained["weights_id"]) if trained else ""
-    return KeepRules(config.faces, config.capture, tag)
+    return KeepRules(config.faces, config.capture, tag, str(root or ""))
 
 
 def live(argv: list[str] | None = None, models: Models | None = None, stop: threading.Event | None = None,
@@ -199,7 +201,8 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     announce_workspace(args, config.log.path, config.faces.folder)
     with ExitStack() as stack:
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
-        events = EventLog(csv_log, config.log, config.faces.folder or None, keep=_keep_rules(config, bundle),
+        keep = _keep_rules(config, bundle, args.workspace_root)
+        events = EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
                           database=config.events.database)
         stack.callback(events.close)
         sources = SourceOpener(specs, config.camera, stack, opener)

@@ -36,6 +36,7 @@ from facecore.errors import FacecamError, UsageError
 from facecore.eventwriter import EventWriter
 from facecore.faces import PENDING, UNKNOWN, Faces
 from facecore.facestore import FaceStore
+from facecore.logcells import snapshot_cell
 from facecore.retention import prune
 
 from .keeper import FacePicker, KeepRules, Kept
@@ -237,7 +238,7 @@ class EventLog:
         self._next_prune = self._clock() + PRUNE_S
         self.db.prune(time.time() - self.keep.faces.retention_days * 86400.0)
         try:
-            prune(self.store, self.csv.path, self.keep.faces)
+            prune(self.store, self.csv.path, self.keep.faces, root=self.keep.root or None)
         except UsageError:
             raise
         except FacecamError as exc:
@@ -246,8 +247,9 @@ class EventLog:
             self._kept = deque(self.store.ids())
 
     def _keep(self, kept: Kept) -> str:
-        """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's absolute
-        path (``""`` when it cannot be written: the run goes on, and says so once)."""
+        """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's CSV cell
+        (:func:`facecore.logcells.snapshot_cell`; ``""`` when it cannot be written: the run goes on,
+        and says so once)."""
         if self.store is None:
             return ""
         try:
@@ -261,7 +263,7 @@ class EventLog:
         self._kept.append(kept.face.id)
         while len(self._kept) > self.keep.faces.max_faces:
             self.store.remove([self._kept.popleft()])
-        return str(path.absolute())  # the row points at it from any folder
+        return snapshot_cell(path, self.keep.root or None)  # relative to the workspace: the row still points at it once the folder moves
 
     def _delete(self, ids: tuple[str, ...]) -> None:
         self.store.remove(ids)

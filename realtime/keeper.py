@@ -36,11 +36,13 @@ __all__ = ["KeepRules", "Kept", "FacePicker"]
 @dataclass(frozen=True)
 class KeepRules:
     """How faces are kept: ``faces`` (how many), ``capture`` (the gate's measures, the crop's margin
-    and largest side), ``backbone`` (names the weights that made the feature vectors)."""
+    and largest side), ``backbone`` (names the weights that made the feature vectors), ``root``
+    (the workspace that the CSV's ``snapshot`` cells are relative to; ``""``: the current folder)."""
 
     faces: FacesConfig = field(default_factory=FacesConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     backbone: str = ""
+    root: str = ""
 
 
 @dataclass(frozen=True)

@@ -194,14 +194,16 @@ class LiveLoop:
         return faces
 
     def _render(self, view: View, frame: Frame, snapshot: Snapshot, extra: tuple = ()) -> np.ndarray:
-        canvas = self.overlay.annotate(frame.image, self._drawn_faces(view, frame, snapshot))
-        if self.options.show_stats:
-            self.overlay.panel(canvas, view.stats.lines())
+        # in a window's grid, each frame is shrunk into its tile: its text is drawn larger by as much
+        grid = self._mosaic is not None and self.window is not None
+        overlay = self._mosaic.overlay_for(frame.image.shape) if grid else self.overlay
+        stats = view.stats.lines() if self.options.show_stats else ()
+        canvas = overlay.annotate(frame.image, self._drawn_faces(view, frame, snapshot), stats)
         hint = self.options.hint if self.engine.recognizer is None else ""
         paused = "PAUSED (p: resume)" if self.paused else ""
         ended = "source ended" if view.ended and not view.camera.status else ""
         notes = [n for n in (hint, view.camera.status, self.events.status, paused, ended, *extra) if n]
-        self.overlay.panel(canvas, notes, "bottom-left")
+        overlay.panel(canvas, notes, "bottom-left")
         return canvas
 
     def _picture(self) -> np.ndarray | None:

@@ -1,6 +1,6 @@
 """Drawing on frames: boxes and labels per face, a stats panel, a banner.
 
-``Overlay`` is configured once, then ``annotate(scene, faces, stale) -> scene``.
+``Overlay`` is configured once, then ``annotate(scene, faces, stats) -> scene``.
 Frames are RGB uint8 ``(h, w, 3)``; colours below are RGB. Labels read
 ``name confidence #track``; a track still voting shows ``...`` (OpenCV's fonts have
 no ``…``), a stale one is grey and says so.
@@ -8,7 +8,7 @@ no ``…``), a stale one is grey and says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -53,27 +53,43 @@ def _ink(colour: tuple) -> tuple:
     return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 110 else (255, 255, 255)
 
 
-def draw_label(scene: np.ndarray, text: str, left: int, bottom: int, colour: tuple, font_scale: float) -> tuple:
-    """Draw ``text`` on a filled ``colour`` box whose lower-left corner is ``(left, bottom)``.
+def draw_label(scene: np.ndarray, text: str, left: int, bottom: int, colour: tuple, font_scale: float,
+               weight: int = 1) -> tuple:
+    """Draw ``text`` (strokes ``weight`` px wide, padding as much times 4 px) on a filled ``colour``
+    box whose lower-left corner is ``(left, bottom)``.
 
     Returns the box ``(x1, y1, x2, y2)``. Used for face labels (and by tests to render
     the expected pixels of a label).
     """
-    (tw, th), base = cv2.getTextSize(text, _FONT, font_scale, 1)
-    x1, y1, x2, y2 = left, bottom - th - base - 2 * _PAD, left + tw + 2 * _PAD, bottom
+    (tw, th), base = cv2.getTextSize(text, _FONT, font_scale, weight)
+    pad = _PAD * weight
+    x1, y1, x2, y2 = left, bottom - th - base - 2 * pad, left + tw + 2 * pad, bottom
     cv2.rectangle(scene, (x1, y1), (x2, y2), colour, cv2.FILLED)
-    cv2.putText(scene, text, (x1 + _PAD, y2 - base - _PAD), _FONT, font_scale, _ink(colour), 1, cv2.LINE_AA)
+    cv2.putText(scene, text, (x1 + pad, y2 - base - pad), _FONT, font_scale, _ink(colour), weight, cv2.LINE_AA)
     return x1, y1, x2, y2
 
 
 @dataclass(frozen=True)
 class Overlay:
-    config: OverlayConfig
+    """Draws on frames with ``config``; ``weight``: the text's stroke width in pixels."""
 
-    def annotate(self, scene: np.ndarray, faces: Faces) -> np.ndarray:
-        """A copy of ``scene`` with each face's box and label drawn (grey for the faces whose
+    config: OverlayConfig
+    weight: int = 1
+
+    def scaled(self, factor: float) -> "Overlay":
+        """This overlay with text, lines and padding ``factor`` times larger (``factor`` >= 1: for a
+        frame that is shrunk by that much before it is seen, so that its text stays readable)."""
+        if factor <= 1.0:
+            return self
+        config = replace(self.config, font_scale=self.config.font_scale * factor,
+                         thickness=max(1, round(self.config.thickness * factor)))
+        return Overlay(config, max(1, round(self.weight * factor)))
+
+    def annotate(self, scene: np.ndarray, faces: Faces, stats: list[str] | tuple = ()) -> np.ndarray:
+        """A copy of ``scene`` with the ``stats`` lines in the top-left corner (:meth:`panel`), then
+        each face's box and label over it, so that no label is hidden (grey for the faces whose
         ``stale`` column is true)."""
-        out = np.ascontiguousarray(scene).copy()
+        out = self.panel(np.ascontiguousarray(scene).copy(), list(stats))
         stale = faces.column("stale", False).astype(bool)
         h, w = out.shape[:2]
         for box, name, conf, track, old in zip(faces.boxes, faces.names, faces.confidences, faces.track_ids, stale):
@@ -83,10 +99,10 @@ class Overlay:
             y1, y2 = max(0, min(h - 1, y1)), max(0, min(h - 1, y2))
             cv2.rectangle(out, (x1, y1), (x2, y2), colour, self.config.thickness)
             text = label_text(str(name), float(conf), int(track), bool(old))
-            (_, th), base = cv2.getTextSize(text, _FONT, self.config.font_scale, 1)
-            height = th + base + 2 * _PAD
+            (_, th), base = cv2.getTextSize(text, _FONT, self.config.font_scale, self.weight)
+            height = th + base + 2 * _PAD * self.weight
             bottom = y1 if y1 >= height else min(h - 1, y1 + height)  # inside the box at the top edge
-            draw_label(out, text, x1, bottom, colour, self.config.font_scale)
+            draw_label(out, text, x1, bottom, colour, self.config.font_scale, self.weight)
         return out
 
     def panel(self, scene: np.ndarray, lines: list[str], corner: str = "top-left") -> np.ndarray:
@@ -94,18 +110,19 @@ class Overlay:
         if not lines:
             return scene
         scale = max(0.4, self.config.font_scale * 0.8)
-        sizes = [cv2.getTextSize(line, _FONT, scale, 1) for line in lines]
-        step = max(th + base for (_, th), base in sizes) + _PAD
-        width = max(tw for (tw, _), _ in sizes) + 2 * _PAD
-        height = step * len(lines) + _PAD
+        sizes = [cv2.getTextSize(line, _FONT, scale, self.weight) for line in lines]
+        pad = _PAD * self.weight
+        step = max(th + base for (_, th), base in sizes) + pad
+        width = max(tw for (tw, _), _ in sizes) + 2 * pad
+        height = step * len(lines) + pad
         h, w = scene.shape[:2]
         x0 = 0 if corner.endswith("left") else max(0, w - width)
         y0 = 0 if corner.startswith("top") else max(0, h - height)
         region = scene[y0:y0 + height, x0:x0 + width]
         region[:] = (region.astype(np.uint16) * 3 // 10).astype(np.uint8)  # darken, keep the picture visible
         for i, line in enumerate(lines):
-            y = y0 + (i + 1) * step - _PAD
-            cv2.putText(scene, line, (x0 + _PAD, y), _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+            y = y0 + (i + 1) * step - pad
+            cv2.putText(scene, line, (x0 + pad, y), _FONT, scale, (255, 255, 255), self.weight, cv2.LINE_AA)
         return scene
 
 
@@ -129,6 +146,11 @@ class Mosaic:
         self.n, self.overlay, self.size = n, overlay, size
         self.cols, self.rows = _grid(n)
         self.cell_w, self.cell_h = size[0] // self.cols, size[1] // self.rows
+
+    def overlay_for(self, shape: tuple) -> Overlay:
+        """The overlay to draw a frame of ``shape`` ``(h, w, ...)`` with, whose text stays as large
+        once the frame is shrunk into a cell as it is on a frame shown whole."""
+        return self.overlay.scaled(max(shape[1] / self.cell_w, shape[0] / self.cell_h))
 
     def cell(self, title: str, picture: np.ndarray | None) -> np.ndarray:
         cell = np.full((self.cell_h, self.cell_w, 3), 24, np.uint8)

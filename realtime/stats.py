@@ -6,6 +6,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from facecore.words import counted
+
 from .pipeline import StageTimes
 
 __all__ = ["Rate", "Stats", "RunReport"]
@@ -105,10 +107,11 @@ class RunReport:
         unwritten = f" ({self.rows_unwritten} NOT written)" if self.rows_unwritten else ""
         first = "no name confirmed" if self.first_name_s is None else (
             f"first name after {self.first_name_s:.2f} s (frame {self.first_name_frame})")
-        line = (f"{self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} fps), {self.steps} steps, "
-                f"{self.model_calls} model calls for {self.faces_recognized} faces, "
-                f"{first}, {self.rows} rows logged{unwritten}; stopped: {self.ended}")
+        line = (f"{counted(self.frames, 'frame')} in {self.seconds:.2f} s ({self.fps:.1f} fps), "
+                f"{counted(self.steps, 'step')}, {counted(self.model_calls, 'model call')} for "
+                f"{counted(self.faces_recognized, 'face')}, {first}, {counted(self.rows, 'row')} logged{unwritten}; "
+                f"stopped: {self.ended}")
         if len(self.sources) > 1:
-            line += "".join(f"\n  {name}: {s['frames']} frames ({s['fps']:.1f} fps){', ' + s['status'] if s['status'] else ''}"
-                            for name, s in self.sources.items())
+            line += "".join(f"\n  {name}: {counted(s['frames'], 'frame')} ({s['fps']:.1f} fps)"
+                            f"{', ' + s['status'] if s['status'] else ''}" for name, s in self.sources.items())
         return line

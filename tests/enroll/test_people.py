@@ -158,6 +158,29 @@ def test_import_says_what_is_wrong_with_a_photo(tmp_path, capsys, monkeypatch, d
     assert not (tmp_path / "people" / "ann").exists()
 
 
+def test_an_import_refused_for_size_alone_says_the_setting_that_takes_the_photos(tmp_path, capsys, monkeypatch,
+                                                                                  detector):
+    """Real LFW photos (faces under the default 80 px): the printed --set takes every photo the
+    hint counted, and the command with it imports them."""
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: detector)
+    photos = [str(p) for p in lfw_people(["Winona_Ryder"], 0, 4)["Winona_Ryder"]]
+    data = str(tmp_path / "people")
+    assert main(["import", "Winona Ryder", *photos, "--no-train", "--data", data]) == 1
+    out = capsys.readouterr().out
+    found = re.search(r"^(\d+) photos? refused only for size \(faces of \d+ to \d+ px\): import again with "
+                      r"--set capture.min_face_px=(\d+) to take (?:it|(\d+) of them)", out, re.M)
+    assert found, out
+    refused, setting = int(found.group(1)), found.group(2)
+    taken = int(found.group(3) or 1)
+    assert refused == out.count("face too small: ") and 0 < taken <= refused
+    assert "The cost: the vgg16 backbone looks at faces scaled to 224 px" in out
+    assert main(["import", "Winona Ryder", *photos, "--no-train", "--data", data,
+                 "--set", f"capture.min_face_px={setting}"]) == 0
+    out = capsys.readouterr().out
+    assert "face too small" not in out and "refused only for size" not in out
+    assert len(list_images(tmp_path / "people" / "Winona Ryder")) >= 1
+
+
 def _four_stills() -> list[str]:
     return [str(p) for who in ("biden", "obama") for p in sorted(need(STILLS / who).glob("*.jpg"))]
 

@@ -240,7 +240,7 @@ def test_everywhere_for_someone_not_enrolled_but_logged_forgets_the_rows(ws, cap
         log.append({"name": "Ann", "track": 2})
     code, out, err = _run(capsys, "remove", "Nobody", "--everywhere")
     assert code == 0 and err == "", err
-    assert "nobody named Nobody is enrolled" in out and "forgot Nobody everywhere: 1 CSV log rows" in out
+    assert "nobody named Nobody is enrolled" in out and "forgot Nobody everywhere: 1 CSV log row in 1 log," in out
     assert [row["name"] for row in read_log(ws / "logs" / "recognitions.csv")] == ["Ann"]
 
 

@@ -282,3 +282,28 @@ def test_eval_counts_a_folder_of_someone_not_enrolled_apart_and_says_so(enrolled
     assert _snapshot(model) == before
     assert main(["eval", str(test), "--model", str(model), "--plots", str(model), *sets]) == 2
     assert "inside the model bundle" in capsys.readouterr().err
+
+
+def test_the_confusion_matrix_shows_each_cells_count():
+    from enroll.plots import confusion_figure, confusion_matrix
+
+    matrix = np.array([[5, 0, 1], [0, 3, 0]])
+    texts = confusion_figure(matrix, ["ann", "bob"], ["ann", "bob", "unknown"]).axes[0].texts
+    shown = sorted((round(t.get_position()[1]), round(t.get_position()[0]), t.get_text()) for t in texts)
+    assert shown == [(0, 0, "5"), (0, 2, "1"), (1, 1, "3")]
+    assert confusion_matrix(matrix, ["ann", "bob"], ["ann", "bob", "unknown"])[:4] == b"\x89PNG"
+
+
+def test_plain_eval_has_a_row_per_person_matching_the_json(enrolled, facenet_models, tmp_path, monkeypatch, capsys):
+    from enroll.cli import main
+
+    monkeypatch.setattr(Models, "build", classmethod(lambda cls, config: facenet_models))
+    args = ["eval", str(enrolled["test"]), "--model", str(enrolled["result"].path), "--quiet", "--plots", str(tmp_path),
+            "--set", "backbone.name=facenet", "--set", f"backbone.weights={FACENET_H5}"]
+    assert main([*args, "--json"]) == 0
+    people = json.loads(capsys.readouterr().out)["per_person"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name, p in people.items():
+        row = next(line.split() for line in lines if line.split()[:1] == [name])
+        assert row[1:] == [str(p["n"]), "yes", f"{p['accuracy']:.3f}", f"{p['closed_set_accuracy']:.3f}"]

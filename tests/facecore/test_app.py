@@ -105,3 +105,28 @@ def test_scikit_learn_imports_as_usual_after_tensorflow_was_loaded_without_it(tm
                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok", "AgglomerativeClustering"]
+
+
+_LOGGING = """
+import logging, sys
+from facecore.app import setup_logging
+setup_logging(verbose=sys.argv[1] == "1")
+logging.getLogger("enroll.training").warning("skipped 2 photos")
+logging.getLogger("facecore.camera").error("the camera is gone")
+logging.getLogger("enroll.training").info("trained")
+logging.getLogger("enroll.training").debug("details")
+"""
+
+
+def test_log_lines_read_like_the_commands_own_and_debug_shows_where_they_come_from():
+    def run(verbose: str) -> str:
+        done = subprocess.run([sys.executable, "-c", _LOGGING, verbose], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert run("0").splitlines() == ["warning: skipped 2 photos", "error: the camera is gone", "trained"]
+    verbose = run("1").splitlines()
+    assert [line.split(" ", 2)[2] for line in verbose] == [
+        "WARNING enroll.training: skipped 2 photos", "ERROR facecore.camera: the camera is gone",
+        "INFO enroll.training: trained", "DEBUG enroll.training: details"]

@@ -91,3 +91,29 @@ def test_forget_deletes_a_persons_rows_and_faces_and_drop_faces_keeps_rows(tmp_p
     rows = read_log(path)
     assert [r["snapshot"] == "" for r in rows] == [False, False, True, False]
     assert sorted(store.ids()) == sorted([ids[0], ids[2], ids[4]])
+
+
+def test_relative_snapshot_cells_are_resolved_from_the_workspace_and_absolute_ones_still_work(tmp_path, monkeypatch):
+    """Cells as face-live writes them now (relative to the workspace) and as older logs hold them
+    (absolute): pruning and dropping faces empty both when their face is gone, from any folder."""
+    from facecore.logcells import snapshot_cell, snapshot_path
+
+    work = tmp_path / "work"
+    store = FaceStore(work / "data" / "faces")
+    ids = []
+    with CsvLog(work / "logs" / "rec.csv") as log:
+        for i in range(3):
+            when = NOW - timedelta(days=40 if i == 0 else 1)
+            face = StoredFace(new_face_id(when), when.isoformat(), "door", i, 0, "ann")
+            path = store.add(face, _photo())
+            cell = snapshot_cell(path, work) if i < 2 else str(path.absolute())  # the last one: an older log
+            assert snapshot_path(cell, work) == path.absolute()
+            log.append({"time": when.isoformat(), "name": "ann", "track": i, "snapshot": cell})
+            ids.append(face.id)
+    cells = [r["snapshot"] for r in read_log(work / "logs" / "rec.csv")]
+    assert cells[:2] == [f"data/faces/{i}.jpg" for i in ids[:2]] and cells[2].startswith("/")
+    monkeypatch.chdir(tmp_path)  # not the workspace: the root says where the cells start
+    prune(store, work / "logs" / "rec.csv", FacesConfig(retention_days=365, max_faces=2), now=NOW, root=work)
+    assert [r["snapshot"] for r in read_log(work / "logs" / "rec.csv")] == ["", *cells[1:]]  # the oldest face went
+    drop_faces(store, work / "logs" / "rec.csv", ids[1:], root=work)
+    assert [r["snapshot"] for r in read_log(work / "logs" / "rec.csv")] == ["", "", ""]

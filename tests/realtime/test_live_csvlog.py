@@ -178,3 +178,33 @@ def test_event_log_writes_rows_with_snapshot_crops(tmp_path):
     assert crop.shape == (111, 91, 3)  # the square of 70 * 1.6 px around the box's centre (35, 55), clamped
     b, g, r = crop[55, 45].tolist()
     assert r > 240 and b < 15 and g < 15  # red (BGR on disk; JPEG is lossy)
+
+
+@pytest.mark.slow
+def test_a_clip_run_writes_snapshot_cells_relative_to_the_workspace_and_correct_finds_them_after_a_move(
+        tmp_path, monkeypatch, facenet_models, enrolled_bundle):
+    """A real run (40 frames of the Obama clip, default paths in a workspace folder), then the whole
+    folder moved: ``correct`` with a CSV cell still names the face."""
+    from pathlib import Path
+
+    from enroll.cli import main
+    from facecore.csvlog import read_log
+    from facecore.facestore import FaceStore
+    from helpers import VIDEOS, need, write_clip
+    from live_helpers import facenet_sets
+    from realtime.cli import live
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    clip = write_clip(need(VIDEOS / "obama-biden" / "obama.mp4"), tmp_path / "clip.mp4", frames=40)
+    live(["--source", str(clip), "--headless", "--model", str(enrolled_bundle), *facenet_sets()], models=facenet_models)
+    cells = [r["snapshot"] for r in read_log(work / "logs" / "recognitions.csv") if r["snapshot"]]
+    assert cells and all(not Path(c).is_absolute() and (work / c).is_file() for c in cells), cells
+
+    moved = tmp_path / "moved"
+    work.rename(moved)
+    monkeypatch.chdir(moved)
+    monkeypatch.setattr("enroll.people_cli._detector", lambda config: facenet_models.detector)
+    assert main(["correct", cells[0], "--is", "obama", "--no-train"]) == 0
+    assert FaceStore(moved / "data" / "faces").find(cells[0]).name == "obama"

@@ -1,4 +1,5 @@
-"""Overlay drawing on constructed faces, and device selection (real CPU; the GPU path mocked)."""
+"""Overlay drawing on constructed faces (and on a real frame: labels over the stats box, text scaled to
+a grid tile), and device selection (real CPU; the GPU path mocked)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from facecore.config import OverlayConfig
 from facecore.errors import FacecamError
 from facecore.faces import PENDING, UNKNOWN, Faces
 from realtime.device import select_device
-from realtime.overlay import COLOURS, Overlay, label_text
+from realtime.overlay import COLOURS, Mosaic, Overlay, draw_label, label_text
 
 
 def count_colour(image: np.ndarray, colour) -> int:
@@ -99,3 +100,60 @@ def test_gpu_mocked_growth_refused_after_initialisation_is_reported():
 
     fake.experimental = SimpleNamespace(set_memory_growth=refuse)
     assert select_device("gpu", tf_config=fake).description == "GPU:0 (memory growth off)"
+
+
+def _real_frame() -> np.ndarray:
+    """The first frame of the real 1280x720 Biden clip, RGB."""
+    import cv2
+
+    from helpers import VIDEOS, need
+
+    capture = cv2.VideoCapture(str(need(VIDEOS / "obama-biden" / "biden.mp4")))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frame.shape == (720, 1280, 3)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def _label_height(image: np.ndarray, box: np.ndarray) -> int:
+    """The height in pixels of the ``known``-coloured label drawn just above ``box`` (x1, y1, x2, y2):
+    from the first to the last row above the box's top edge holding a run of that colour (within
+    40) 10 px wide or more."""
+    x1, y1, x2, _ = (int(v) for v in box)
+    region = image[:y1 - 1, x1:x2].astype(int)
+    near = np.all(np.abs(region - np.array(COLOURS["known"])) <= 40, axis=2)
+    rows = [i for i, row in enumerate(near) if np.convolve(row, np.ones(10), "valid").max() >= 10]
+    return rows[-1] - rows[0] + 1 if rows else 0
+
+
+def test_a_label_at_the_top_left_is_drawn_over_the_stats_box_not_under_it():
+    frame = _real_frame()
+    faces = Faces(np.array([[12, 30, 200, 260]], np.float32), names=["biden"], confidences=[0.9], track_ids=[1])
+    overlay = Overlay(OverlayConfig())
+    stats = ["display 25.0 fps  recognition 8.0 fps", "detect 40 ms  crop 1 ms  infer 30 ms"]
+    out = overlay.annotate(frame, faces, stats)
+    x1, y1, x2, y2 = draw_label(np.zeros_like(frame), label_text("biden", 0.9, 1), 12, 30,
+                                COLOURS["known"], OverlayConfig().font_scale)
+    label = out[y1:y2, x1:x2]
+    assert count_colour(label, COLOURS["known"]) > 0.5 * label.shape[0] * label.shape[1]
+    panel = overlay.panel(np.full_like(frame, 200), stats)
+    drawn = np.any((overlay.annotate(np.zeros_like(frame), faces) > 0)  # the face's box and label
+                   | (overlay.annotate(np.full_like(frame, 255), faces) < 255), axis=2)
+    shaded = np.all(panel == 60, axis=2) & ~drawn  # the stats box, but its text and the face's drawing
+    assert shaded.sum() > 1000 and np.all(out[shaded] == (frame[shaded].astype(np.uint16) * 3 // 10))
+
+
+def test_text_on_a_frame_shrunk_into_a_grid_tile_is_as_tall_as_on_a_frame_shown_whole():
+    import cv2
+
+    frame = _real_frame()
+    box = np.array([[500, 200, 800, 560]], np.float32)
+    faces = Faces(box, names=["biden"], confidences=[0.9], track_ids=[1])
+    mosaic = Mosaic(4, Overlay(OverlayConfig()))  # 2x2 tiles of 640x360: the frame is halved
+    tile = mosaic.cell("podium", mosaic.overlay_for(frame.shape).annotate(frame, faces))
+    small = cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA)
+    whole = Overlay(OverlayConfig()).annotate(small, Faces(box / 2, names=["biden"], confidences=[0.9], track_ids=[1]))
+    shown, expected = _label_height(tile, box[0] / 2), _label_height(whole, box[0] / 2)
+    assert expected > 10 and abs(shown - expected) <= 0.2 * expected, (shown, expected)
+    bigger = Mosaic(1, Overlay(OverlayConfig()), size=(1280, 720)).overlay_for(frame.shape)
+    assert bigger == Overlay(OverlayConfig())  # a frame shown at its size is drawn as configured

@@ -35,9 +35,9 @@ def test_face_live_on_a_truncated_clip_ends_with_exit_0_and_a_warning_of_frames_
     result = run_command("realtime.cli", "--source", str(clip), "--headless", "--log", "",
                          "--set", f"train.model={tmp_path / 'none'}", timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING")]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1, result.stderr
-    found = re.fullmatch(rf"WARNING facecore.camera: {re.escape(str(clip))} ended after (\d+) of the 153 frames "
+    found = re.fullmatch(rf"warning: {re.escape(str(clip))} ended after (\d+) of the 153 frames "
                          r"it declares: the file is truncated or damaged", warnings[0])
     assert found, warnings[0]
     read = int(found.group(1))

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no window (use with --output and/or --log)")
     p.add_argument("--output", metavar="FILE|DIR",
                    help="write the annotated video: a .mp4/.avi FILE with one source, a folder with several")
+    p.add_argument("--hold", action="store_true",
+                   help="with a window on files or folders: keep the last frame up when they end, until q/Esc "
+                        "(default: face-live quits)")
     p.add_argument("--max-frames", type=_frames, default=0, metavar="N",
                    help="stop each source after N frames (0: no limit)")
     p.add_argument("--log", metavar="FILE", help="CSV log of recognitions (default: log.path; '' for none)")
@@ -190,10 +193,11 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         views = [View(name, camera, stack.enter_context(VideoSink(videos[name], camera.fps)) if videos else None)
                  for name, camera in cameras.items()]
         options = LoopOptions(args.max_frames, ENROLL_HINT, config.overlay.stale_s,
-                              config.overlay.snapshot_dir, config.overlay.show_stats)
+                              config.overlay.snapshot_dir, config.overlay.show_stats, args.hold)
         backbone = engine.recognizer.backbone if engine.recognizer else models.backbone
         reloader = ModelReloader(config.train.model, config, backbone, bundle.id if bundle else None, engine.offer)
-        report = LiveLoop(views, engine, events, Overlay(config.overlay), options, stop, window, reloader).run()
+        report = LiveLoop(views, engine, events, Overlay(config.overlay), options, stop, window, reloader,
+                          _say).run()
     report.rows, report.rows_unwritten, report.log_error = events.rows, events.unwritten, events.error
     report.startup = {"models_s": round(loader.seconds, 3), "parts": dict(loader.parts)}
     return report

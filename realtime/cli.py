@@ -126,8 +126,10 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
     log, bundle), then the run on Ray."""
     from .ray_engine import require_ray
+    from .ray_guard import check_address
 
     require_ray()
+    check_address(config.ray.address)  # a wrong or unreachable address: one line now, before anything
     if not args.headless:
         raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
     specs = plan_sources(config)
@@ -247,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(report.summary())
         if args.report:
             write_private(Path(args.report), json.dumps(report.as_dict(), indent=1).encode())
+        if report.error:
+            raise FacecamError(report.error)
         if report.log_error or report.rows_unwritten:
             raise FacecamError(f"the CSV log failed, rows not written: {report.rows_unwritten} "
                                f"({report.log_error or 'too many waited in memory'})")

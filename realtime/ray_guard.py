@@ -182,13 +182,16 @@ def _processes() -> dict[int, tuple[int, int]]:
 
 
 class RunProcesses:
-    """The processes started under this one (a local Ray's servers and their workers), noted by
-    ``note()`` while they are this process's descendants (a worker whose raylet died is no longer
-    one). ``end()`` ends those still running: SIGTERM, then SIGKILL after ``grace_s``."""
+    """The processes started under this one since it was made (a local Ray's servers and their
+    workers), noted by ``note()`` while they are this process's descendants (a worker whose raylet
+    died is no longer one). ``end()`` ends those still running: SIGTERM, then SIGKILL after
+    ``grace_s``."""
 
     def __init__(self) -> None:
-        self.seen: dict[int, int] = {}  # pid -> start time (a reused pid is another process)
         self.available = os.path.isdir("/proc")
+        self.seen: dict[int, int] = {}  # pid -> start time (a reused pid is another process)
+        self.note()
+        self.before, self.seen = self.seen, {}  # what ran under this process before: not this run's
 
     def note(self) -> None:
         if not self.available:
@@ -200,6 +203,8 @@ class RunProcesses:
         todo = list(children.get(os.getpid(), []))
         while todo:
             pid = todo.pop()
+            if getattr(self, "before", {}).get(pid) == table[pid][1]:
+                continue  # started before this run, with all under it
             self.seen[pid] = table[pid][1]
             todo.extend(children.get(pid, []))
 

@@ -320,3 +320,22 @@ def test_a_crashed_camera_actor_is_one_plain_line_naming_it_and_it_restarts(tmp_
     assert run.proc.returncode == 0, err
     assert err.count("face-live: ray: camera obama crashed and was restarted (1 of at most 3 restarts)") == 1, err
     _assert_plain(err)  # none of Ray's own lines, no colour codes
+
+
+def test_the_processes_a_run_started_are_ended_and_those_from_before_are_spared():
+    """What ``face-live`` ends when a local Ray's shutdown cannot reach its processes: only what
+    started under it after the run began (here: plain ``sleep`` processes, a shell and its child)."""
+    from realtime.ray_guard import RunProcesses
+
+    before = subprocess.Popen(["sleep", "60"])
+    try:
+        processes = RunProcesses()
+        after = subprocess.Popen(["bash", "-c", "sleep 60 & sleep 60; wait"])
+        time.sleep(0.5)
+        processes.note()
+        assert before.pid not in processes.seen and after.pid in processes.seen and len(processes.seen) == 3
+        assert processes.end(grace_s=2) == 3
+        assert after.wait(5) == -signal.SIGTERM and processes.running() == []
+        assert before.poll() is None
+    finally:
+        before.kill()

@@ -339,3 +339,19 @@ def test_the_processes_a_run_started_are_ended_and_those_from_before_are_spared(
         assert before.poll() is None
     finally:
         before.kill()
+
+
+def test_ray_address_forms_auto_local_and_ray_client_are_read_and_checked():
+    """A logic test of the address check alone (nothing listens on port 9 here)."""
+    from facecore.errors import FacecamError, UsageError
+    from realtime.ray_guard import check_address
+
+    check_address("")  # a local Ray
+    check_address("auto")  # left to Ray: the cluster started on this machine
+    with pytest.raises(FacecamError, match=r"^cannot reach the Ray cluster at ray://127\.0\.0\.1:9: connection refused"):
+        check_address("ray://127.0.0.1:9")
+    with pytest.raises(FacecamError, match=r"at \[::1\]:9: "):
+        check_address("[::1]:9")
+    for wrong in ("ray://nohost", "127.0.0.1", "127.0.0.1:0", "a b:6379", "http://x:6379"):
+        with pytest.raises(UsageError, match="is not HOST:PORT"):
+            check_address(wrong)

@@ -8,8 +8,10 @@ Ray Serve), for cameras that outgrow one machine.
 3. start the one CSV writer on this machine, then one camera actor per source
    (``max_restarts`` after a crash; a restarted actor opens its source again);
 4. wait for the cameras to end, or for SIGINT/SIGTERM (they are asked to stop, each
-   ends its step), then close the CSV log, and stop everything started here: the
-   deployment and the actors, and the local Ray itself.
+   ends its step), watching Ray meanwhile (``realtime.ray_watch``: a lost node or actor
+   ends the run within seconds), then close the CSV log, and stop everything started
+   here: the deployment and the actors, and the local Ray itself (with any of its
+   processes that its shutdown cannot reach). Every wait on Ray has a limit.
 
 Sources are opened where their camera actor runs: on a cluster, use stream URLs or
 cameras of that machine. Annotated videos (``--output DIR``) are written there too.
@@ -37,7 +39,7 @@ __all__ = ["run_ray", "require_ray", "APP_NAME", "NAMESPACE"]
 
 log = logging.getLogger(__name__)
 APP_NAME, NAMESPACE = "facecam", "facecam"
-_ANSWER_S = 30.0  # a call to Ray (join, close, shut down) that takes longer is taken as lost
+_ANSWER_S = 30.0  # closing the log, the figures, leaving a cluster, shutting down: at most this long each
 _JOIN_S = 25.0  # joining a cluster that takes longer fails (its address was checked before)
 _STOP_S = 30.0  # cameras asked to stop have this long to end their step
 

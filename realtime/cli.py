@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no window (use with --output and/or --log)")
     p.add_argument("--output", metavar="FILE|DIR",
                    help="write the annotated video: a .mp4/.avi FILE with one source, a folder with several")
+    p.add_argument("--hold", action="store_true",
+                   help="with a window on files or folders: keep the last frame up when they end, until q/Esc "
+                        "(default: face-live quits)")
     p.add_argument("--max-frames", type=_frames, default=0, metavar="N",
                    help="stop each source after N frames (0: no limit)")
     p.add_argument("--log", metavar="FILE", help="CSV log of recognitions (default: log.path; '' for none)")
@@ -134,8 +137,10 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
     log, bundle), then the run on Ray."""
     from .ray_engine import require_ray
+    from .ray_guard import check_address
 
     require_ray()
+    check_address(config.ray.address)  # a wrong or unreachable address: one line now, before anything
     if not args.headless:
         raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
     specs = plan_sources(config)
@@ -224,10 +229,11 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         views = [View(name, camera, stack.enter_context(VideoSink(videos[name], camera.fps)) if videos else None)
                  for name, camera in cameras.items()]
         options = LoopOptions(args.max_frames, ENROLL_HINT, config.overlay.stale_s,
-                              config.overlay.snapshot_dir, config.overlay.show_stats)
+                              config.overlay.snapshot_dir, config.overlay.show_stats, args.hold)
         backbone = engine.recognizer.backbone if engine.recognizer else models.backbone
         reloader = ModelReloader(config.train.model, config, backbone, bundle.id if bundle else None, engine.offer)
-        report = LiveLoop(views, engine, events, Overlay(config.overlay), options, stop, window, reloader).run()
+        report = LiveLoop(views, engine, events, Overlay(config.overlay), options, stop, window, reloader,
+                          _say).run()
     report.rows, report.rows_unwritten, report.log_error = events.rows, events.unwritten, events.error
     report.startup = {"models_s": round(loader.seconds, 3), "parts": dict(loader.parts)}
     return report
@@ -277,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(report.summary())
         if args.report:
             write_private(Path(args.report), json.dumps(report.as_dict(), indent=1).encode())
+        if report.error:
+            raise FacecamError(report.error)
         if report.log_error or report.rows_unwritten:
             raise FacecamError(f"the CSV log failed, rows not written: {report.rows_unwritten} "
                                f"({report.log_error or 'too many waited in memory'})")

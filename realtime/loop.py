@@ -29,7 +29,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from facecore.camera import Frame
+from facecore.camera import Frame, is_stream
 from facecore.errors import SourceError
 from facecore.faces import Faces
 from facecore.files import make_dirs_private
@@ -54,9 +54,9 @@ class LiveLoop:
 
     def __init__(self, views: list[View], engine: Engine, events: EventLog, overlay: Overlay,
                  options: LoopOptions, stop: threading.Event | None = None, window: Window | None = None,
-                 reloader=None) -> None:
+                 reloader=None, say=log.info) -> None:
         self.views, self.engine, self.events, self.overlay = {v.name: v for v in views}, engine, events, overlay
-        self.options, self.window, self.reloader = options, window, reloader
+        self.options, self.window, self.reloader, self.say = options, window, reloader, say
         self.stop = stop or threading.Event()
         self.report = RunReport()
         self.paused = False
@@ -76,7 +76,7 @@ class LiveLoop:
         if lost:
             raise SourceError("; ".join(f"{v.camera.label}: {v.camera.status}" for v in lost))
         if self.report.ended == "end" and self.window is not None:
-            self._hold()
+            self._ended()
         return self.report
 
     def _fill_report(self) -> None:
@@ -281,6 +281,17 @@ class LiveLoop:
             return None
         log.info("snapshot saved to %s", path)
         return path
+
+    def _ended(self) -> None:
+        """Every source has ended, with a window: one line says so. The last picture stays up until
+        ``q``/``Esc`` with ``hold``, or when a source is not a file or folder; else the run is over."""
+        files = {v.name: isinstance(v.camera.source, str) and not is_stream(v.camera.source)
+                 for v in self.views.values()}
+        hold = self.options.hold or not all(files.values())
+        names = ", ".join(Path(v.camera.source).name if files[v.name] else v.name for v in self.views.values())
+        self.say(f"{names} ended" + ("; press q to close" if hold else ""))
+        if hold:
+            self._hold()
 
     def _hold(self) -> None:
         """End of the sources with a window: keep the last picture up until ``q``/``Esc`` or close."""

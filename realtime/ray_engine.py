@@ -8,8 +8,10 @@ Ray Serve), for cameras that outgrow one machine.
 3. start the one CSV writer on this machine, then one camera actor per source
    (``max_restarts`` after a crash; a restarted actor opens its source again);
 4. wait for the cameras to end, or for SIGINT/SIGTERM (they are asked to stop, each
-   ends its step), then close the CSV log, and stop everything started here: the
-   deployment and the actors, and the local Ray itself.
+   ends its step), watching Ray meanwhile (``realtime.ray_watch``: a lost node or actor
+   ends the run within seconds), then close the CSV log, and stop everything started
+   here: the deployment and the actors, and the local Ray itself (with any of its
+   processes that its shutdown cannot reach). Every wait on Ray has a limit.
 
 Sources are opened where their camera actor runs: on a cluster, use stream URLs or
 cameras of that machine. Annotated videos (``--output DIR``) are written there too.
@@ -19,20 +21,27 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 from facecore.app import native_stderr_silenced
 from facecore.camera import SourceSpec
 from facecore.config import Config
-from facecore.errors import SourceError, UsageError
+from facecore.errors import FacecamError, UsageError
 
+from .ray_guard import NodeWatch, RunProcesses, bounded, plain, ray_messages_to_debug
+from .ray_watch import RunWatch, why_failed
 from .stats import RunReport
 
 __all__ = ["run_ray", "require_ray", "APP_NAME", "NAMESPACE"]
 
 log = logging.getLogger(__name__)
 APP_NAME, NAMESPACE = "facecam", "facecam"
+_ANSWER_S = 30.0  # closing the log, the figures, leaving a cluster, shutting down: at most this long each
+_JOIN_S = 25.0  # joining a cluster that takes longer fails (its address was checked before)
+_STOP_S = 30.0  # cameras asked to stop have this long to end their step
 
 
 def require_ray() -> None:
@@ -45,21 +54,39 @@ def require_ray() -> None:
 
 
 def _start_ray(config: Config, cameras: int) -> bool:
-    """Join ``ray.address`` or start a local Ray; True when this process started it."""
+    """Join ``ray.address`` (within :data:`_JOIN_S` seconds) or start a local Ray; True when
+    this process started it. The SIGINT/SIGTERM handlers in place before are put back after
+    (Ray's would turn SIGTERM into a crash report)."""
     import ray
 
     if not logging.getLogger().isEnabledFor(logging.DEBUG):  # Ray's own lines stay off stderr unless --debug
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
         for name in ("ray", "ray.serve"):
             logging.getLogger(name).setLevel(logging.ERROR)
+    ray_messages_to_debug()
     quiet = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False,
              "namespace": NAMESPACE}
     r = config.ray
     if not r.address:
         needed = r.replicas * r.replica_cpus + cameras * r.camera_cpus + 0.5  # + the writer
         quiet["num_cpus"] = max(os.cpu_count() or 1, int(needed + 0.999))
-    with native_stderr_silenced():  # Ray's core prints a line at start, whatever its log level
-        ray.init(address=r.address or None, **quiet)
+    main = threading.current_thread() is threading.main_thread()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
+    try:
+        with native_stderr_silenced():  # Ray's core prints a line at start, whatever its log level
+            if r.address:
+                bounded(lambda: ray.init(address=r.address, **quiet), _JOIN_S)
+            else:
+                ray.init(**quiet)
+    except TimeoutError:
+        raise FacecamError(f"the Ray cluster at {r.address} did not answer within {_JOIN_S:.0f} s; check "
+                           f"that it runs and that this address is its head's (ray status)") from None
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise FacecamError(f"cannot join the Ray cluster at {r.address or 'this machine'}: {plain(exc)}") from None
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
     return not r.address
 
 
@@ -96,42 +123,68 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep)
     return writer, cameras
 
 
-def _wait(cameras: dict, max_frames: int, stop: threading.Event) -> dict:
-    """Run every camera once all are built; ask them to stop on ``stop``; returns ``{source:
-    figures or error}``."""
-    built = _gather({actor.ready.remote(): name for name, actor in cameras.items()}, stop)
+def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch) -> tuple[dict, str]:
+    """Run every camera once all are built; ask them to stop on ``stop``. Returns ``{source:
+    figures or error}`` and what was lost (``""``: nothing; the run is then over)."""
+    built, lost = _gather({actor.ready.remote(): name for name, actor in cameras.items()}, stop, watch)
     results = {name: value for name, value in built.items() if isinstance(value, dict)}  # the errors
-    if stop.is_set():
-        return results
+    if stop.is_set() or lost:
+        return results, lost
 
     def ask_to_stop() -> None:
         for actor in cameras.values():
             actor.stop.remote()
 
     runs = {actor.run.remote(max_frames): name for name, actor in cameras.items() if name not in results}
-    return {**results, **_gather(runs, stop, ask_to_stop)}
+    watch.probing = True
+    done, lost = _gather(runs, stop, watch, ask_to_stop)
+    return {**results, **done}, lost
 
 
-def _gather(refs: dict, stop: threading.Event, on_stop=None) -> dict:
+def _gather(refs: dict, stop: threading.Event, watch: RunWatch, on_stop=None) -> tuple[dict, str]:
     """``{source: value}`` of the Ray calls ``refs`` (``{ref: source}``), a failed call giving
-    ``{"error": first line}``. Once ``stop`` is set: without ``on_stop``, stop waiting (the calls
-    not done are left out); with it, call it once and wait for every call."""
+    ``{"error": why}``, and what was lost (``""``: nothing). Once ``stop`` is set: without
+    ``on_stop``, stop waiting (the calls not done are left out); with it, call it once and wait
+    for every call, :data:`_STOP_S` seconds at most. ``watch`` is asked on every round whether
+    a node or a camera was lost: then the calls not done give their last known figures."""
     import ray
 
-    values, pending, asked = {}, list(refs), False
+    values, pending, asked, lost = {}, list(refs), 0.0, ""
     while pending:
         if stop.is_set() and not asked:
             if on_stop is None:
                 break
-            asked = True
+            asked = time.monotonic()
             on_stop()
+        lost = watch.check()
+        if not lost and asked and time.monotonic() - asked > _STOP_S:
+            lost = f"{', '.join(refs[r] for r in pending)}: still running {_STOP_S:.0f} s after being asked to stop"
+        if lost:
+            break
         done, pending = ray.wait(pending, timeout=0.5)
         for ref in done:
             try:
                 values[refs[ref]] = ray.get(ref)
             except ray.exceptions.RayError as exc:
-                values[refs[ref]] = {"error": str(exc).splitlines()[0]}
-    return values
+                values[refs[ref]] = {"error": why_failed(exc)}
+    if lost:
+        values.update({refs[ref]: {**watch.figures.get(refs[ref], {}), "error": lost} for ref in pending})
+    return values, lost
+
+
+def _finish(handle, writer) -> tuple[dict, dict]:
+    """The recogniser's figures and the closed CSV log's (``rows``, ``unwritten``, ``error``)."""
+    import ray
+
+    try:
+        stats = handle.stats.remote().result(timeout_s=_ANSWER_S)
+    except (TimeoutError, RuntimeError, ray.exceptions.RayError):
+        stats = {}
+    try:
+        logged = ray.get(writer.close.remote(), timeout=_ANSWER_S)
+    except ray.exceptions.RayError as exc:  # GetTimeoutError too
+        logged = {"rows": 0, "unwritten": 0, "error": f"the CSV writer did not close the log: {why_failed(exc)}"}
+    return stats, logged
 
 
 def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunReport:
@@ -157,33 +210,55 @@ def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunRepor
 
 def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], max_frames: int,
             stop: threading.Event | None = None, say=print, keep=None) -> RunReport:
-    """Run the sources on Ray until they end or ``stop`` is set; returns the run's report. ``keep``:
-    how faces are kept in the face store (``realtime.keeper.KeepRules``)."""
-    import ray
-    from ray import serve
-
+    """Run the sources on Ray until they end or ``stop`` is set; returns the run's report, whose
+    ``error`` says what failed (a source, a camera, a node of Ray). ``keep``: how faces are kept
+    in the face store (``realtime.keeper.KeepRules``)."""
     stop = stop or threading.Event()
-    started, actors = _start_ray(config, len(specs)), []
+    processes = RunProcesses()
+    started = _start_ray(config, len(specs))
+    actors, results, lost = [], {}, ""
+    stats, logged = {}, {"rows": 0, "unwritten": 0, "error": ""}
     try:
         say(f"ray: {'started a local Ray' if started else 'joined ' + config.ray.address}; deploying the recognizer")
         handle = _deploy(config)
         writer, cameras = _actors(config, specs, videos, handle, keep)
         actors = [writer, *cameras.values()]
         say(f"ray: {len(cameras)} camera actors started")
-        results = _wait(cameras, max_frames, stop)
-        stats = handle.stats.remote().result()
-        logged = ray.get(writer.close.remote())
+        watch = RunWatch(cameras, NodeWatch(), processes if started else None, say, config.ray.max_restarts, writer)
+        results, lost = _wait(cameras, max_frames, stop, watch)
+        if not lost:
+            stats, logged = _finish(handle, writer)
+        else:
+            logged["rows"] = watch.rows()
     finally:
-        if started:  # the local Ray goes with everything in it
-            ray.shutdown()
-        else:  # on a cluster that stays up, nothing of this run is left behind
-            for actor in actors:
-                ray.kill(actor, no_restart=True)
-            serve.delete(APP_NAME)
-            ray.shutdown()
-    failed = [f"{name}: {r['error']}" for name, r in results.items() if "error" in r]
-    lost = [f"{name}: {r['status']}" for name, r in results.items() if r.get("status", "").startswith("source lost")]
+        _stop_ray(started, actors, processes)
     report = _report(results, stats, logged, stop.is_set())
-    if failed or lost:
-        raise SourceError("; ".join(failed + lost))
+    failed = [f"{name}: {r['error']}" for name, r in results.items() if "error" in r and r["error"] != lost]
+    failed += [f"{name}: {r['status']}" for name, r in results.items() if r.get("status", "").startswith("source lost")]
+    report.error = "; ".join(([lost] if lost else []) + failed)
+    if lost:
+        report.ended = "error"
     return report
+
+
+def _stop_ray(started: bool, actors: list, processes: RunProcesses) -> None:
+    """Stop what this run started: the local Ray with everything in it (and, after, any of its
+    processes still running), or on a cluster that stays up this run's actors and deployment."""
+    import ray
+    from ray import serve
+
+    def leave_cluster() -> None:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+        serve.delete(APP_NAME)
+
+    if started:
+        processes.note()
+    try:
+        if not started:
+            bounded(leave_cluster, _ANSWER_S)
+        bounded(ray.shutdown, _ANSWER_S)
+    except (TimeoutError, RuntimeError, ray.exceptions.RayError) as exc:
+        log.debug("Ray did not shut down cleanly: %s", exc)
+    if started:
+        processes.end()

@@ -15,6 +15,7 @@ Importing this module imports Ray; nothing else in facecam does.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -38,9 +39,10 @@ from .overlay import Overlay
 from .pipeline import SourceStage
 from .sinks import VideoSink
 
-__all__ = ["RecognizerReplica", "CameraWorker", "LogWriter"]
+__all__ = ["RecognizerReplica", "CameraWorker", "LogWriter", "ANSWER_S"]
 
 log = logging.getLogger(__name__)
+ANSWER_S = 60.0  # the recogniser not answering a camera for this long ends the camera's run
 
 
 class RecognizerReplica:
@@ -120,9 +122,17 @@ class CameraWorker:
         self.video, self.overlay = video, Overlay(config.overlay)
         self._stop = threading.Event()
         self._crop, self._crop_id, self._next_look = None, "", 0.0
+        self._figures: dict = {}
 
     def stop(self) -> None:
         self._stop.set()
+
+    def progress(self) -> dict:
+        """The figures of the run so far, and this actor's process id (another one: it was restarted)."""
+        figures = dict(self._figures)  # one copy: the run's thread goes on changing it
+        if "start" in figures:
+            figures["seconds"] = time.perf_counter() - figures.pop("start")
+        return {**figures, "pid": os.getpid()}
 
     def ready(self) -> bool:
         """Whether the actor is built (its detector loaded): the engine starts every camera's run
@@ -134,7 +144,7 @@ class CameraWorker:
         now = time.monotonic()
         if now >= self._next_look:
             self._next_look = now + 2.0
-            spec = self.recognizer.spec.remote().result()
+            spec = self._answer(self.recognizer.spec.remote())
             changed = (spec or {}).get("id", "") != self._crop_id
             self._crop, self._crop_id = spec, (spec or {}).get("id", "")
             if changed:
@@ -152,6 +162,7 @@ class CameraWorker:
         start, cpu = time.perf_counter(), time.process_time()
         figures = {"frames": 0, "steps": 0, "requests": 0, "status": "", "seconds": 0.0, "start": start,
                    "first_name_s": None, "first_name_frame": None}
+        self._figures = figures
         with Camera(self.spec.source, self.config.camera) as camera, self._sink(camera) as video:
             if camera.live:
                 self._run_live(camera, video, figures, max_frames)
@@ -185,6 +196,14 @@ class CameraWorker:
         finally:
             worker.stop()
 
+    @staticmethod
+    def _answer(response):
+        """The recogniser's answer, waited for :data:`ANSWER_S` seconds at most."""
+        try:
+            return response.result(timeout_s=ANSWER_S)
+        except TimeoutError:
+            raise FacecamError(f"the recognizer did not answer within {ANSWER_S:.0f} s") from None
+
     def _sink(self, camera: Camera):
         from contextlib import nullcontext
 
@@ -195,7 +214,7 @@ class CameraWorker:
         pending = self.stage.begin(frame, self._cropper())
         names = confidences = features = None
         if pending.crops is not None:
-            names, confidences, features = self.recognizer.recognize.remote(pending.crops).result()
+            names, confidences, features = self._answer(self.recognizer.recognize.remote(pending.crops))
             figures["requests"] += 1
             if names is None:  # the bundle went away meanwhile
                 names, confidences = np.array([UNKNOWN] * len(pending.crops), object), np.zeros(len(pending.crops))
@@ -226,6 +245,9 @@ class LogWriter:
 
     def write(self, events: list[Event]) -> int:
         return self.events.write(events)
+
+    def progress(self) -> dict:
+        return {"rows": self.events.rows, "pid": os.getpid()}
 
     def close(self) -> dict:
         self.events.close()

@@ -59,15 +59,17 @@ class ModelReloader:
         try:
             recognizer = self._recognizer()
         except Exception as exc:  # noqa: BLE001 - any failure: stop naming from the old bundle, say why
-            log.warning("the new model bundle at %s cannot be used (%s): every face is unknown until it is fixed",
-                        self.path, exc if isinstance(exc, FacecamError) else f"{type(exc).__name__}: {exc}")
+            why = exc if isinstance(exc, FacecamError) else f"{type(exc).__name__}: {exc}"
+            log.warning("the new model bundle at %s cannot be used (%s): every face is shown as unknown "
+                        "until it is fixed", self.path, why)
             recognizer = None
+        else:
+            if recognizer is None:
+                log.warning("model bundle %s is gone: every face is shown as unknown", self.path)
+            else:
+                log.info("model bundle reloaded from %s: %d people", self.path, len(recognizer.labels))
         self.apply(recognizer)
         self.reloads += 1
-        if recognizer is None:
-            log.warning("model bundle %s is gone: every face is shown as unknown", self.path)
-        else:
-            log.info("model bundle reloaded from %s: %d people", self.path, len(recognizer.labels))
 
     def _recognizer(self) -> Recognizer | None:
         if not bundle_exists(self.path):

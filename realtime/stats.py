@@ -79,7 +79,8 @@ class RunReport:
     process during the loop; per source, ``name_latency_s``: seconds from each named track's
     first appearance to its first name, and ``cuts``: the scene cuts found; ``startup``:
     ``models_s``, the seconds until the models were ready (``None``: the run ended before), and
-    ``parts``, the seconds of each part."""
+    ``parts``, the seconds of each part; ``error``: why the run failed (``""``: it did not), said
+    after the summary and the report are written."""
 
     frames: int = 0
     steps: int = 0
@@ -95,6 +96,7 @@ class RunReport:
     sources: dict = field(default_factory=dict)
     cpu_s: float = 0.0
     startup: dict = field(default_factory=dict)
+    error: str = ""
 
     @property
     def fps(self) -> float:

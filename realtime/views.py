@@ -22,13 +22,16 @@ __all__ = ["LoopOptions", "View", "Worker"]
 class LoopOptions:
     """``max_frames``: stop after this many frames of any source (0: no limit); ``hint``: a line
     kept on screen while no model is loaded; ``stale_s``: age in source seconds after which
-    labels are drawn as stale; ``snapshot_dir``: where the ``s`` key saves the window's picture."""
+    labels are drawn as stale; ``snapshot_dir``: where the ``s`` key saves the window's picture;
+    ``hold``: once every source has ended, keep the window's last picture until ``q``/``Esc``
+    (without it, a window on files and folders only closes when they end)."""
 
     max_frames: int = 0
     hint: str = ""
     stale_s: float = 1.0
     snapshot_dir: str = "."
     show_stats: bool = True
+    hold: bool = False
 
 
 @dataclass

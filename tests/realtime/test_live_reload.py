@@ -50,3 +50,37 @@ def test_a_person_removed_while_face_live_runs_is_no_longer_named(tmp_path, enro
     later = [r for r in rows if datetime.fromisoformat(r["time"]) > removed]
     assert (max(named_after) - removed).total_seconds() < 3.0, "obama was still named 3 s after removal"
     assert later and later[-1]["name"] == "unknown"
+
+
+def _reload_once(path, caplog) -> tuple[list, list[str]]:
+    """One reload of the bundle at ``path`` (no model is built: the bundle is invalid or gone);
+    returns what was handed to the engine and the warnings logged."""
+    import logging
+
+    from facecore.config import load_config
+    from realtime.reload import ModelReloader
+
+    applied = []
+    reloader = ModelReloader(path, load_config(None, []), None, "the-old-id", applied.append)
+    with caplog.at_level(logging.INFO, logger="realtime.reload"):
+        reloader._reload()
+    return applied, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_bundle_made_invalid_gives_one_warning_that_says_invalid_and_why(tmp_path, caplog):
+    """A logic test: no model runs; the bundle's meta.json is damaged mid-run."""
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("meta.json", "labels.json", "head.npz"):
+        (model / name).write_text("{ damaged")
+    applied, warnings = _reload_once(model, caplog)
+    assert applied == [None]  # the old model is not kept: every face is unknown
+    assert len(warnings) == 1, warnings
+    assert "cannot be used" in warnings[0] and str(model) in warnings[0] and "unknown" in warnings[0]
+    assert "gone" not in warnings[0]
+
+
+def test_a_bundle_that_is_gone_gives_one_warning_that_says_gone(tmp_path, caplog):
+    applied, warnings = _reload_once(tmp_path / "model", caplog)
+    assert applied == [None]
+    assert len(warnings) == 1 and "is gone" in warnings[0], warnings

@@ -63,7 +63,7 @@ def test_window_under_xvfb_shows_box_and_name_and_quits_on_q(tmp_path, enrolled_
     command = [sys.executable, "-m", "realtime.cli", "--source", str(clip), "--model", str(enrolled_bundle),
                "--log", str(log), *facenet_sets(), "--set", "camera.pace=true", "--set", "tracker.recognize_every=1",
                "--set", "recognition.batch_sizes=[1]", "--set", "overlay.stale_s=3.0",
-               "--set", f"overlay.snapshot_dir={tmp_path / 'snaps'}"]
+               "--set", f"overlay.snapshot_dir={tmp_path / 'snaps'}", "--hold"]  # s and q even if the clip ended
     with under_xvfb(command, tmp_path) as (proc, info):
         env, shot = wait_for_name(info, tmp_path / "shot.png", proc)
         press(env, "s")
@@ -75,3 +75,41 @@ def test_window_under_xvfb_shows_box_and_name_and_quits_on_q(tmp_path, enrolled_
     assert "obama" in log.read_text()
     snapshot = cv2.cvtColor(cv2.imread(str(saved)), cv2.COLOR_BGR2RGB)  # the `s` key saved what was shown
     assert snapshot.shape == (480, 854, 3) and find_label(snapshot, "obama") > 0.9
+
+
+def _wait_for_line(err: Path, text: str, proc, timeout: float = 240) -> str:
+    """stderr (``err``) once it holds ``text``; fails when the process ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = err.read_text() if err.exists() else ""
+        if text in seen:
+            return seen
+        if proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    pytest.fail(f"{text!r} never appeared on stderr (exit code {proc.poll()}): {err.read_text()[-2000:]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hold", [False, True])
+def test_a_window_on_a_file_quits_when_it_ends_unless_hold(tmp_path, hold):
+    """Nobody enrolled (only the detector runs): a 20-frame clip in the window. Without --hold
+    face-live closes by itself when the clip ends; with it, it keeps the last frame until q."""
+    need_tools()
+    clip = write_clip(need(VIDEOS / "obama-biden" / "obama.mp4"), tmp_path / "clip.mp4", frames=20)
+    command = [sys.executable, "-m", "realtime.cli", "--source", str(clip), "--log", "", *(["--hold"] * hold)]
+    err = tmp_path / "err.txt"
+    with under_xvfb(command, tmp_path) as (proc, info):
+        if not hold:
+            code = proc.wait(240)
+            assert code == 0, err.read_text()
+            assert "face-live: clip.mp4 ended\n" in err.read_text()
+            return
+        _wait_for_line(err, "face-live: clip.mp4 ended; press q to close\n", proc)
+        time.sleep(2)
+        assert proc.poll() is None, "face-live quit while --hold asked it to keep the window"
+        env = x_env(info)
+        assert env is not None
+        press(env, "q")
+        code = proc.wait(30)
+    assert code == 0, err.read_text()

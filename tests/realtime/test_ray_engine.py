@@ -169,3 +169,189 @@ def test_sigint_stops_everything_closes_the_csv_whole_and_leaves_no_ray_process(
     assert _rows(log)
     time.sleep(3)
     assert _ray_processes() - before == set(), "Ray processes were left behind"
+
+
+@pytest.mark.parametrize("address, why", [("127.0.0.1:9", "connection refused"),
+                                          ("nohost.invalid:6379", "no host named 'nohost.invalid' was found")])
+def test_an_unreachable_ray_address_is_one_line_at_once_exit_1(tmp_path, address, why):
+    _ray()
+    start = time.monotonic()
+    done = run_command("realtime.cli", "--engine", "ray", "--headless", "--source", str(need(OBAMA)),
+                       "--ray-address", address, timeout=120, cwd=tmp_path)
+    assert time.monotonic() - start < 30
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"face-live: error: cannot reach the Ray cluster at {address}: "
+                                                   f"{why}; check "), done.stderr
+
+
+@pytest.mark.parametrize("address", ["garbage", "host:port", "10.0.0.5:99999", ":6379", "ray://"])
+def test_a_ray_address_that_is_not_host_port_is_a_usage_error(tmp_path, address):
+    _ray()
+    done = run_command("realtime.cli", "--engine", "ray", "--headless", "--source", str(need(OBAMA)),
+                       "--ray-address", address, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (f"face-live: error: ray address {address!r} is not HOST:PORT (such as "
+                                   f"10.0.0.5:6379), auto, or ray://HOST:PORT")
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """``{pid: command line}`` of every process under ``root`` (Ray renames its workers ``ray::...``)."""
+    table = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+            table[int(pid)] = (parent, open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode())
+        except (OSError, IndexError, ValueError):
+            continue
+    found, todo = {}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, cmdline) in table.items():
+            if ppid == parent and pid not in found:
+                found[pid] = cmdline
+                todo.append(pid)
+    return found
+
+
+class _RayRun:
+    """``face-live --engine ray`` on a paced clip, nobody enrolled (the replica loads no model),
+    with ``--report``; ``started()`` waits for the camera actor's run to be under way."""
+
+    def __init__(self, tmp_path, times: int, *args: str) -> None:
+        clip = write_clip(need(OBAMA), tmp_path / f"obama-x{times}.mp4", times=times)
+        self.report = tmp_path / "report.json"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "realtime.cli", "--engine", "ray", "--headless", "--source", f"obama={clip}",
+             "--log", str(tmp_path / "log.csv"), "--report", str(self.report), "--set", "camera.pace=true", *args],
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+        self.seen: dict[int, str] = {}
+
+    def __enter__(self) -> "_RayRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.kill()
+
+    def wait(self, timeout: float) -> tuple[str, float]:
+        """stderr, once face-live has ended, and the seconds it took to end."""
+        start = time.monotonic()
+        _, err = self.proc.communicate(timeout=timeout)
+        return err, time.monotonic() - start
+
+    def started(self, timeout: float = 300) -> dict[int, str]:
+        deadline = time.monotonic() + timeout
+        while not any("CameraWorker.run" in c for c in self.seen.values()):
+            if self.proc.poll() is not None:
+                pytest.fail(f"face-live ended before its camera ran: {self.proc.stderr.read()}")
+            assert time.monotonic() < deadline, "the camera never ran"
+            time.sleep(0.5)
+            self.seen.update(_descendants(self.proc.pid))
+        time.sleep(3)  # a few seconds into the run
+        self.seen.update(_descendants(self.proc.pid))
+        return self.seen
+
+    def kill(self, word: str) -> None:
+        """SIGKILL the one process of this run whose command line holds ``word``."""
+        found = [pid for pid, cmdline in self.seen.items() if word in cmdline]
+        assert len(found) == 1, self.seen
+        os.kill(found[0], signal.SIGKILL)
+
+    def left(self) -> dict[int, str]:
+        """The processes this run started that still run (zombies, which have no command line, aside)."""
+        time.sleep(1)
+        now = _descendants(1)
+        return {pid: now[pid] for pid in self.seen if now.get(pid)}
+
+    def ended_cleanly(self, err: str, ended: str) -> dict:
+        """The report, once checked: the run ``ended`` so, said plainly, leaving nothing running."""
+        import json
+
+        _assert_plain(err)
+        report = json.loads(self.report.read_text())
+        assert report["ended"] == ended, report
+        assert self.left() == {}, "processes of this run were left behind"
+        return report
+
+
+def _assert_plain(err: str) -> None:
+    assert "\x1b[" not in err, err
+    assert all(line.startswith("face-live: ") or line.startswith("  ") for line in err.splitlines()), err
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_killed_raylet_ends_the_run_within_seconds_with_one_error_line_and_the_report(tmp_path):
+    _ray()
+    with _RayRun(tmp_path, 8) as run:
+        run.started()
+        run.kill("raylet/raylet")
+        err, took = run.wait(120)
+    assert run.proc.returncode == 1, err
+    assert took < 60, f"{took:.0f} s to notice the lost raylet"
+    errors = [line for line in err.splitlines() if line.startswith("face-live: error:")]
+    assert len(errors) == 1 and "raylet" in errors[0], err
+    assert "stopped: error" in err  # the summary
+    assert "raylet" in run.ended_cleanly(err, "error")["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_sigterm_stops_a_ray_run_as_a_local_one_summary_report_nothing_left(tmp_path):
+    _ray()
+    with _RayRun(tmp_path, 8) as run:
+        run.started()
+        run.proc.send_signal(signal.SIGTERM)
+        err, _ = run.wait(120)
+    assert run.proc.returncode == 0, err
+    assert "SIGTERM: stopping" in err and "stopped: signal" in err and "SIGTERM received" not in err, err
+    report = run.ended_cleanly(err, "signal")
+    assert report["frames"] > 0 and report["error"] == ""
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_crashed_camera_actor_is_one_plain_line_naming_it_and_it_restarts(tmp_path):
+    _ray()
+    with _RayRun(tmp_path, 2) as run:
+        run.started()
+        run.kill("CameraWorker")  # ray::CameraWorker.run (or .progress, while it answers one)
+        err, _ = run.wait(400)
+    assert run.proc.returncode == 0, err
+    assert err.count("face-live: ray: camera obama crashed and was restarted (1 of at most 3 restarts)") == 1, err
+    _assert_plain(err)  # none of Ray's own lines, no colour codes
+
+
+def test_the_processes_a_run_started_are_ended_and_those_from_before_are_spared():
+    """What ``face-live`` ends when a local Ray's shutdown cannot reach its processes: only what
+    started under it after the run began (here: plain ``sleep`` processes, a shell and its child)."""
+    from realtime.ray_guard import RunProcesses
+
+    before = subprocess.Popen(["sleep", "60"])
+    try:
+        processes = RunProcesses()
+        after = subprocess.Popen(["bash", "-c", "sleep 60 & sleep 60; wait"])
+        time.sleep(0.5)
+        processes.note()
+        assert before.pid not in processes.seen and after.pid in processes.seen and len(processes.seen) == 3
+        assert processes.end(grace_s=2) == 3
+        assert after.wait(5) == -signal.SIGTERM and processes.running() == []
+        assert before.poll() is None
+    finally:
+        before.kill()
+
+
+def test_ray_address_forms_auto_local_and_ray_client_are_read_and_checked():
+    """A logic test of the address check alone (nothing listens on port 9 here)."""
+    from facecore.errors import FacecamError, UsageError
+    from realtime.ray_guard import check_address
+
+    check_address("")  # a local Ray
+    check_address("auto")  # left to Ray: the cluster started on this machine
+    with pytest.raises(FacecamError, match=r"^cannot reach the Ray cluster at ray://127\.0\.0\.1:9: connection refused"):
+        check_address("ray://127.0.0.1:9")
+    with pytest.raises(FacecamError, match=r"at \[::1\]:9: "):
+        check_address("[::1]:9")
+    for wrong in ("ray://nohost", "127.0.0.1", "127.0.0.1:0", "a b:6379", "http://x:6379"):
+        with pytest.raises(UsageError, match="is not HOST:PORT"):
+            check_address(wrong)

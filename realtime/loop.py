@@ -30,9 +30,9 @@ import cv2
 import numpy as np
 
 from facecore.camera import Frame, is_stream
-from facecore.errors import SourceError
+from facecore.errors import SourceError, StorageError
 from facecore.faces import Faces
-from facecore.files import make_dirs_private
+from facecore.files import make_dirs_private, write_private
 
 from .engine import Engine
 from .events import EventLog
@@ -269,15 +269,18 @@ class LiveLoop:
             self.window.show(picture)
 
     def _save_snapshot(self, canvas: np.ndarray) -> Path | None:
+        """The ``s`` key: the window's picture as a PNG, owner-only as every file of faces."""
         folder = Path(self.options.snapshot_dir)
         path = folder / f"facecam-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
-        try:
-            make_dirs_private(folder)  # owner-only, as every folder of faces
-        except OSError as exc:
-            log.warning("cannot save a snapshot in %s: %s", folder, exc.strerror)
+        ok, png = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+        if not ok:
+            log.warning("cannot encode the snapshot %s", path)
             return None
-        if not cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR)):
-            log.warning("cannot write the snapshot %s", path)
+        try:
+            make_dirs_private(folder)
+            write_private(path, png.tobytes(), overwrite=False, sync=False)
+        except (OSError, StorageError) as exc:
+            log.warning("cannot save a snapshot in %s: %s", folder, getattr(exc, "strerror", None) or exc)
             return None
         log.info("snapshot saved to %s", path)
         return path

@@ -75,6 +75,7 @@ def test_window_under_xvfb_shows_box_and_name_and_quits_on_q(tmp_path, enrolled_
     assert "obama" in log.read_text()
     snapshot = cv2.cvtColor(cv2.imread(str(saved)), cv2.COLOR_BGR2RGB)  # the `s` key saved what was shown
     assert snapshot.shape == (480, 854, 3) and find_label(snapshot, "obama") > 0.9
+    assert saved.stat().st_mode & 0o777 == 0o600  # it shows faces: owner-only, as every file of faces
 
 
 def _wait_for_line(err: Path, text: str, proc, timeout: float = 240) -> str:

@@ -52,7 +52,8 @@ def run(args) -> list[dict]:
         result = train(config, enroll_dir, work / f"model-{kind}", models=models, progress=False)
         seconds = time.monotonic() - start
         cache = FeatureCache(work / "cache-eval", settings_key(config, models.backbone))
-        report = evaluate(config, test_dir, result.path, args.unknown, models=models, progress=False, cache=cache).report
+        report = evaluate(config, test_dir, result.path, args.unknown, models=models, progress=False,
+                          cache=cache).report
         meta = load_bundle(result.path).meta
         rows.append({
             "backbone": args.backbone, "head": kind, "accuracy": report["accuracy"],

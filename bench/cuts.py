@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{default / within[1]:.2f}x the first, {at_cuts / default:.2f}x under the last\n")
     timing = cost()
     print_table(timing, ["frame", "clip", "ms"])
-    write_results(args.name, {"rows": rows, "within_max": {str(g): v for g, v in within.items()}, "cut_min": at_cuts, "threshold": default,
-                              "cost": timing, "load": load_average()})
+    write_results(args.name, {"rows": rows, "within_max": {str(g): v for g, v in within.items()}, "cut_min": at_cuts,
+                              "threshold": default, "cost": timing, "load": load_average()})
 
 
 if __name__ == "__main__":

@@ -120,8 +120,9 @@ def _shares(count: dict, n_naive: int) -> dict:
 def pooled(rows: list[dict], details: dict) -> dict:
     """All clips together: faces counted over every clip; ``cheaper``: the median clip's."""
     total = {k: sum(d["counts"][k] for d in details.values()) for k in details[rows[0]["clip"]]["counts"]}
-    return {"clip": "all clips", "frames": sum(r["frames"] for r in rows), "cheaper": median([r["cheaper"] for r in rows]),
-            "facecam_faces": sum(r["facecam_faces"] for r in rows), "runs": rows[0]["runs"],
+    return {"clip": "all clips", "frames": sum(r["frames"] for r in rows),
+            "cheaper": median([r["cheaper"] for r in rows]), "facecam_faces": sum(r["facecam_faces"] for r in rows),
+            "runs": rows[0]["runs"],
             **_shares(total, sum(r["naive_faces"] for r in rows))}
 
 
@@ -170,7 +171,8 @@ def retrace(config, frame: np.ndarray, steady_calls: int = 3) -> list[dict]:
             "variant": name, "sizes": len(images), "first_call_ms": 1000 * median(first),
             "steady_ms": 1000 * median(steady), "extra_first_s": sum(f - s for f, s in zip(first, steady)),
             "traces": "-" if count is None else "/".join(map(str, count)),
-            "per_size_first_ms": [round(1000 * f, 1) for f in first], "per_size_steady_ms": [round(1000 * s, 1) for s in steady],
+            "per_size_first_ms": [round(1000 * f, 1) for f in first],
+            "per_size_steady_ms": [round(1000 * s, 1) for s in steady],
         })
     return rows
 

@@ -233,7 +233,8 @@ def summarize(clip: str, results: dict) -> list[dict]:
 
 def summarize_paced(clip: str, runs: list[dict]) -> dict:
     return {"clip": clip, "source_fps": runs[0]["source_fps"], "display_fps": median([r["display_fps"] for r in runs]),
-            "recognition_fps": median([r["recognition_fps"] for r in runs]), "frames": median([r["frames"] for r in runs]),
+            "recognition_fps": median([r["recognition_fps"] for r in runs]),
+            "frames": median([r["frames"] for r in runs]),
             "steps": median([r["steps"] for r in runs]), "first_name_s": _first(runs, "first_name_s"),
             "names": ",".join(runs[0]["names"]) or "-", "correct": all(r["correct"] for r in runs), "runs": len(runs)}
 

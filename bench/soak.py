@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table([figures], list(figures))
     report = result["report"]
     print(f"{report['frames']} frames in {report['seconds']:.0f} s ({report['fps']:.1f} fps), "
-          f"{report['model_calls']} model calls, {result['csv_rows']} CSV rows, clip played {result['loops'] + 1} times")
+          f"{report['model_calls']} model calls, {result['csv_rows']} CSV rows, "
+          f"clip played {result['loops'] + 1} times")
     write_results("soak", {"frames": args.frames, "every": args.every, "clip": str(args.clip),
                            "enrolled": not args.nobody, "overrides": args.overrides, **figures, **result}, args.out)
     return 0

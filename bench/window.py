@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="bench-window-") as tmp:
             runs.append(one_run(command, Path(tmp)))
-        print(f"run {i + 1}: window after {_s(runs[-1]['window_s'])}, models ready after {_s(runs[-1]['models_ready_s'])}")
+        last = runs[-1]
+        print(f"run {i + 1}: window after {_s(last['window_s'])}, models ready after {_s(last['models_ready_s'])}")
     windows = [r["window_s"] for r in runs if r["window_s"] is not None]
     readies = [r["models_ready_s"] for r in runs if r["models_ready_s"] is not None]
     print(f"median: window {_s(median(windows) if windows else None)}, "

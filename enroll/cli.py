@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config, print_table, quiet_tensorflow,
-                          run_guarded, setup_logging, sigterm_interrupts)
+from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config, print_table,
+                          quiet_tensorflow, run_guarded, setup_logging, sigterm_interrupts)
 from facecore.config import Config
 from facecore.errors import UsageError
 from facecore.files import check_output, check_output_folder, write_private
@@ -33,7 +33,10 @@ def cmd_train(args) -> int:
     result = train_reporting(sys.stderr, config, unknown=args.unknown, progress=not args.quiet, force=args.force)
     m = result.metrics
     print_table(list(result.counts.items()), ("person", "images"), sys.stdout)
-    val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.3f} (closed set {m['val_closed_set_accuracy']:.3f}, {counted(m['n_val'], 'photo')})"
+    val = "n/a"
+    if m["val_accuracy"] is not None:
+        val = (f"{m['val_accuracy']:.3f} (closed set {m['val_closed_set_accuracy']:.3f}, "
+               f"{counted(m['n_val'], 'photo')})")
     print(f"people {m['n_people']}, images {m['n_images']}, skipped {len(result.skipped)}")
     print(f"validation accuracy {val}")
     print(f"threshold {result.threshold:.4f} from {m['n_impostor']} impostor and {m['n_strangers']} stranger scores")

@@ -39,7 +39,8 @@ def register(sub) -> None:
     who.add_argument("--name", metavar="NAME", help="only this person")
     who.add_argument("--unknown", action="store_true", help="only strangers")
     p.add_argument("--source", metavar="S", help="only this source (as the CSV log names it)")
-    p.add_argument("--since", metavar="WHEN", help="from this time: ISO (2026-12-07T09:00) or back from now (30m, 2h, 7d)")
+    p.add_argument("--since", metavar="WHEN",
+                   help="from this time: ISO (2026-12-07T09:00) or back from now (30m, 2h, 7d)")
     p.add_argument("--until", metavar="WHEN", help="up to this time, the same way")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="events listed at most (default: 50)")
     what = p.add_mutually_exclusive_group()
@@ -100,7 +101,8 @@ def cmd_events(args) -> int:
     elif args.summary:
         _summary(day_summary(path, filters), args)
     else:
-        _show(events(path, filters), "events", ("id", "source", "name", "start", "end", "confidence", "face"), args.json)
+        columns = ("id", "source", "name", "start", "end", "confidence", "face")
+        _show(events(path, filters), "events", columns, args.json)
     return 0
 
 

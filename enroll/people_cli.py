@@ -26,7 +26,8 @@ def register(sub) -> None:
     """Add the four commands to the ``face-enroll`` sub-parsers ``sub``."""
     p = sub.add_parser("capture", help="capture good, varied face images of a person from a camera or video")
     p.add_argument("name", metavar="NAME", help="the person's display name (also the folder name)")
-    p.add_argument("--source", help="camera index, video file, rtsp/http URL or image folder (default: camera.source, 0)")
+    p.add_argument("--source",
+                   help="camera index, video file, rtsp/http URL or image folder (default: camera.source, 0)")
     p.add_argument("--count", type=int, help="images to capture (default: capture.count, 10)")
     p.add_argument("--headless", action="store_true", help="no window: log progress instead")
     p.add_argument("--keep-frames", action="store_true", help="also save the full frames, in NAME/frames/")
@@ -37,8 +38,8 @@ def register(sub) -> None:
     p.add_argument("name", metavar="NAME", help="the person's display name (also the folder name)")
     p.add_argument("photos", metavar="FILES_OR_DIRS", nargs="+", help="photos, or folders of photos (any depth)")
     p.add_argument("--relax", action="store_true",
-                   help="accept any head pose (the pose-variety rule is for live sessions; photos have no capture time); "
-                        "the size, sharpness, brightness and other rules still apply")
+                   help="accept any head pose (the pose-variety rule is for live sessions; photos have no "
+                        "capture time); the size, sharpness, brightness and other rules still apply")
     _data_model_train(p)
     p.set_defaults(func=cmd_import)
 
@@ -134,7 +135,7 @@ def cmd_capture(args) -> int:
     from .capture import capture_person, check_display
 
     config, data, model = _setup(args)
-    name = person_folder(data, args.name).name  # a bad name (or --count, in _setup) fails here: nothing built or written
+    name = person_folder(data, args.name).name  # a bad name (or --count, in _setup) fails here: nothing written
     if not args.headless:
         check_display()  # before building the detector: say so at once
     if not args.no_train:
@@ -197,9 +198,11 @@ def _size_hint(result, config: Config) -> list[str]:
         return []
     sizes, side = result.small, INPUT_SIZES.get(config.backbone.name, 224)
     return [f"{counted(len(sizes), 'photo')} refused only for size (faces of {min(sizes):.0f} to {max(sizes):.0f} px): "
-            f"import again with --set capture.min_face_px={setting} to take {'it' if taken == 1 else f'{taken} of them'} "
+            f"import again with --set capture.min_face_px={setting} to take "
+            f"{'it' if taken == 1 else f'{taken} of them'} "
             f"(the other rules still apply).",
-            f"  The cost: the {config.backbone.name} backbone looks at faces scaled to {side} px, so a {min(sizes):.0f}-px "
+            f"  The cost: the {config.backbone.name} backbone looks at faces scaled to {side} px, "
+            f"so a {min(sizes):.0f}-px "
             f"face gives it less detail than the {config.capture.min_face_px} px asked for: recognition learnt from "
             f"such photos is less sure (lower scores, more faces left unknown or taken for someone alike). "
             f"Photos with larger faces are better."]
@@ -290,7 +293,8 @@ def cmd_remove(args) -> int:
     if result.bundle == "deleted":
         print(f"deleted the model bundle {model}: nobody is left to recognise")
     if args.everywhere:
-        report_everywhere(config, result.name, forget_everywhere(config, result.name, args.logs, root=args.workspace_root), enrolled=True)
+        found = forget_everywhere(config, result.name, args.logs, root=args.workspace_root)
+        report_everywhere(config, result.name, found, enrolled=True)
     if result.error:
         raise DataError(f"retraining without {result.name} failed ({result.error}); "
                         f"{model_state(result.bundle, result.name)}; train again when fixed")

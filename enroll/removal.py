@@ -85,7 +85,8 @@ def forget_in_bundle(model: str | os.PathLike, name: str) -> str:
         return "withdrawn"
     meta = _meta_without(bundle.meta, theirs)
     try:
-        save_bundle(model, Bundle({"centroids": bundle.arrays["centroids"][keep]}, [bundle.labels[i] for i in keep], meta))
+        kept = Bundle({"centroids": bundle.arrays["centroids"][keep]}, [bundle.labels[i] for i in keep], meta)
+        save_bundle(model, kept)
     except OSError as exc:  # a full disk: deleting is what is left
         log.warning("cannot rewrite the model bundle without %s (%s): deleting it", name, exc.strerror or exc)
         delete_bundle(model)

@@ -47,7 +47,8 @@ def contact_sheet(store: FaceStore, cluster: "Cluster") -> bytes:
     for i, tile in enumerate(tiles):
         y, x = _TITLE + (i // columns) * _TILE, (i % columns) * _TILE
         sheet[y:y + _TILE, x:x + _TILE] = tile
-    title = f"cluster {cluster.id}: {counted(len(cluster.faces), 'face')}, {cluster.first_seen[:16]} .. {cluster.last_seen[:16]}"
+    title = (f"cluster {cluster.id}: {counted(len(cluster.faces), 'face')}, "
+             f"{cluster.first_seen[:16]} .. {cluster.last_seen[:16]}")
     cv2.putText(sheet, title, (6, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     ok, png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     if not ok:

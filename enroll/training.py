@@ -254,7 +254,8 @@ def train(
     with writing(model):  # a full disk: one line naming the bundle (its temporary folder is removed)
         save_bundle(model, Bundle(fitted.final.arrays(), labels, meta), extra_files=extra)
     clock["end"] = time.monotonic()
-    seconds = {k: round(clock[k] - clock[p], 3) for p, k in zip(["start", "models", "features", "head"], ["models", "features", "head", "end"])}
+    steps = ["start", "models", "features", "head", "end"]
+    seconds = {k: round(clock[k] - clock[p], 3) for p, k in zip(steps, steps[1:])}
     seconds["total"] = round(clock["end"] - clock["start"], 3)
     return TrainResult(model, labels, counts, skipped + counter_skipped, threshold, meta["metrics"], seconds)
 

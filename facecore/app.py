@@ -18,7 +18,8 @@ from .errors import FacecamError, NothingKept
 from .workspace import check_workspace, in_workspace, workspace_dir
 
 __all__ = [
-    "quiet_tensorflow", "load_tensorflow", "detach_python_stderr", "native_stderr_silenced", "setup_logging", "run_guarded", "exit_fast", "print_table",
+    "quiet_tensorflow", "load_tensorflow", "detach_python_stderr", "native_stderr_silenced", "setup_logging",
+    "run_guarded", "exit_fast", "print_table",
     "Terminated", "sigterm_interrupts", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "load_command_config", "FLAG_KEYS",
     "add_common_options", "is_terminal",
 ]

@@ -68,7 +68,8 @@ _OPTIONAL: dict[str, Callable[[Any], str]] = {
         f"must map names to image counts, got {v!r}",
     "metrics": _kind(dict, "a table"),
     "person_thresholds": lambda v: "" if isinstance(v, dict) and all(
-        isinstance(n, str) and not _SCORE(p) for n, p in v.items()) else f"must map names to scores in [0, 1], got {v!r}",
+        isinstance(n, str) and not _SCORE(p) for n, p in v.items())
+    else f"must map names to scores in [0, 1], got {v!r}",
     "cluster_distance": _kind(dict, "a table"),
     "cluster_distance.distance": _number(0.0, 2.0),
     "cluster_distance.genuine_pairs": _count,

@@ -46,14 +46,16 @@ class Faces:
     data: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4) if np.size(self.boxes) else np.zeros((0, 4), np.float32)
+        boxes = (np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4) if np.size(self.boxes)
+                 else np.zeros((0, 4), np.float32))
         n = len(boxes)
         if n and not (np.all(boxes[:, 2] > boxes[:, 0]) and np.all(boxes[:, 3] > boxes[:, 1])):
             raise ValueError("Faces.boxes: every box needs x2 > x1 and y2 > y1")
         if not np.all(np.isfinite(boxes)):
             raise ValueError("Faces.boxes: values must be finite")
         object.__setattr__(self, "boxes", boxes)
-        object.__setattr__(self, "scores", _col(self.scores if self.scores is not None else np.ones(n), np.float32, n, (), "scores"))
+        scores = self.scores if self.scores is not None else np.ones(n)
+        object.__setattr__(self, "scores", _col(scores, np.float32, n, (), "scores"))
         object.__setattr__(self, "landmarks", _col(self.landmarks, np.float32, n, (5, 2), "landmarks"))
         names = np.array([""] * n if self.names is None else list(self.names), dtype=object).reshape(n)
         object.__setattr__(self, "names", names)

@@ -19,7 +19,8 @@ import numpy as np
 from .config import HeadConfig
 from .progress import Progress
 
-__all__ = ["Head", "CentroidHead", "SoftmaxHead", "make_head", "load_head", "unit_features", "calibrate_threshold", "tail_threshold", "HEAD_KINDS"]
+__all__ = ["Head", "CentroidHead", "SoftmaxHead", "make_head", "load_head", "unit_features", "calibrate_threshold",
+           "tail_threshold", "HEAD_KINDS"]
 
 HEAD_KINDS = ("centroid", "linear", "mlp")
 _LINEAR_SCALE = 16.0  # unit features times this: lets a softmax on cosines become confident

@@ -123,10 +123,10 @@ def trace_counts(mtcnn) -> list[int] | None:
 
 def run_stages(mtcnn, small: np.ndarray, fine: np.ndarray, factor: float, *, search_px: int,
                thresholds: tuple[float, float, float]) -> np.ndarray:
-    """The three stages of ``mtcnn`` (from :func:`build_stages` with ``pixels``) on one image: PNet proposes boxes on RGB uint8 ``small`` (faces of
-    ``search_px`` and up); RNet and ONet check them on patches of ``fine``, ``factor`` times
-    larger (it may be ``small`` itself). Returns ``(n, 16)`` float32 rows (:data:`ROW`) in
-    ``fine``'s pixels; none when no candidate is left."""
+    """The three stages of ``mtcnn`` (from :func:`build_stages` with ``pixels``) on one image: PNet
+    proposes boxes on RGB uint8 ``small`` (faces of ``search_px`` and up); RNet and ONet check them
+    on patches of ``fine``, ``factor`` times larger (it may be ``small`` itself). Returns ``(n, 16)``
+    float32 rows (:data:`ROW`) in ``fine``'s pixels; none when no candidate is left."""
     import tensorflow as tf
 
     pnet, rnet, onet = mtcnn.stages

@@ -20,5 +20,6 @@ from .tracker import Tracker, vote
 
 __all__ = [
     "Device", "select_device", "EventLog", "LogPolicy",
-    "LiveLoop", "LoopOptions", "Overlay", "Engine", "SourceStage", "Snapshot", "StageTimes", "RunReport", "Tracker", "vote",
+    "LiveLoop", "LoopOptions", "Overlay", "Engine", "SourceStage", "Snapshot", "StageTimes", "RunReport", "Tracker",
+    "vote",
 ]

@@ -20,7 +20,7 @@ def test_default_toml_documents_every_key():
     for section in dataclasses.fields(Config):
         assert f"[{section.name}]" in text
         for key in dataclasses.fields(getattr(Config(), section.name)):
-            line = next(l for l in text.splitlines() if l.startswith(f"{key.name} ") or l.startswith(f"{key.name}="))
+            line = next(t for t in text.splitlines() if t.startswith(f"{key.name} ") or t.startswith(f"{key.name}="))
             assert "#" in line, f"{section.name}.{key.name} has no comment"
 
 

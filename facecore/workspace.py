@@ -85,11 +85,11 @@ def check_workspace(args: Any, config: Config, root: Path) -> None:
     raise NothingKept(nothing_kept_message(root, typed), when_empty(args) if callable(when_empty) else when_empty)
 
 
-def announce_workspace(args: Any, *writes: str | os.PathLike) -> None:
+def announce_workspace(args: Any, *writes: str | os.PathLike, prog: str = "face-enroll") -> None:
     """Once its arguments are checked and its work starts, a command about to write ``writes`` says
     first which workspace it creates, when one of them lies in a workspace that holds nothing yet:
-    ``workspace: /abs/path (new)`` (stderr)."""
+    ``face-enroll: workspace: /abs/path (new)`` (stderr, as the command's other status lines)."""
     root = getattr(args, "new_workspace", None)
     if root is not None and any(p and Path(os.path.abspath(p)).is_relative_to(root) for p in writes):
-        print(f"workspace: {root} (new)", file=sys.stderr, flush=True)
+        print(f"{prog}: workspace: {root} (new)", file=sys.stderr, flush=True)
         args.new_workspace = None

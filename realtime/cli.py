@@ -153,7 +153,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config)
-    announce_workspace(args, config.log.path, config.faces.folder)
+    announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
     from .ray_engine import run_ray
 
     keep = _keep_rules(config, bundle, args.workspace_root)
@@ -199,19 +199,19 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     _check_report_and_faces(args, config)
     if config.log.path:
         CsvLog(config.log.path).check_path()
-    _record_outputs(config, videos)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)
-    announce_workspace(args, config.log.path, config.faces.folder)
     with ExitStack() as stack:
+        sources = SourceOpener(specs, config.camera, stack, opener)
+        sources.open_live()  # a camera that cannot be opened, or a file without frames, fails here
+        _record_outputs(config, videos)  # the run starts: what it writes is recorded, the workspace named
+        announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         keep = _keep_rules(config, bundle, args.workspace_root)
         events = EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
                           database=config.events.database)
         stack.callback(events.close)
-        sources = SourceOpener(specs, config.camera, stack, opener)
-        sources.open_live()  # a camera that cannot be opened, or a file without frames, fails here
         if bundle is None:
             _say(f"no model bundle at {config.train.model}: every face is shown as unknown. {ENROLL_HINT}")
         window = stack.enter_context(_window(config, args.headless))

@@ -59,10 +59,10 @@ def test_import_keeps_photos_in_the_workspace_named_by_flag_or_facecam_home(tmp_
     shutil.copy(need(STILL), tmp_path / "photos" / "obama.jpg")  # a photo argument: relative to the current folder
     monkeypatch.setenv("FACECAM_HOME", str(tmp_path / "home"))
     assert main(["import", "obama", "photos/obama.jpg", "--relax", "--no-train", "--workspace", "ws"]) == 0
-    assert capsys.readouterr().err.splitlines()[0] == f"workspace: {tmp_path / 'ws'} (new)"
+    assert capsys.readouterr().err.splitlines()[0] == f"face-enroll: workspace: {tmp_path / 'ws'} (new)"
     assert len(list_images(tmp_path / "ws" / "data" / "people" / "obama")) == 1
     assert main(["import", "obama", "photos/obama.jpg", "--relax", "--no-train"]) == 0  # FACECAM_HOME
-    assert capsys.readouterr().err.splitlines()[0] == f"workspace: {tmp_path / 'home'} (new)"
+    assert capsys.readouterr().err.splitlines()[0] == f"face-enroll: workspace: {tmp_path / 'home'} (new)"
     assert len(list_images(tmp_path / "home" / "data" / "people" / "obama")) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "photos", "ws"]  # nothing in the current folder
     assert main(["list", "--workspace", "ws"]) == 0
@@ -93,7 +93,7 @@ def test_face_live_logs_into_the_workspace_it_names(tmp_path):
     done = run_command("realtime.cli", "--source", str(clip), "--headless", "--max-frames", "2",
                        "--workspace", "ws", env={"FACECAM_HOME": ""}, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines()[0] == f"workspace: {tmp_path / 'ws'} (new)"
+    assert done.stderr.splitlines()[0] == f"face-live: workspace: {tmp_path / 'ws'} (new)"
     assert (tmp_path / "ws" / "logs" / "recognitions.csv").is_file()
     assert (tmp_path / "ws" / "data" / "outputs.json").is_file()  # the registry of what it wrote, for remove
     assert [p.name for p in tmp_path.iterdir()] == ["ws"]

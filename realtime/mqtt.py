@@ -75,8 +75,8 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def discovery(kind: str, name: str) -> tuple[str, dict]:
-    """The discovery topic and config of the sensor of a ``person`` or a ``source`` called ``name``."""
+def discovery(kind: str, name: str) -> tuple[str, str]:
+    """The discovery topic and config (JSON) of the sensor of a ``person`` or a ``source`` called ``name``."""
     key = slug(name)
     if kind == "person":
         state, config = f"{PREFIX}/{key}/last_seen", {"name": f"{name} last seen", "icon": "mdi:account-eye",
@@ -87,7 +87,7 @@ def discovery(kind: str, name: str) -> tuple[str, dict]:
                                                      "value_template": "{{ value_json.count }}"}
     config.update(unique_id=f"facecam_{kind}_{key}", object_id=f"facecam_{kind}_{key}", state_topic=state,
                   json_attributes_topic=state, availability_topic=STATUS, device=DEVICE)
-    return f"{DISCOVERY}/sensor/{PREFIX}/{kind}_{key}/config", config
+    return f"{DISCOVERY}/sensor/{PREFIX}/{kind}_{key}/config", json.dumps(config)
 
 
 class _Broker:
@@ -120,6 +120,7 @@ class MqttTarget:
         self._dirty: set[str] = set()
         self._sensors = {("person", p) for p in people if p and p != UNKNOWN} | {("source", s) for s in sources}
         self._seen: dict[str, dict[str, float]] = {}  # source -> {name or stranger key: monotonic time}
+        self._new_sensors: set[tuple[str, str]] = set()
         self._connected, self._generation, self._published_generation = threading.Event(), 0, -1
         self._lost = False
         self._stop = threading.Event()
@@ -219,7 +220,7 @@ class MqttTarget:
     def _sense(self, kind: str, name: str) -> None:
         if (kind, name) not in self._sensors:
             self._sensors.add((kind, name))
-            self._published_generation = -1  # publish the discovery configs again, with the new one
+            self._new_sensors.add((kind, name))  # its discovery config goes out with the next flush
 
     def _state(self, topic: str, payload: dict) -> None:
         self._states[topic] = json.dumps(payload)
@@ -245,13 +246,14 @@ class MqttTarget:
     def _flush(self) -> None:
         """While connected: discovery after each (re)connection, then the changed states, then
         the waiting notifications, oldest first."""
-        if self._published_generation != self._generation:
+        if self._published_generation != self._generation:  # a new connection: everything again
             self._published_generation = self._generation
             self._send(STATUS, "online", retain=True)
-            for kind, name in sorted(self._sensors):
-                topic, config = discovery(kind, name)
-                self._send(topic, json.dumps(config), retain=True)
-            self._dirty |= set(self._states)
+            self._new_sensors, self._dirty = set(self._sensors), set(self._states)
+        for kind, name in sorted(self._new_sensors):
+            if not self._send(*discovery(kind, name), retain=True):
+                return
+            self._new_sensors.discard((kind, name))
         for topic in sorted(self._dirty):
             if not self._send(topic, self._states[topic], retain=True):
                 return

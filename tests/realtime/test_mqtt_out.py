@@ -52,6 +52,9 @@ def test_events_last_seen_in_view_and_discovery_are_published(broker):
     source = json.loads(listener.on("homeassistant/sensor/facecam/source_front_door/config")[-1][0])
     assert source["state_topic"] == "facecam/front_door/in_view" and source["unique_id"] == "facecam_source_front_door"
     assert listener.on("homeassistant/sensor/facecam/person_bob/config")  # enrolled, not seen yet
+    hub.publish(SIGHTING, sighting("Cy", "hall"))  # enrolled after the start, and a source not configured
+    assert wait_for(lambda: listener.on("homeassistant/sensor/facecam/person_cy/config"))
+    assert wait_for(lambda: listener.on("homeassistant/sensor/facecam/source_hall/config"))
     target.close()
     listener.close()
     late = Listener(broker.port)  # a subscriber that comes later gets the retained topics, flagged so

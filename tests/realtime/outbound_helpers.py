@@ -121,9 +121,9 @@ class Listener:
 
 class Receiver:
     """An HTTP server in a thread recording each POST (path, headers, JSON body); ``answers``:
-    the status codes to answer in turn (then 200)."""
+    the status codes to answer in turn (then 200); ``port``: 0 for a free one."""
 
-    def __init__(self, answers=()) -> None:
+    def __init__(self, answers=(), port: int = 0) -> None:
         self.posts: list[tuple[str, dict, dict]] = []
         self.answers = list(answers)
         receiver = self
@@ -141,7 +141,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -76,6 +76,16 @@ def summarize(engine: str, reports: list[dict], wall: float) -> dict:
     }
 
 
+def prepare(overrides: list[str], tmp: Path, seconds: float) -> tuple[Path, list[Path]]:
+    """A bundle enrolled from the clips' stills, and the clips looped to ``seconds``, in ``tmp``."""
+    from facecore.config import load_config
+    from facecore.models import Models
+
+    config = load_config(None, overrides)
+    bundle = enroll_stills(config, Models.build(config), tmp, None)
+    return bundle, [looped(VIDEOS / c, tmp / f"{Path(c).stem}-looped.mp4", seconds=seconds) for c in CLIPS]
+
+
 def run(engine: str, n: int, clips: list[Path], bundle: Path, overrides: list[str], tmp: Path) -> dict:
     sources = [f"s{i + 1}={clips[i % len(clips)]}" for i in range(n)]
     outs = [tmp / f"{engine.replace(' ', '-')}-{n}-{i}.json" for i in range(n)]
@@ -98,15 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-source", action="store_true", help="also run one face-live process per source")
     p.add_argument("--ray", action="store_true", help="also run --engine ray (needs: pip install -e '.[ray]')")
     args = parse_args(p, argv, "multicam")
-    from facecore.config import load_config
-    from facecore.models import Models
-
     load_before, rows = load_average(), []
     with tempfile.TemporaryDirectory(prefix="bench-multicam-") as tmp:
         tmp = Path(tmp)
-        config = load_config(None, args.overrides)
-        bundle = enroll_stills(config, Models.build(config), tmp, None)
-        clips = [looped(VIDEOS / c, tmp / f"{Path(c).stem}-looped.mp4", seconds=args.seconds) for c in CLIPS]
+        bundle, clips = prepare(args.overrides, tmp, args.seconds)
         engines = ["one process"] + (["per source"] if args.per_source else []) + (["ray"] if args.ray else [])
         for n in args.counts:
             for engine in engines:

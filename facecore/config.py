@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ConfigError
-from .urls import mask_url
+from .urls import mask_url, url_problem
 
-__all__ = ["Config", "load_config", "parse_override", "apply_values", "given_keys", "MAX_FILE_BYTES"]
+__all__ = ["Config", "load_config", "parse_override", "apply_values", "given_keys", "MAX_FILE_BYTES",
+           "WEBHOOK_SCHEMES", "MQTT_SCHEMES"]
 
 MAX_FILE_BYTES = 1 << 20  # a config file is a page of text: 1 MiB is far more than enough
 
@@ -151,6 +152,10 @@ class FacesConfig:
 @dataclass(frozen=True)
 class EventsConfig:
     database: str = "data/events.db"
+    webhooks: list = _f([], length=(0, 16))
+    mqtt: str = ""
+    notify: str = _f("all", choices=("all", "named", "unknown"))
+    cooldown_s: float = _f(60.0, lo=0.0, hi=_DAY)
 
 
 @dataclass(frozen=True)
@@ -305,6 +310,22 @@ def _check_cross(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: capture.min_brightness must be below capture.max_brightness")
     if config.tracker.vote_min > config.tracker.vote_window:
         raise ConfigError(f"{where}: tracker.vote_min must be <= tracker.vote_window")
+    _check_urls(config, where)
+
+
+WEBHOOK_SCHEMES, MQTT_SCHEMES = ("http", "https"), ("mqtt", "mqtts")
+
+
+def _check_urls(config: Config, where: str) -> None:
+    """Each webhook an http(s) URL, the broker an mqtt(s) URL, each with a host and a valid port
+    (the error names the key and shows the URL with its credentials masked)."""
+    checks = [("events.webhooks", url, WEBHOOK_SCHEMES) for url in config.events.webhooks]
+    if config.events.mqtt:
+        checks.append(("events.mqtt", config.events.mqtt, MQTT_SCHEMES))
+    for key, url, schemes in checks:
+        problem = url_problem(url, schemes)
+        if problem:
+            raise ConfigError(f"{where}: {key}: {problem}")
 
 
 def parse_override(text: str) -> tuple[str, str, Any]:

@@ -12,13 +12,17 @@ URL stays in memory only, to open the connection:
   ``key``, ``apikey`` (and the like, any case) keeps its name, its value becomes ``***``.
 
 Text that is not a URL (a file path, a camera index) is returned as it is.
+
+:func:`url_problem` checks a service address from the settings (scheme, host, port) and says
+what is wrong with it, never quoting its secret.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
-__all__ = ["mask_url", "has_credentials", "MASK", "SECRET_PARAMS"]
+__all__ = ["mask_url", "has_credentials", "url_problem", "MASK", "SECRET_PARAMS"]
 
 MASK = "***"
 SECRET_PARAMS = frozenset({
@@ -62,3 +66,22 @@ def mask_url(text: str | int) -> str:
 def has_credentials(text: str | int) -> bool:
     """Whether ``text`` is a URL that :func:`mask_url` changes (it carries a secret)."""
     return mask_url(text) != str(text)
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str:
+    """What is wrong with the service address ``url`` (``""``: nothing): its scheme is not one
+    of ``schemes``, it has no host, or its port is not a number 1..65535. The text quotes the
+    URL masked (:func:`mask_url`)."""
+    shown = mask_url(url)
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return f"{shown!r} has a bad port (expected a number 1..65535)"
+    if parts.scheme.lower() not in schemes:
+        return f"{shown!r} must start with {' or '.join(s + '://' for s in schemes)}"
+    if not parts.hostname:
+        return f"{shown!r} has no host"
+    if port == 0:
+        return f"{shown!r} has a bad port (expected a number 1..65535)"
+    return ""

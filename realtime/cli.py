@@ -37,8 +37,10 @@ from facecore.csvlog import CsvLog
 from .device import DEVICE_CHOICES, select_device
 from .engine import Engine
 from .events import EventLog
+from .hub import Hub
 from .keeper import KeepRules
 from .loop import LiveLoop, LoopOptions, View
+from .outbound import start_outputs
 from .overlay import Overlay
 from .pipeline import SourceStage
 from .reload import ModelReloader
@@ -209,6 +211,8 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         keep = _keep_rules(config, bundle, args.workspace_root)
+        hub = Hub()
+        stack.callback(start_outputs(config, hub, bundle.labels if bundle is not None else ()))
         events = EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
                           database=config.events.database)
         stack.callback(events.close)

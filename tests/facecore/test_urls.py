@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from facecore.urls import has_credentials, mask_url
+from facecore.urls import has_credentials, mask_url, url_problem
 
 
 @pytest.mark.parametrize("url, shown", [
@@ -32,3 +32,25 @@ def test_text_without_credentials_is_unchanged(text):
 
 def test_a_camera_index_is_shown_as_text():
     assert mask_url(0) == "0"
+
+
+HTTP, MQTT = ("http", "https"), ("mqtt", "mqtts")
+
+
+@pytest.mark.parametrize("url, schemes", [("https://hooks:s3cret@example.org:8443/a?token=x", HTTP),
+                                          ("http://[::1]/hook", HTTP), ("mqtt://ha:s3cret@broker", MQTT),
+                                          ("MQTTS://broker.local:8883", MQTT)])
+def test_a_good_service_url_has_no_problem(url, schemes):
+    assert url_problem(url, schemes) == ""
+
+
+@pytest.mark.parametrize("url, schemes, problem", [
+    ("ftp://u:s3cret@example.org/x", HTTP, "'ftp://u:***@example.org/x' must start with http:// or https://"),
+    ("https://u:s3cret@/x", HTTP, "'https://u:***@/x' has no host"),
+    ("mqtt://u:s3cret@broker:99999", MQTT, "'mqtt://u:***@broker:99999' has a bad port (expected a number 1..65535)"),
+    ("mqtt://broker:0", MQTT, "'mqtt://broker:0' has a bad port (expected a number 1..65535)"),
+    ("mqtt://broker:abc", MQTT, "'mqtt://broker:abc' has a bad port (expected a number 1..65535)"),
+    ("broker:1883", MQTT, "'broker:1883' must start with mqtt:// or mqtts://"),
+])
+def test_a_bad_service_url_is_named_masked_with_what_is_wrong(url, schemes, problem):
+    assert url_problem(url, schemes) == problem and "s3cret" not in problem

@@ -40,7 +40,7 @@ from .events import EventLog
 from .hub import Hub
 from .keeper import KeepRules
 from .loop import LiveLoop, LoopOptions, View
-from .outbound import start_outputs
+from .outbound import check_outputs, start_outputs
 from .overlay import Overlay
 from .pipeline import SourceStage
 from .reload import ModelReloader
@@ -201,6 +201,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     _check_report_and_faces(args, config)
     if config.log.path:
         CsvLog(config.log.path).check_path()
+    check_outputs(config)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)

@@ -20,9 +20,18 @@ from .hub import SIGHTING, Hub
 from .notices import NotifyPolicy
 from .webhooks import WebhookTarget
 
-__all__ = ["start_outputs", "QUEUE_SIZE"]
+__all__ = ["start_outputs", "check_outputs", "QUEUE_SIZE"]
 
 QUEUE_SIZE = 1000  # sightings waiting for one target before its oldest are dropped
+
+
+def check_outputs(config: Config) -> None:
+    """``UsageError`` now, before any source is opened, for what :func:`start_outputs` would
+    refuse: an ``mqtt`` setting without paho-mqtt installed."""
+    if config.events.mqtt:
+        from .mqtt import require_paho
+
+        require_paho()
 
 
 def start_outputs(config: Config, hub: Hub, people: Iterable[str] = ()) -> Callable[[], None]:

@@ -13,7 +13,8 @@
    people of both sets whose photos the backbone finds most alike.
 3. ``clips``: face-live over ``biden.mp4`` and the Hamilton clip with only Obama enrolled, then
    ``review``: clusters against the people of the hand labels (``tests/realtime/clip_labels.py``);
-   and nobody enrolled, over one clip made by joining ``obama.mp4`` and ``biden.mp4``.
+   and, with only the two Hamilton performers enrolled (so that the model runs and strangers'
+   faces are kept), over one clip made by joining ``obama.mp4`` and ``biden.mp4``.
 4. ``timing``: the ``face-enroll review`` command (a fresh process, as a user runs it) on a store of
    10,000 faces: LFW photos with their facenet features, as face-live keeps them.
 """
@@ -138,7 +139,7 @@ def joined_clip(path: Path) -> int:
 
 def clips_run(config, models: Models, overrides: list[str]) -> dict:
     """Only Obama enrolled, face-live over biden.mp4 and the Hamilton clip, judged by the hand labels;
-    nobody enrolled, over obama.mp4 and biden.mp4 joined."""
+    only the Hamilton performers enrolled, over obama.mp4 and biden.mp4 joined."""
     from enroll.training import train
 
     sys.path.insert(0, str(REPO / "tests" / "realtime"))
@@ -147,17 +148,21 @@ def clips_run(config, models: Models, overrides: list[str]) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        obama = VIDEOS / "obama-biden" / "enroll" / "obama"
-        (root / "people" / "obama").mkdir(parents=True)
-        for photo in obama.iterdir():
-            (root / "people" / "obama" / photo.name).write_bytes(photo.read_bytes())
         cfg = config.replace(train={"min_images": 1, "cache_dir": str(root / "cache")})
-        train(cfg, root / "people", root / "model", models=models, progress=False)
+        for people, folders in (("obama", ["obama-biden/enroll/obama"]),
+                                ("hamilton", ["hamilton-whitehouse/enroll/alex_lacamoire",
+                                              "hamilton-whitehouse/enroll/lin_manuel_miranda"])):
+            for folder in map(Path, folders):
+                (root / people / folder.name).mkdir(parents=True)
+                for photo in (VIDEOS / folder).iterdir():
+                    (root / people / folder.name / photo.name).write_bytes(photo.read_bytes())
+            train(cfg, root / people, root / f"model-{people}", models=models, progress=False)
         sources = {Path(clip).name: VIDEOS / clip for clip in CLIPS}
-        result = _live_review(cfg, models, root / "a", sources, overrides, root / "model")
+        result = _live_review(cfg, models, root / "a", sources, overrides, root / "model-obama")
         out["biden+hamilton"] = _judged(result, lambda f: who(f.source, f.frame, f.box))
-        cut = joined_clip(root / "joined.mp4")
-        result = _live_review(cfg, models, root / "b", {"joined": root / "joined.mp4"}, overrides, None)
+        cut = joined_clip(root / "joined.mp4")  # two strangers: only others enrolled, so faces are kept
+        result = _live_review(cfg, models, root / "b", {"joined": root / "joined.mp4"}, overrides,
+                              root / "model-hamilton")
         out["obama+biden joined"] = _judged(result, lambda f: "obama" if f.frame < cut else "biden")
     return out
 

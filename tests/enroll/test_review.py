@@ -197,3 +197,29 @@ def test_merge_split_and_naming_part_of_a_cluster_refuse_what_would_enroll_two_p
     assert main(["review", "--name", other, "Amelie", *args]) == 1  # not like Amelie's photos
     assert "like Amelie's photos" in capsys.readouterr().err
     assert len(list((tmp_path / "people" / "Amelie").glob("*.jpg"))) == 3
+
+
+def test_a_face_the_live_detector_found_is_not_rejected_as_no_face_found(tmp_path, facenet_config, detector):
+    """Frame 84 of biden.mp4 as face-live keeps it (the square around the live box): MTCNN finds no
+    face in that picture as it is, but the import, told the box, finds it with a border around."""
+    import cv2
+
+    from enroll.people import import_photos
+    from facecore.facestore import box_in_crop, face_crop
+    from facecore.images import encode_jpeg, read_image
+    from helpers import VIDEOS, need
+
+    capture = cv2.VideoCapture(str(need(VIDEOS / "obama-biden" / "biden.mp4")))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 84)
+    frame = cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB)
+    capture.release()
+    box, capture_config = np.array([612.08, 105.85, 745.38, 303.55]), facenet_config.capture
+    picture = face_crop(frame, box, capture_config.image_margin, capture_config.image_px)
+    path = tmp_path / "kept.jpg"
+    path.write_bytes(encode_jpeg(picture))  # as face-live keeps it
+    if len(detector.detect(read_image(path))):
+        pytest.skip("this MTCNN finds the face in the picture as it is: nothing to check")
+    at = box_in_crop(box, picture.shape, capture_config.image_margin, capture_config.image_px)
+    result = import_photos(facenet_config, "biden", [path], tmp_path / "people", detector, relax=True,
+                           boxes={path: at})
+    assert result.saved or "no face found" not in result.rejected[0][1], result.rejected

@@ -6,6 +6,12 @@
    for that someone);
 3. the common threshold from them, and for each person with counter-examples a bound that
    none of them reaches, with its cost in held-out photos of that person.
+
+With few photos, the genuine part (the score that ``target_frr`` of a person's own photos,
+held out, stay under) rests on a handful of scores and over-fits: two photos each gave 0.84,
+while the same man's face in a clip scored 0.80. Until ``FIRM_PHOTOS`` genuine scores are
+there, it is blended with the backbone's prior, the same quantile of LFW genuine pairs
+(:data:`GENUINE_PRIOR`), weighted by how many of those scores are missing.
 """
 
 from __future__ import annotations
@@ -17,7 +23,12 @@ import numpy as np
 from facecore.config import Config
 from facecore.heads import CentroidHead, Head, calibrate_threshold, make_head, tail_threshold
 
-__all__ = ["Fitted", "fit_and_calibrate"]
+__all__ = ["Fitted", "fit_and_calibrate", "genuine_part", "GENUINE_PRIOR", "FIRM_PHOTOS"]
+
+FIRM_PHOTOS = 20  # genuine scores (one per held-out photo) from which the photos alone set the genuine part
+# cosine similarity that a share (the key) of genuine pairs stays under: 3,701 pairs of 156 LFW people
+# (unknown-dev/lfw and lfw-dev), measured with python -m bench.review
+GENUINE_PRIOR = {"facenet": {0.005: 0.386, 0.01: 0.44, 0.02: 0.502, 0.05: 0.563, 0.1: 0.626, 0.2: 0.692}}
 
 
 def _split(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,10 +88,26 @@ def _threshold(final: Head, x, y, n_classes: int, pool: np.ndarray, genuine: np.
     parts = {"impostor": calibrate_threshold(pool, rec.target_far, rec.threshold)}
     if isinstance(final, CentroidHead):
         parts["tail"] = tail_threshold(final.impostor_pairs(x, y), n_classes, rec.target_far)
+    blend = None
     if rec.target_frr > 0 and len(genuine) >= 2:
-        parts["genuine"] = float(np.quantile(genuine, rec.target_frr))
+        blend = genuine_part(genuine, rec.target_frr, config.backbone.name)
+        parts["genuine"] = blend["value"]
     threshold = max(v for v in parts.values() if v is not None)
-    return {"threshold": float(min(1.0, threshold)), "parts": parts}
+    return {"threshold": float(min(1.0, threshold)), "parts": parts, "genuine_blend": blend}
+
+
+def genuine_part(genuine: np.ndarray, frr: float, backbone: str) -> dict:
+    """The genuine part of the threshold from ``genuine`` scores: ``{"value", "own", "prior", "weight",
+    "scores", "firm_at"}``. ``own``: their ``frr`` quantile; ``prior``: the backbone's
+    (:data:`GENUINE_PRIOR`, interpolated; ``None`` when it has none: ``own`` alone); ``weight``: of
+    ``own``, the share of ``FIRM_PHOTOS`` the scores make."""
+    own = float(np.quantile(genuine, frr))
+    table = GENUINE_PRIOR.get(backbone)
+    prior = float(np.interp(frr, list(table), list(table.values()))) if table else None
+    weight = 1.0 if prior is None else min(1.0, len(genuine) / FIRM_PHOTOS)
+    value = own if prior is None else weight * own + (1.0 - weight) * prior
+    return {"value": float(value), "own": own, "prior": prior, "weight": float(weight), "scores": int(len(genuine)),
+            "firm_at": FIRM_PHOTOS}
 
 
 @dataclass

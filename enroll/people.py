@@ -210,9 +210,10 @@ def _judge_photo(gate: Gate, path: Path, config: Config, detector, box=None) -> 
         image = read_image(path, config.train.max_image_side)
     except ImageError as exc:
         return Verdict(False, f"unreadable: {str(exc).removeprefix(f'{path}: ')}", code="unreadable"), b"", False
-    faces = detector.detect(image)
     if box is not None:  # in the picture's pixels (a kept face's picture is smaller than train.max_image_side)
-        faces = face_at(faces, np.asarray(box, np.float64))
+        faces = _found_at(detector, image, np.asarray(box, np.float64))
+    else:
+        faces = detector.detect(image)
     verdict = gate.check(image, faces, None)
     if verdict.code == "small":
         smaller = replace(gate.config, min_face_px=max(_MIN_FACE_PX_FLOOR, int(verdict.faces.sizes[0])))
@@ -230,6 +231,19 @@ def face_at(faces: Faces, box: np.ndarray) -> Faces:
     nearest = int(np.argmin(np.linalg.norm(centres - (box[:2] + box[2:]) / 2.0, axis=1)))
     inside = np.all(centres[nearest] >= box[:2]) and np.all(centres[nearest] <= box[2:])
     return faces[[nearest]] if inside else faces[np.zeros(0, np.int64)]
+
+
+def _found_at(detector, image: np.ndarray, box: np.ndarray) -> Faces:
+    """The face :func:`face_at` ``box`` of RGB ``image``; when none, looked for again with a border of
+    half the picture around it (MTCNN misses some faces that fill a kept face's picture, which
+    the live detector found in the whole frame), in ``image``'s pixels."""
+    faces = face_at(detector.detect(image), box)
+    if len(faces):
+        return faces
+    pad = max(image.shape[:2]) // 2
+    found = detector.detect(cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT))
+    landmarks = None if found.landmarks is None else found.landmarks - pad
+    return face_at(Faces(found.boxes - pad, found.scores, landmarks), box)
 
 
 def seed_gate(gate: Gate, folder: Path, detector) -> None:

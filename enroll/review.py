@@ -6,7 +6,9 @@
    record is updated;
 2. group them (:func:`enroll.clusters.cluster`) at the distance measured on the enrolled
    photos (the bundle's ``cluster_distance``), else the backbone's default, unless
-   ``review.distance`` says otherwise;
+   ``review.distance`` says otherwise, bound by what the video says
+   (:func:`enroll.constraints.video_constraints`: a track's faces go together, two faces of one
+   frame never do);
 3. number the groups, most faces first, and save which faces each holds beside the contact
    sheets (``clusters.json``): ``--name ID`` and ``--discard ID`` act on the very faces the
    last review showed, even when face-live has kept more since.
@@ -33,9 +35,11 @@ from facecore.heads import unit_features
 from facecore.people import make_private_dir
 
 from .clusters import DEFAULT_DISTANCE, cluster
+from .constraints import video_constraints
 from .sheets import contact_sheet
 
-__all__ = ["Cluster", "Review", "review", "load_cluster", "forget_cluster", "merge_distance_for", "CLUSTERS_FILE"]
+__all__ = ["Cluster", "Review", "review", "group_faces", "with_features", "load_cluster", "forget_cluster",
+           "save_clusters", "saved_clusters", "merge_distance_for", "CLUSTERS_FILE"]
 
 log = logging.getLogger(__name__)
 CLUSTERS_FILE = "clusters.json"
@@ -90,7 +94,7 @@ def merge_distance_for(config: Config) -> tuple[float, str]:
                      f"{config.backbone.name} has no measured default: set review.distance (cosine, e.g. 0.5)")
 
 
-def _with_features(config: Config, store: FaceStore, faces: list[StoredFace], models) -> list[StoredFace]:
+def with_features(config: Config, store: FaceStore, faces: list[StoredFace], models) -> list[StoredFace]:
     """``faces``, each with a feature vector of the backbone in use (computed from the picture where it
     has none, or another backbone's; the record is updated). Faces whose picture shows no face
     are left out, with a warning."""
@@ -112,18 +116,28 @@ def _with_features(config: Config, store: FaceStore, faces: list[StoredFace], mo
     return sorted(ready, key=lambda f: f.id)
 
 
+def group_faces(faces: list[StoredFace], distance: float) -> list[list[StoredFace]]:
+    """``faces`` (each with features) grouped at ``distance`` under the video's constraints, the
+    groups most faces first (then first seen), each group best face first."""
+    if not faces:
+        return []
+    x = np.stack([f.features for f in faces])
+    units, cannot = video_constraints(faces, unit_features(x))
+    groups = cluster(x, distance, units, cannot)
+    members = [[faces[i] for i in np.flatnonzero(groups == g)] for g in np.unique(groups)]
+    members.sort(key=lambda m: (-len(m), min(f.time for f in m)))
+    return [sorted(m, key=lambda f: -f.score) for m in members]
+
+
 def review(config: Config, models=None) -> Review:
     """Group the stored unknown faces, write a contact sheet per group and ``clusters.json`` into
     ``review.sheets`` (its earlier sheets are removed first). ``models``: built ``Models``, or a
     function building them, used only when some face needs its features computed."""
     store = FaceStore(config.faces.folder)
     unknown = [f for f in store.faces() if f.name == UNKNOWN]
-    faces = _with_features(config, store, unknown, models) if unknown else []
+    faces = with_features(config, store, unknown, models) if unknown else []
     distance, basis = merge_distance_for(config) if faces else (0.0, "no faces")
-    groups = cluster(np.stack([f.features for f in faces]), distance) if faces else np.zeros(0, np.int64)
-    members = [[faces[i] for i in np.flatnonzero(groups == g)] for g in np.unique(groups)]
-    members.sort(key=lambda m: (-len(m), min(f.time for f in m)))
-    clusters = [Cluster(number, sorted(m, key=lambda f: -f.score)) for number, m in enumerate(members, 1)]
+    clusters = [Cluster(number, m) for number, m in enumerate(group_faces(faces, distance), 1)]
     _write_sheets(config, store, clusters)
     return Review(clusters, distance, basis, len(unknown) - len(faces))
 
@@ -133,10 +147,28 @@ def _write_sheets(config: Config, store: FaceStore, clusters: list[Cluster]) -> 
     if folder.is_dir():
         shutil.rmtree(folder)  # sheets of an earlier review may show faces deleted since
     make_private_dir(folder)
+    save_clusters(config, store, clusters)
+
+
+def save_clusters(config: Config, store: FaceStore, clusters: list[Cluster]) -> None:
+    """Write the sheets of ``clusters`` and add them to ``clusters.json`` (in place of clusters of
+    the same numbers)."""
+    folder = Path(config.review.sheets)
     for c in clusters:
         c.sheet = write_private(folder / f"cluster-{c.id:03d}.png", contact_sheet(store, c), sync=False)
-    saved = {str(c.id): [f.id for f in c.faces] for c in clusters}
-    write_private(folder / CLUSTERS_FILE, json.dumps({"faces": config.faces.folder, "clusters": saved}).encode())
+    saved = _saved(config) if (folder / CLUSTERS_FILE).is_file() else {}
+    saved.update({str(c.id): [f.id for f in c.faces] for c in clusters})
+    _write_saved(config, saved)
+
+
+def _write_saved(config: Config, clusters: dict) -> None:
+    path = Path(config.review.sheets) / CLUSTERS_FILE
+    write_private(path, json.dumps({"faces": config.faces.folder, "clusters": clusters}).encode())
+
+
+def saved_clusters(config: Config) -> dict[str, list[str]]:
+    """The last review's clusters: ``{number: [face id, ...]}``."""
+    return _saved(config)
 
 
 def _saved(config: Config) -> dict:
@@ -167,6 +199,5 @@ def forget_cluster(config: Config, number: int) -> None:
     """Take cluster ``number`` out of the last review (its sheet too): it was named or discarded."""
     clusters = _saved(config)
     clusters.pop(str(number), None)
-    folder = Path(config.review.sheets)
-    (folder / f"cluster-{number:03d}.png").unlink(missing_ok=True)
-    write_private(folder / CLUSTERS_FILE, json.dumps({"faces": config.faces.folder, "clusters": clusters}).encode())
+    (Path(config.review.sheets) / f"cluster-{number:03d}.png").unlink(missing_ok=True)
+    _write_saved(config, clusters)

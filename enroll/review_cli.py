@@ -1,7 +1,9 @@
 """``face-enroll review | correct``: from the faces face-live kept to names, and mistakes mended.
 
 - ``review``: the stored strangers grouped by person (a table, contact sheets, ``--json``);
-  ``--name ID NAME`` enrolls a group's best faces through the import gate, ``--discard ID``
+  ``--name ID NAME`` (``--only``/``--except`` FACE,...) enrolls a group's most different faces
+  through the import gate once they look like one person (:mod:`enroll.naming`), ``--merge A B``
+  joins two groups, ``--split ID`` groups one again at a stricter distance, ``--discard ID``
   deletes a group's faces.
 - ``correct FACE --not NAME``: keep a stored face as a counter-example of NAME (the next
   training gives NAME a threshold that it does not reach); ``--undo`` takes that back;
@@ -10,9 +12,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from facecore.app import add_common_options, load_command_config, print_table
 from facecore.config import Config
@@ -41,13 +46,21 @@ def register(sub) -> None:
     """Add ``review`` and ``correct`` to the ``face-enroll`` sub-parsers ``sub``."""
     p = sub.add_parser("review", help="group the strangers face-live kept by person; name or discard a group")
     act = p.add_mutually_exclusive_group()
-    act.add_argument("--name", nargs=2, metavar=("ID", "NAME"), help="enroll cluster ID's best faces as NAME")
+    act.add_argument("--name", nargs=2, metavar=("ID", "NAME"), help="enroll cluster ID's faces as NAME")
     act.add_argument("--discard", type=int, metavar="ID", help="delete cluster ID's faces")
+    act.add_argument("--merge", nargs=2, type=int, metavar=("A", "B"), help="cluster B's faces join cluster A")
+    act.add_argument("--split", type=int, metavar="ID", help="group cluster ID's faces again at a stricter distance")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--only", metavar="FACE,...", help="with --name: only these faces (ids) of the cluster")
+    which.add_argument("--except", dest="leave", metavar="FACE,...", help="with --name: all but these faces")
+    p.add_argument("--force", action="store_true",
+                   help="with --name or --merge: go ahead although some faces do not look like the others")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (no window)")
     p.add_argument("--headless", action="store_true", help="only write the contact sheets; no window")
     p.add_argument("--sheets", help="folder for the contact sheets (default: review.sheets)")
     _where(p)
-    p.set_defaults(func=cmd_review, when_empty=lambda a: 2 if a.name or a.discard is not None else 0)
+    p.set_defaults(func=cmd_review,
+                   when_empty=lambda a: 2 if a.name or a.merge or a.split is not None or a.discard is not None else 0)
 
     p = sub.add_parser("correct", help="a stored face is not NAME (a counter-example), or is NAME (a photo)")
     p.add_argument("face", metavar="FACE", help="a stored face: its crop, a CSV row's snapshot path, or its id")
@@ -83,8 +96,15 @@ def cmd_review(args) -> int:
         print(json.dumps({"clusters": []}))  # stdout stays one JSON object
         print(exc, file=sys.stderr)
         return 0
+    if (args.only or args.leave) and not args.name:
+        raise UsageError("--only and --except go with --name ID NAME")
     if args.name:
         return _name_cluster(args, config, data, model, store)
+    if args.merge or args.split is not None:
+        from .regroup import merge_clusters, split_cluster
+
+        return merge_clusters(config, store, *args.merge, args.force) if args.merge else split_cluster(config, store,
+                                                                                                       args.split)
     if args.discard is not None:
         return _discard_cluster(config, store, args.discard, args.workspace_root)
     from facecore.models import Models
@@ -112,28 +132,44 @@ def cmd_review(args) -> int:
 
 
 def _name_cluster(args, config: Config, data: Path, model: Path, store: FaceStore) -> int:
-    from .people import ImportResult, import_photos
-    from .people_cli import _detector, _report_import, _retrain
-    from .review import forget_cluster, load_cluster
+    """Check the cluster's faces (taken as ``--only``/``--except`` say) look like one person and like
+    NAME's photos, import the most different of them, name them, retrain. Nothing is written when
+    the check fails (unless ``--force``) or the faces would leave NAME with too few photos."""
+    from facecore.models import Models
+
+    from .naming import judge_and_import, most_different, photo_features, standing_apart, take_faces
+    from .people_cli import _report_import, _retrain
+    from .review import Cluster, forget_cluster, load_cluster, save_clusters, with_features
 
     number, name = _cluster_number(args.name[0]), person_folder(data, args.name[1]).name
-    faces = load_cluster(config, number)
-    best = [store.image_path(f.id) for f in faces[:config.capture.count]]
-    detector = _detector(config)
-    result = ImportResult(total=len(best))
-    try:
-        import_photos(config, name, best, data, detector, relax=True, result=result)
-    finally:
-        _report_import(result, name, data / name)
-    if not result.saved:
-        raise DataError(f"no face of cluster {number} passed the quality gate: nothing enrolled")
+    cluster = load_cluster(config, number)
+    models = functools.cache(lambda: Models.build(config))  # built only when some features must be computed
+    faces = with_features(config, store, take_faces(cluster, args.only, args.leave), models)
+    x = np.stack([f.features for f in faces])
+    apart = standing_apart(x, photo_features(config, data / name, models))
+    if apart and not args.force:
+        raise DataError(f"these faces of cluster {number} do not look like the others"
+                        f"{' or like ' + name + chr(39) + 's photos' if (data / name).is_dir() else ''}: "
+                        f"{', '.join(faces[i].id for i in apart)}; leave them out (--except), or --force")
+    order = most_different(x, np.array([f.score for f in faces]))
+    detector = models().detector if models.cache_info().currsize else _detector_for(config)
+    result = judge_and_import(config, store, [faces[i] for i in order], name, data, detector, number)
+    _report_import(result, name, data / name)
     for face in faces:
         store.update(face, name=name)
-    forget_cluster(config, number)
-    print(f"cluster {number} ({counted(len(faces), 'face')}) is now {name}")
+    rest = [f for f in cluster if f.id not in {g.id for g in faces}]
+    forget_cluster(config, number) if not rest else save_clusters(config, store, [Cluster(number, rest)])
+    print(f"cluster {number} ({counted(len(faces), 'face')}) is now {name}"
+          + (f"; {counted(len(rest), 'face')} left in it" if rest else ""))
     if not args.no_train:
         _retrain(config, data, model, detector)
     return 0
+
+
+def _detector_for(config: Config):
+    from .people_cli import _detector
+
+    return _detector(config)
 
 
 def _cluster_number(text: str) -> int:

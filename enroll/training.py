@@ -60,6 +60,7 @@ class TrainResult:
     threshold: float
     metrics: dict
     seconds: dict = field(default_factory=dict)
+    genuine_blend: dict | None = None  # how the genuine part of the threshold was made (enroll.calibration)
 
 
 class TooFewImages(DataError):
@@ -176,6 +177,7 @@ def _meta(config: Config, backbone: Backbone, fitted: Fitted, metrics: dict, cou
         "head": {"kind": config.head.kind, **({"hidden": config.head.hidden} if config.head.kind == "mlp" else {})},
         "threshold": fitted.calibration["threshold"],
         "threshold_parts": fitted.calibration["parts"],
+        **({"genuine_blend": fitted.calibration["genuine_blend"]} if fitted.calibration.get("genuine_blend") else {}),
         "target_far": config.recognition.target_far,
         "target_frr": config.recognition.target_frr,
         "person_thresholds": {labels[c]: p["bound"] for c, p in people.items()},
@@ -257,7 +259,8 @@ def train(
     steps = ["start", "models", "features", "head", "end"]
     seconds = {k: round(clock[k] - clock[p], 3) for p, k in zip(steps, steps[1:])}
     seconds["total"] = round(clock["end"] - clock["start"], 3)
-    return TrainResult(model, labels, counts, skipped + counter_skipped, threshold, meta["metrics"], seconds)
+    return TrainResult(model, labels, counts, skipped + counter_skipped, threshold, meta["metrics"], seconds,
+                       meta.get("genuine_blend"))
 
 
 def train_reporting(stream: TextIO, config: Config, *args, **kwargs) -> TrainResult:
@@ -278,6 +281,12 @@ def train_reporting(stream: TextIO, config: Config, *args, **kwargs) -> TrainRes
 def threshold_lines(result: TrainResult) -> list[str]:
     """What the per-person thresholds (people with counter-examples) cost, one line each."""
     lines = []
+    blend = result.genuine_blend
+    if blend and blend["weight"] < 1.0:
+        lines.append(f"the threshold's genuine part rests on {counted(blend['scores'], 'photo')} (held out): "
+                     f"{blend['own']:.3f} from them, blended {1 - blend['weight']:.0%} with the backbone's prior "
+                     f"{blend['prior']:.3f} (LFW) to {blend['value']:.3f}; {blend['firm_at'] - blend['scores']} more "
+                     f"photos ({blend['firm_at']} in all) would let the photos alone set it")
     for name, p in result.metrics.get("person_thresholds", {}).items():
         lines.append(f"{name}: {counted(p['counter_examples'], 'counter-example')}; the stricter threshold refuses "
                      f"{p['refused']} of {p['genuine']} of their photos (held out) that the common one accepts")

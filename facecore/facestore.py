@@ -135,6 +135,8 @@ class StoredFace:
         record = json.loads(data.decode("utf-8"))
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
+        record.setdefault("track", -1)  # not known (an older record): no track or frame to go by
+        record.setdefault("frame", -1)
         kinds = {"id": str, "time": str, "source": str, "track": int, "frame": int, "name": str}
         for key, kind in kinds.items():
             if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):

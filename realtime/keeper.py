@@ -10,8 +10,10 @@ For each track (per source):
 - the face of every CSV row of the track is kept (the row's ``snapshot`` points at it) and is
   never replaced by a better one: the log refers to it;
 - every face the model looked at (a step with a model call gives its feature vector) is a
-  candidate; the track keeps up to ``faces.per_track`` faces, a better candidate taking the
-  place of the worst one that is not a row's face;
+  candidate; the track keeps up to ``faces.per_track`` faces spread over its whole time, not
+  only its best (:func:`spread`: the best face of each stretch of the track, the stretches
+  doubling in length as the track goes on), never giving up a row's face, so that even a
+  short track leaves different views of the face to name it by;
 - before the track's first row (its name still being voted on), the best candidates wait in
   memory, and are kept once the track is logged; a track that ends unlogged leaves nothing.
 """
@@ -30,7 +32,7 @@ from facecore.quality import measure_face
 
 from .pipeline import Snapshot
 
-__all__ = ["KeepRules", "Kept", "FacePicker"]
+__all__ = ["KeepRules", "Kept", "FacePicker", "spread"]
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,36 @@ class Kept:
     jpeg: bytes
 
 
+def spread(entries: list[tuple[float, int, bool]], limit: int, start: int, width: int) -> tuple[list[int], int]:
+    """Which of ``entries`` ``(score, frame, fixed)`` to keep, spread over time: ``(indices, width)``.
+
+    Fixed entries are all kept and leave ``limit`` minus their number for the others. Their frames
+    from ``start`` fall in slots ``width`` frames wide; while more slots are taken than there is
+    room for, slots double in width; each slot keeps its best (highest score, then earliest).
+    The width only grows, so a long track ends with faces from all of it.
+    """
+    fixed = [i for i, e in enumerate(entries) if e[2]]
+    free, room = [i for i, e in enumerate(entries) if not e[2]], limit - len(fixed)
+    if room <= 0 or not free:
+        return fixed, width
+    while True:
+        slots: dict[int, list[int]] = {}
+        for i in free:
+            slots.setdefault((entries[i][1] - start) // width, []).append(i)
+        if len(slots) <= room:
+            break
+        width *= 2
+    best = [max(members, key=lambda i: (entries[i][0], -entries[i][1])) for members in slots.values()]
+    return sorted(fixed + best), width
+
+
 @dataclass
 class _Track:
     logged: bool = False
-    kept: list = field(default_factory=list)  # (score, id, row) of the faces kept
+    kept: list = field(default_factory=list)  # (score, id, row, frame) of the faces kept
     waiting: list = field(default_factory=list)  # Kept, before the first row
+    start: int | None = None  # the frame of the track's first face
+    width: int = 1  # frames per slot of :func:`spread`
 
 
 class FacePicker:
@@ -79,9 +106,10 @@ class FacePicker:
         for i in sorted(looked | set(rows)):
             track = self._tracks.setdefault((snapshot.source, int(faces.track_ids[i])), _Track())
             kept = self._make(snapshot, image, i, stamp, i in rows)
+            track.start = kept.face.frame if track.start is None else track.start
             if i in rows:
                 row_faces[i] = kept
-                track.kept.append((kept.face.score, kept.face.id, True))
+                track.kept.append((kept.face.score, kept.face.id, True, kept.face.frame))
                 if not track.logged:  # the faces seen while its name was voted on get the name decided
                     track.logged = True
                     for waiting in track.waiting:
@@ -90,23 +118,28 @@ class FacePicker:
             elif track.logged:
                 self._offer(track, kept, keep, drop)
             else:
-                track.waiting = sorted([*track.waiting, kept], key=lambda k: -k.face.score)[:self.rules.faces.per_track]
+                waiting = [*track.waiting, kept]
+                chosen, track.width = spread([(k.face.score, k.face.frame, False) for k in waiting],
+                                             self.rules.faces.per_track, track.start, track.width)
+                track.waiting = [waiting[c] for c in chosen]
         return row_faces, keep, drop
 
     def _offer(self, track: _Track, kept: Kept, keep: list, drop: list) -> None:
-        """Keep ``kept`` when the track has room, or in place of its worst face that is not a row's."""
-        if len(track.kept) >= self.rules.faces.per_track:
-            replaceable = [entry for entry in track.kept if not entry[2]]
-            worst = min(replaceable, default=None)
-            if worst is None or worst[0] >= kept.face.score:
-                return
-            track.kept.remove(worst)
-            if any(k.face.id == worst[1] for k in keep):  # chosen in this very step: not stored yet
-                keep[:] = [k for k in keep if k.face.id != worst[1]]
+        """Keep ``kept`` unless :func:`spread` gives it up; the kept faces it gives up in its place are
+        dropped (a row's face never is)."""
+        options = [*track.kept, (kept.face.score, kept.face.id, False, kept.face.frame)]
+        chosen, track.width = spread([(e[0], e[3], e[2]) for e in options], self.rules.faces.per_track,
+                                     track.start, track.width)
+        for gone in (options[i] for i in sorted(set(range(len(options))) - set(chosen))):
+            if gone[1] == kept.face.id:
+                continue
+            if any(k.face.id == gone[1] for k in keep):  # chosen in this very step: not stored yet
+                keep[:] = [k for k in keep if k.face.id != gone[1]]
             else:
-                drop.append(worst[1])
-        track.kept.append((kept.face.score, kept.face.id, False))
-        keep.append(kept)
+                drop.append(gone[1])
+        track.kept = [options[i] for i in chosen]
+        if len(chosen) and options[chosen[-1]][1] == kept.face.id:
+            keep.append(kept)
 
     def _forget_ended(self, source: str, live: np.ndarray) -> None:
         """Tracks of ``source`` that are no longer live will not come back (ids are never reused)."""

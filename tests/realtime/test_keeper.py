@@ -80,3 +80,17 @@ def test_the_writer_stores_faces_bounded_and_prunes_daily(tmp_path):
         now[0] += PRUNE_S  # a day later, the next step prunes
         log.record(step("ann", 6, track=99), scene(0.0))
         assert old.id not in store.ids() and len(store.ids()) == 3
+
+
+def test_a_track_keeps_faces_spread_over_its_whole_time_not_only_its_sharpest():
+    """A track sharp at its start, a little less so later: the faces kept span the track."""
+    maker = EventMaker(LogConfig(cooldown_s=1e9), RULES)
+    kept = {}
+    for frame in range(0, 90, 3):
+        for e in maker.events(step(UNKNOWN, frame), scene(0.0 if frame < 12 else 0.7)):
+            if e.face is not None:
+                kept[e.face.face.id] = e.face.face.frame
+            for gone in e.drop or ():
+                kept.pop(gone, None)
+    frames = sorted(kept.values())
+    assert len(frames) == 3 and frames[0] == 0 and frames[-1] >= 60, frames  # not only the sharp first frames

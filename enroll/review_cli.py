@@ -69,7 +69,8 @@ def register(sub) -> None:
     how.add_argument("--is", dest="is_name", metavar="NAME",
                      help="the face is NAME: relabel it, and add it to their photos if it passes the import gate")
     how.add_argument("--undo", action="store_true",
-                     help="take back a --not: delete the counter-examples made of FACE (or FACE, a counter-example's file)")
+                     help="take back a --not: delete the counter-examples made of FACE "
+                          "(or FACE, a counter-example's file)")
     _where(p)
     p.set_defaults(func=cmd_correct, when_empty=2)
 

@@ -63,7 +63,7 @@ def test_events_last_seen_in_view_and_discovery_are_published(broker):
     for topic in ("facecam/ada_lovelace/last_seen", "facecam/front_door/in_view",
                   "homeassistant/sensor/facecam/person_ada_lovelace/config",
                   "homeassistant/sensor/facecam/source_front_door/config"):
-        assert wait_for(lambda: late.on(topic)) and all(retained for _, retained in late.on(topic)), topic
+        assert wait_for(lambda topic=topic: late.on(topic)) and all(retained for _, retained in late.on(topic)), topic
     assert late.on("facecam/front_door/event") == []  # events are not retained
     late.close()
 

@@ -7,7 +7,8 @@ log them to CSV.
    bundle is there, the recogniser (without one every face is "unknown"): one engine
    for all sources,
 3. run the loop until every source ends, ``q``/``Esc``, ``--max-frames``, SIGINT or SIGTERM,
-4. close the CSV log and the videos cleanly and print a summary on stderr.
+4. close the CSV log (the writer's thread writes every row still queued) and the videos cleanly
+   and print a summary on stderr.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from facecore.csvlog import CsvLog
 from .device import DEVICE_CHOICES, select_device
 from .engine import Engine
 from .events import EventLog
+from .hub import Hub
 from .keeper import KeepRules
 from .loop import LiveLoop, LoopOptions, View
 from .overlay import Overlay
@@ -46,6 +48,7 @@ from .sinks import VideoSink, Window, require_gui
 from .sources import SourceOpener, plan_sources, video_paths
 from .startup import LoadingScreen, ModelLoader
 from .stats import RunReport
+from .writer import Writer
 
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT"]
 
@@ -207,8 +210,10 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     with ExitStack() as stack:
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         keep = _keep_rules(config, bundle, args.workspace_root)
-        events = EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
-                          database=config.events.database)
+        hub = Hub()  # what happened, for any consumer: rows as they are written, each step's view
+        stack.callback(hub.close)  # after the writer has drained (callbacks run last in, first out)
+        events = Writer(EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
+                                 database=config.events.database, hub=hub))
         stack.callback(events.close)
         sources = SourceOpener(specs, config.camera, stack, opener)
         sources.open_live()  # a camera that cannot be opened, or a file without frames, fails here

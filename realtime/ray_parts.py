@@ -230,7 +230,9 @@ class CameraWorker:
 
 
 class LogWriter:
-    """The one writer of the CSV log (and of the face crops), for every camera."""
+    """The one writer of the CSV log (and of the face crops), for every camera: the same
+    :class:`EventLog` as the local engine's writer thread applies (the actor's calls already
+    leave the cameras' threads; no hub here yet)."""
 
     def __init__(self, config: Config, keep: KeepRules | None = None) -> None:
         path = config.log.path

@@ -53,10 +53,19 @@ class Kept:
     jpeg: bytes
 
 
+@dataclass(frozen=True, order=True)
+class _Entry:
+    """A face the track keeps (ordered by score: the worst first)."""
+
+    score: float
+    id: str
+    row: bool  # the face of a CSV row: never replaced
+
+
 @dataclass
 class _Track:
     logged: bool = False
-    kept: list = field(default_factory=list)  # (score, id, row) of the faces kept
+    kept: list = field(default_factory=list)  # _Entry of each face kept
     waiting: list = field(default_factory=list)  # Kept, before the first row
 
 
@@ -81,7 +90,7 @@ class FacePicker:
             kept = self._make(snapshot, image, i, stamp, i in rows)
             if i in rows:
                 row_faces[i] = kept
-                track.kept.append((kept.face.score, kept.face.id, True))
+                track.kept.append(_Entry(kept.face.score, kept.face.id, True))
                 if not track.logged:  # the faces seen while its name was voted on get the name decided
                     track.logged = True
                     for waiting in track.waiting:
@@ -96,16 +105,15 @@ class FacePicker:
     def _offer(self, track: _Track, kept: Kept, keep: list, drop: list) -> None:
         """Keep ``kept`` when the track has room, or in place of its worst face that is not a row's."""
         if len(track.kept) >= self.rules.faces.per_track:
-            replaceable = [entry for entry in track.kept if not entry[2]]
-            worst = min(replaceable, default=None)
-            if worst is None or worst[0] >= kept.face.score:
+            worst = min((entry for entry in track.kept if not entry.row), default=None)
+            if worst is None or worst.score >= kept.face.score:
                 return
             track.kept.remove(worst)
-            if any(k.face.id == worst[1] for k in keep):  # chosen in this very step: not stored yet
-                keep[:] = [k for k in keep if k.face.id != worst[1]]
+            if any(k.face.id == worst.id for k in keep):  # chosen in this very step: not stored yet
+                keep[:] = [k for k in keep if k.face.id != worst.id]
             else:
-                drop.append(worst[1])
-        track.kept.append((kept.face.score, kept.face.id, False))
+                drop.append(worst.id)
+        track.kept.append(_Entry(kept.face.score, kept.face.id, False))
         keep.append(kept)
 
     def _forget_ended(self, source: str, live: np.ndarray) -> None:

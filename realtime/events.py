@@ -168,6 +168,7 @@ class EventLog:
         self._store_error = ""
         self._kept: deque[str] = deque()  # ids in the store, oldest first
         self._next_prune = clock()
+        self.retain = prune  # how the retention rules are applied (the writer's thread: in a child process)
         if self.csv is not None:
             self._try_write()  # a file that is not a face-live log is refused here, untouched
             self._prune()
@@ -257,7 +258,7 @@ class EventLog:
         self._next_prune = self._clock() + PRUNE_S
         self.db.prune(time.time() - self.keep.faces.retention_days * 86400.0)
         try:
-            prune(self.store, self.csv.path, self.keep.faces, root=self.keep.root or None)
+            self.retain(self.store, self.csv.path, self.keep.faces, root=self.keep.root or None)
         except UsageError:
             raise
         except FacecamError as exc:

@@ -8,20 +8,21 @@ import logging
 import sqlite3
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from facecore.config import LogConfig, load_config
+from facecore.config import CaptureConfig, FacesConfig, LogConfig, load_config
 from facecore.csvlog import CsvLog, read_log
 from facecore.errors import UsageError
 from facecore.facestore import FaceStore
 from fakes import ColourDetector, ColourRecognizer, frames
 from realtime.engine import Engine
-from realtime.events import EventLog
+from realtime.events import PRUNE_S, EventLog, EventMaker
 from realtime.hub import SIGHTING, VIEW, Hub
 from realtime.keeper import KeepRules
 from realtime.pipeline import SourceStage
-from realtime.writer import Writer
+from realtime.writer import Writer, prune_apart
 
 SOURCES = ("door", "hall")
 STEPS = 12
@@ -151,3 +152,28 @@ def test_what_stops_the_writer_reaches_the_recognition_thread(tmp_path, engine):
                 writer.record(snapshot, batch[name].image)
             writer.flush(5.0)
     writer.close()  # raised once: closing does not raise it again
+
+
+def test_the_daily_prune_beside_recognition_runs_in_a_child_process_and_deletes_what_is_old(tmp_path, engine):
+    now, clock = [0.0], lambda: now[0]
+    keep = KeepRules(FacesConfig(retention_days=1), CaptureConfig())
+    log = EventLog(CsvLog(tmp_path / "rec.csv"), LogConfig(cooldown_s=0.0), str(tmp_path / "faces"), clock=clock,
+                   keep=keep)
+    writer = Writer(log)
+    assert log.retain is prune_apart
+    _, due = run_steps(engine, writer)
+    writer.flush()
+    store = FaceStore(tmp_path / "faces")
+    old = next(f for f in store.faces() if f.row)  # the face of a CSV row
+    store.update(old, time=(datetime.now(timezone.utc) - timedelta(days=2)).isoformat())
+    rows = read_log(tmp_path / "rec.csv")
+    with_old = [r for r in rows if r["snapshot"].endswith(f"{old.id}.jpg")]
+    now[0] += PRUNE_S  # a day later: the next events applied prune first
+    scenes = clips()
+    frame = scenes["door"][STEPS - 1]
+    writer.write([EventMaker(LogConfig(cooldown_s=0.0)).events(engine.step({"door": frame})["door"], frame.image)[0]])
+    writer.close()
+    assert old.id not in FaceStore(tmp_path / "faces").ids()
+    kept = read_log(tmp_path / "rec.csv")
+    assert len(kept) == due + 1 and [r for r in kept if r["snapshot"].endswith(f"{old.id}.jpg")] == []
+    assert len(with_old) == 1  # that row is still there, its cell emptied

@@ -12,13 +12,14 @@ publishing never blocks, and a live page is not held up behind a prune.
 The daily prune runs in a child process (:func:`prune_apart`) while the writer's thread waits
 for it: reading 10,000 face records and rewriting the CSV log is Python work that would hold the
 interpreter's lock against the recognition thread (measured: a thread reading face records
-tripled the 99th percentile step time; a process doing the same raised it by 15 %).
+tripled the 99th percentile step time; a process doing the same raised it by 15 %). The
+prune's process still takes a CPU core (docs/benchmarks.md).
 
 The queue holds up to :data:`MAX_QUEUED` steps that called for events (most steps call for none).
 It is never a reason to block recognition: when it is full (the disk hangs for minutes), the
 oldest step's events are dropped, counted in :attr:`Writer.unwritten` (the run then ends with
-exit code 1, as when the CSV log fails) and said once. A prune of 10,000 kept faces left at most
-a few steps waiting (``python -m bench.prune``).
+exit code 1, as when the CSV log fails) and said once. Prunes of 10,000 kept faces left at most
+15 steps waiting (``python -m bench.prune``).
 
 :meth:`Writer.close` drains the queue (every row made before it is written) and closes the log.
 Under ``--engine ray`` the log actor applies the same :class:`~realtime.events.EventLog` itself:

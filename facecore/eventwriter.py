@@ -52,21 +52,24 @@ class EventWriter:
         self._next_try = self._clock() + RETRY_S
         self.close()
 
-    def _run(self, call) -> None:
+    def _run(self, call):
+        """``call(db)``'s result; ``None`` without a database or when it fails."""
         if not self._open():
-            return
+            return None
         try:
-            call(self._db)
+            result = call(self._db)
         except StorageError as exc:
             self._failed(exc)
-            return
+            return None
         if self.error:
             log.warning("the event database %s works again", self.path)
             self.error = ""
+        return result
 
-    def record(self, row: dict) -> None:
-        """Add the CSV ``row`` to the database (a failure is logged once, see above)."""
-        self._run(lambda db: db.record(row))
+    def record(self, row: dict) -> int | None:
+        """Add the CSV ``row`` to the database (a failure is logged once, see above); returns the id
+        of the event it belongs to (``None``: no database, it failed, or the row has no readable time)."""
+        return self._run(lambda db: db.record(row))
 
     def prune(self, before: float) -> None:
         """Delete what is older than ``before`` (epoch seconds)."""

@@ -25,12 +25,50 @@ class Decision:
     """Per face: ``names`` (``unknown`` below threshold), ``confidences`` (best score),
     ``best`` (the best-scoring name, even when rejected); ``features``: the ``(n, d)`` float32
     unit feature vectors the scores came from (spatial maps averaged), when the faces went
-    through the backbone here (kept by face-live with the faces it logs)."""
+    through the backbone here (kept by face-live with the faces it logs).
+
+    One object for the faces of one model call: ``decision[mask | indices | slice]`` selects
+    faces as :class:`~facecore.faces.Faces` does, and :meth:`split` cuts a batched decision
+    back into the parts of each caller, in order."""
 
     names: np.ndarray
     confidences: np.ndarray
     best: np.ndarray
     features: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        lengths = {"confidences": len(self.confidences), "best": len(self.best)}
+        if self.features is not None:
+            lengths["features"] = len(self.features)
+        wrong = {k: v for k, v in lengths.items() if v != n}
+        if wrong:
+            raise ValueError(f"Decision: {n} names but {wrong}")
+
+    @classmethod
+    def unknown(cls, n: int) -> "Decision":
+        """``n`` faces named ``unknown`` with confidence 0 (nobody to recognise them)."""
+        return cls(np.array([UNKNOWN] * n, dtype=object), np.zeros(n, np.float32), np.array([""] * n, dtype=object))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index) -> "Decision":
+        """The faces at ``index``: a boolean mask of length ``len(self)``, integer indices, or a slice."""
+        if not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.dtype == bool and index.shape != (len(self),):
+                raise IndexError(f"Decision mask: expected shape ({len(self)},), got {index.shape}")
+            index = np.atleast_1d(index)
+        features = self.features[index] if self.features is not None else None
+        return Decision(self.names[index], self.confidences[index], self.best[index], features)
+
+    def split(self, sizes: list[int]) -> list["Decision"]:
+        """The consecutive parts of ``sizes`` faces each (they must add up to ``len(self)``), in order."""
+        if any(s < 0 for s in sizes) or sum(sizes) != len(self):
+            raise ValueError(f"Decision.split: sizes {list(sizes)} do not add up to {len(self)} faces")
+        ends = np.cumsum([0, *sizes])
+        return [self[int(a):int(b)] for a, b in zip(ends[:-1], ends[1:])]
 
 
 def check_bundle(bundle: Bundle, config: Config, backbone: Backbone | None = None) -> None:
@@ -89,7 +127,7 @@ class Recognizer:
         person it names)."""
         n = len(scores)
         if n == 0 or scores.shape[1] == 0:
-            return Decision(np.array([UNKNOWN] * n, dtype=object), np.zeros(n, np.float32), np.array([""] * n, dtype=object))
+            return Decision.unknown(n)
         idx = scores.argmax(axis=1)
         conf = scores[np.arange(n), idx].astype(np.float32)
         best = np.array([self.labels[i] for i in idx], dtype=object)

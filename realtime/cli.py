@@ -7,7 +7,8 @@ log them to CSV.
    bundle is there, the recogniser (without one every face is "unknown"): one engine
    for all sources,
 3. run the loop until every source ends, ``q``/``Esc``, ``--max-frames``, SIGINT or SIGTERM,
-4. close the CSV log and the videos cleanly and print a summary on stderr.
+4. close the CSV log (the writer's thread writes every row still queued) and the videos cleanly
+   and print a summary on stderr.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from .sinks import VideoSink, Window, require_gui
 from .sources import SourceOpener, plan_sources, video_paths
 from .startup import LoadingScreen, ModelLoader
 from .stats import RunReport
+from .writer import Writer
 
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT"]
 
@@ -88,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="JSON", help="also write the run's figures (per source too) to this file")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: one process (default); ray: camera actors and a recognizer deployment on Ray")
-    p.add_argument("--ray-address", metavar="HOST:PORT", help="with --engine ray: join this cluster (default: ray.address; "
-                                                                  "none: start a local Ray)")
+    p.add_argument("--ray-address", metavar="HOST:PORT",
+                   help="with --engine ray: join this cluster (default: ray.address; none: start a local Ray)")
     add_common_options(p)
     return p
 
@@ -212,10 +214,11 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         keep = _keep_rules(config, bundle, args.workspace_root)
-        hub = Hub()
+        hub = Hub()  # what happened, for any consumer: rows as they are written, each step's view
+        stack.callback(hub.close)  # after the writer has drained (callbacks run last in, first out)
         stack.callback(start_outputs(config, hub, bundle.labels if bundle is not None else ()))
-        events = EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
-                          database=config.events.database)
+        events = Writer(EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
+                                 database=config.events.database, hub=hub))
         stack.callback(events.close)
         if bundle is None:
             _say(f"no model bundle at {config.train.model}: every face is shown as unknown. {ENROLL_HINT}")

@@ -5,8 +5,8 @@ A step takes the newest frame of each source that has one:
 1. each source's stage detects (when due), tracks and cuts the crops of its due tracks;
 2. the crops of all sources go through ONE backbone call (padded to the fixed batch
    sizes) and the head: faces from several cameras share that call;
-3. each stage gets its share of the decisions back (names, scores and the faces' feature
-   vectors) and votes.
+3. the one :class:`~facecore.recognizer.Decision` is split back into each stage's share
+   (names, scores and the faces' feature vectors), and each stage votes.
 
 The recogniser can be replaced from another thread (:meth:`Engine.offer`, used when the
 model bundle changes); the new one is used from the next step on, and every track is
@@ -24,7 +24,7 @@ import numpy as np
 
 from facecore.camera import Frame
 from facecore.detector import Detector
-from facecore.recognizer import Recognizer
+from facecore.recognizer import Decision, Recognizer
 
 from .pipeline import Snapshot, SourceStage
 
@@ -84,19 +84,15 @@ class Engine:
         crop = recognizer.crops if recognizer is not None else None
         pending = {name: self.stages[name].begin(frame, crop) for name, frame in frames.items()}
         due = [(name, p) for name, p in pending.items() if p.crops is not None]
-        shares, infer_ms = {}, None
+        shares: dict[str, Decision] = {}
+        infer_ms = None
         if due:
             start = time.perf_counter()
             decision = recognizer.recognize_crops(np.concatenate([p.crops for _, p in due]))
             infer_ms = (time.perf_counter() - start) * 1000.0
-            offset = 0
-            for name, p in due:
-                part = slice(offset, offset + len(p.crops))
-                shares[name] = (decision.names[part], decision.confidences[part], decision.features[part])
-                offset += len(p.crops)
+            shares = dict(zip((name for name, _ in due), decision.split([len(p.crops) for _, p in due])))
             self.counts.calls += 1
-            self.counts.faces += offset
-            self.counts.batches[offset] += 1
+            self.counts.faces += len(decision)
+            self.counts.batches[len(decision)] += 1
         self.counts.steps += 1
-        return {name: self.stages[name].finish(p, *shares.get(name, (None, None, None)), infer_ms=infer_ms)
-                for name, p in pending.items()}
+        return {name: self.stages[name].finish(p, shares.get(name), infer_ms=infer_ms) for name, p in pending.items()}

@@ -14,6 +14,10 @@ points at its face. The writer applies ``[faces]`` retention when it starts and 
 (:func:`facecore.retention.prune`), and deletes the oldest faces beyond ``max_faces`` as it
 adds new ones.
 
+:class:`EventMaker` (pure) makes the events of a step on the recognition thread; :class:`EventLog`
+applies them (the files, and the hub: each row written is published there), on the writer's
+own thread (:class:`realtime.writer.Writer`) or in the Ray engine's log actor.
+
 When the CSV log cannot be written (a full disk, a read-only or missing folder), the
 loop goes on: the rows wait in memory (up to ``MAX_WAITING``), writing is tried again
 every ``RETRY_S`` seconds, ``status`` says so for the screen, and the failure and the
@@ -39,6 +43,7 @@ from facecore.facestore import FaceStore
 from facecore.logcells import snapshot_cell
 from facecore.retention import prune
 
+from .hub import SIGHTING, Hub
 from .keeper import FacePicker, KeepRules, Kept
 from .pipeline import Snapshot
 
@@ -81,14 +86,20 @@ class LogPolicy:
         return chosen
 
 
-@dataclass
+@dataclass(frozen=True)
 class Event:
-    """One thing for the writer: a CSV ``row`` (its ``snapshot`` cell is filled in when its
-    ``face`` is stored), or a ``face`` to keep alone, or kept faces to ``drop`` (by id)."""
+    """One thing for the writer, plain data (it may cross threads and processes): a CSV ``row``
+    as ``(column, value)`` pairs (its ``snapshot`` cell is filled in when its ``face`` is stored),
+    or a ``face`` to keep alone (its record and JPEG bytes: nothing refers to the frame), or kept
+    faces to ``drop`` (by id)."""
 
-    row: dict | None = None
+    row: tuple[tuple[str, object], ...] | None = None
     face: Kept | None = None
     drop: tuple[str, ...] = ()
+
+    def cells(self) -> dict:
+        """The row as a new dict of cells (``{}`` when the event has no row)."""
+        return dict(self.row or ())
 
 
 class EventMaker:
@@ -109,10 +120,10 @@ class EventMaker:
         return out + ([Event(drop=tuple(drop))] if drop else [])
 
     @staticmethod
-    def _cells(snapshot: Snapshot, row: int, stamp: datetime) -> dict:
+    def _cells(snapshot: Snapshot, row: int, stamp: datetime) -> tuple[tuple[str, object], ...]:
         faces = snapshot.faces
         x1, y1, x2, y2 = (int(round(float(v))) for v in faces.boxes[row])
-        return {
+        return tuple({
             "time": stamp.isoformat(timespec="milliseconds"),
             "name": str(faces.names[row]),
             "confidence": float(faces.confidences[row]),
@@ -122,7 +133,7 @@ class EventMaker:
             "x1": x1, "y1": y1, "x2": x2, "y2": y2,
             "source": str(faces.column("source", "")[row]),
             "snapshot": "",
-        }
+        }.items())
 
 
 class EventLog:
@@ -135,12 +146,17 @@ class EventLog:
     store's folder (``None``: no faces are kept); ``keep``: how they are kept, and the
     retention rules, applied here first. ``database``: the event database, which gets each row
     the CSV log gets (``None``: none; a failure there is logged once and the CSV goes on).
+    ``hub``: where each row is published once written (:data:`~realtime.hub.SIGHTING`: its cells
+    and ``event``, the event database's id or ``None``).
     Call ``close()`` at the end: it tries the waiting rows a last time.
+
+    Not thread-safe: one thread applies events (:class:`realtime.writer.Writer` runs it on its own).
     """
 
     def __init__(self, csv_log: CsvLog | None, config: LogConfig, faces: str | None = None,
-                 clock=time.monotonic, keep: KeepRules | None = None, database: str | None = None) -> None:
-        self.csv = csv_log
+                 clock=time.monotonic, keep: KeepRules | None = None, database: str | None = None,
+                 hub: Hub | None = None) -> None:
+        self.csv, self.hub = csv_log, hub
         self.db = EventWriter(database if csv_log is not None else None)
         self.keep = keep or KeepRules()
         self.store = FaceStore(faces) if faces else None
@@ -152,6 +168,7 @@ class EventLog:
         self._store_error = ""
         self._kept: deque[str] = deque()  # ids in the store, oldest first
         self._next_prune = clock()
+        self.retain = prune  # how the retention rules are applied (the writer's thread: in a child process)
         if self.csv is not None:
             self._try_write()  # a file that is not a face-live log is refused here, untouched
             self._prune()
@@ -197,7 +214,7 @@ class EventLog:
             if len(self._waiting) >= MAX_WAITING:
                 self._waiting.popleft()
                 self.dropped += 1
-            self._waiting.append({**event.row, "snapshot": snapshot})
+            self._waiting.append({**event.cells(), "snapshot": snapshot})
         if self._waiting and (not self.error or self._clock() >= self._next_try):
             self._try_write()
         return rows
@@ -218,7 +235,10 @@ class EventLog:
                 self.csv.open()
             while self._waiting:
                 self.csv.append(self._waiting[0])
-                self.db.record(self._waiting.popleft())
+                row = self._waiting.popleft()
+                event = self.db.record(row)
+                if self.hub is not None:
+                    self.hub.publish(SIGHTING, {**row, "event": event})
         except UsageError:
             raise
         except FacecamError as exc:
@@ -238,7 +258,7 @@ class EventLog:
         self._next_prune = self._clock() + PRUNE_S
         self.db.prune(time.time() - self.keep.faces.retention_days * 86400.0)
         try:
-            prune(self.store, self.csv.path, self.keep.faces, root=self.keep.root or None)
+            self.retain(self.store, self.csv.path, self.keep.faces, root=self.keep.root or None)
         except UsageError:
             raise
         except FacecamError as exc:
@@ -263,7 +283,8 @@ class EventLog:
         self._kept.append(kept.face.id)
         while len(self._kept) > self.keep.faces.max_faces:
             self.store.remove([self._kept.popleft()])
-        return snapshot_cell(path, self.keep.root or None)  # relative to the workspace: the row still points at it once the folder moves
+        # relative to the workspace: the row still points at the face once the folder moves
+        return snapshot_cell(path, self.keep.root or None)
 
     def _delete(self, ids: tuple[str, ...]) -> None:
         self.store.remove(ids)

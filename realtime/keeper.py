@@ -55,33 +55,44 @@ class Kept:
     jpeg: bytes
 
 
-def spread(entries: list[tuple[float, int, bool]], limit: int, start: int, width: int) -> tuple[list[int], int]:
-    """Which of ``entries`` ``(score, frame, fixed)`` to keep, spread over time: ``(indices, width)``.
+@dataclass(frozen=True)
+class _Entry:
+    """A face the track keeps: its quality ``score``, ``id``, whether it is a CSV ``row``'s face
+    (never given up) and the ``frame`` it was seen on."""
+
+    score: float
+    id: str
+    row: bool
+    frame: int
+
+
+def spread(entries: list[_Entry], limit: int, start: int, width: int) -> tuple[list[int], int]:
+    """Which of ``entries`` to keep, spread over time: ``(indices, width)``.
 
     Fixed entries are all kept and leave ``limit`` minus their number for the others. Their frames
     from ``start`` fall in slots ``width`` frames wide; while more slots are taken than there is
     room for, slots double in width; each slot keeps its best (highest score, then earliest).
     The width only grows, so a long track ends with faces from all of it.
     """
-    fixed = [i for i, e in enumerate(entries) if e[2]]
-    free, room = [i for i, e in enumerate(entries) if not e[2]], limit - len(fixed)
+    fixed = [i for i, e in enumerate(entries) if e.row]
+    free, room = [i for i, e in enumerate(entries) if not e.row], limit - len(fixed)
     if room <= 0 or not free:
         return fixed, width
     while True:
         slots: dict[int, list[int]] = {}
         for i in free:
-            slots.setdefault((entries[i][1] - start) // width, []).append(i)
+            slots.setdefault((entries[i].frame - start) // width, []).append(i)
         if len(slots) <= room:
             break
         width *= 2
-    best = [max(members, key=lambda i: (entries[i][0], -entries[i][1])) for members in slots.values()]
+    best = [max(members, key=lambda i: (entries[i].score, -entries[i].frame)) for members in slots.values()]
     return sorted(fixed + best), width
 
 
 @dataclass
 class _Track:
     logged: bool = False
-    kept: list = field(default_factory=list)  # (score, id, row, frame) of the faces kept
+    kept: list = field(default_factory=list)  # _Entry of each face kept
     waiting: list = field(default_factory=list)  # Kept, before the first row
     start: int | None = None  # the frame of the track's first face
     width: int = 1  # frames per slot of :func:`spread`
@@ -109,7 +120,7 @@ class FacePicker:
             track.start = kept.face.frame if track.start is None else track.start
             if i in rows:
                 row_faces[i] = kept
-                track.kept.append((kept.face.score, kept.face.id, True, kept.face.frame))
+                track.kept.append(_Entry(kept.face.score, kept.face.id, True, kept.face.frame))
                 if not track.logged:  # the faces seen while its name was voted on get the name decided
                     track.logged = True
                     for waiting in track.waiting:
@@ -127,18 +138,17 @@ class FacePicker:
     def _offer(self, track: _Track, kept: Kept, keep: list, drop: list) -> None:
         """Keep ``kept`` unless :func:`spread` gives it up; the kept faces it gives up in its place are
         dropped (a row's face never is)."""
-        options = [*track.kept, (kept.face.score, kept.face.id, False, kept.face.frame)]
-        chosen, track.width = spread([(e[0], e[3], e[2]) for e in options], self.rules.faces.per_track,
-                                     track.start, track.width)
+        options = [*track.kept, _Entry(kept.face.score, kept.face.id, False, kept.face.frame)]
+        chosen, track.width = spread(options, self.rules.faces.per_track, track.start, track.width)
         for gone in (options[i] for i in sorted(set(range(len(options))) - set(chosen))):
-            if gone[1] == kept.face.id:
+            if gone.id == kept.face.id:
                 continue
-            if any(k.face.id == gone[1] for k in keep):  # chosen in this very step: not stored yet
-                keep[:] = [k for k in keep if k.face.id != gone[1]]
+            if any(k.face.id == gone.id for k in keep):  # chosen in this very step: not stored yet
+                keep[:] = [k for k in keep if k.face.id != gone.id]
             else:
-                drop.append(gone[1])
+                drop.append(gone.id)
         track.kept = [options[i] for i in chosen]
-        if len(chosen) and options[chosen[-1]][1] == kept.face.id:
+        if len(chosen) and options[chosen[-1]].id == kept.face.id:
             keep.append(kept)
 
     def _forget_ended(self, source: str, live: np.ndarray) -> None:

@@ -41,6 +41,7 @@ from .pipeline import Snapshot
 from .sinks import KEY_PAUSE, KEY_QUIT, KEY_SNAPSHOT, Window
 from .stats import RunReport
 from .views import LoopOptions, View, Worker
+from .writer import Writer
 
 __all__ = ["LiveLoop", "LoopOptions", "Worker", "View"]
 
@@ -52,7 +53,7 @@ _SHOW_HZ = 30.0  # the grid of several sources is shown at most this often
 class LiveLoop:
     """One run over opened sources (``views``); ``run()`` returns a :class:`RunReport`."""
 
-    def __init__(self, views: list[View], engine: Engine, events: EventLog, overlay: Overlay,
+    def __init__(self, views: list[View], engine: Engine, events: EventLog | Writer, overlay: Overlay,
                  options: LoopOptions, stop: threading.Event | None = None, window: Window | None = None,
                  reloader=None, say=log.info) -> None:
         self.views, self.engine, self.events, self.overlay = {v.name: v for v in views}, engine, events, overlay
@@ -151,6 +152,8 @@ class LiveLoop:
         return 1
 
     # -- one step (worker thread in live mode) ------------------------------------------
+    # ``events.record`` only makes the step's events and queues them when ``events`` is the
+    # process's :class:`Writer`: the files are written on the writer's thread.
     def _process(self, frames: dict[str, Frame]) -> dict[str, Snapshot]:
         snapshots = self.engine.step(frames)
         for name, snapshot in snapshots.items():

@@ -3,8 +3,9 @@
 A step of the engine (:mod:`realtime.engine`) calls :meth:`SourceStage.begin` on each
 source that has a new frame, sends the crops due from all of them through ONE batched
 model call, and gives each source its share of the decisions with
-:meth:`SourceStage.finish`, which returns an immutable :class:`Snapshot`: the tracked
-faces with their names and how long each stage took, for the display and the CSV log.
+:meth:`SourceStage.finish` (a :class:`~facecore.recognizer.Decision`, split from the batched
+one), which returns an immutable :class:`Snapshot`: the tracked faces with their names and how
+long each stage took, for the display and the CSV log.
 Without a recogniser (nobody enrolled) every track is ``unknown`` and nothing is cropped.
 
 A scene cut (:mod:`realtime.scenes`, ``camera.cut_threshold``) ends every track of the
@@ -29,6 +30,7 @@ from facecore.camera import Frame
 from facecore.config import Config
 from facecore.detector import Detector
 from facecore.faces import PENDING, UNKNOWN, Faces
+from facecore.recognizer import Decision
 
 from .scenes import CutWatch
 from .tracker import Tracker
@@ -171,20 +173,19 @@ class SourceStage:
             crop_ms = _ms(start)
         return Pending(frame, faces, due, crops, detected is not None, detect_ms, crop_ms)
 
-    def finish(self, pending: Pending, names=None, confidences=None, features=None,
-               infer_ms: float | None = None) -> Snapshot:
-        """Record the decisions for ``pending``'s due tracks (``names``/``confidences``/``features``
-        in the order of its crops) and return the step's :class:`Snapshot`."""
+    def finish(self, pending: Pending, decision: Decision | None = None, infer_ms: float | None = None) -> Snapshot:
+        """Record ``decision`` (one face per crop of ``pending``, in the order of its crops; ``None``
+        when nothing was due) for the due tracks and return the step's :class:`Snapshot`."""
         frame, faces, due = pending.frame, pending.faces, pending.due
         if due.any():
-            faces = self.tracker.record(faces.track_ids[due], names, confidences, frame.index)
+            faces = self.tracker.record(faces.track_ids[due], decision, frame.index)
         self._time_names(faces, frame.time_s)
         missed = self.tracker.missed(faces, frame.index)
         faces = faces.with_data(stale=missed >= self.config.detector.every_n_frames, fresh=missed == 0,
                                 source=self.name)
-        if features is not None and due.any():
-            column = np.full((len(faces), features.shape[1]), np.nan, np.float32)
-            column[due] = features
+        if decision is not None and decision.features is not None and due.any():
+            column = np.full((len(faces), decision.features.shape[1]), np.nan, np.float32)
+            column[due] = decision.features
             faces = faces.with_data(features=column)
         times = StageTimes(pending.detect_ms, pending.crop_ms, infer_ms if due.any() else None)
         return Snapshot(self.name, frame.index, frame.time_s, faces, pending.detected, int(due.sum()), times)

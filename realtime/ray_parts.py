@@ -28,8 +28,7 @@ from facecore.camera import Camera, SourceSpec
 from facecore.config import Config
 from facecore.crops import extract_crops
 from facecore.errors import FacecamError
-from facecore.faces import UNKNOWN
-from facecore.recognizer import Recognizer
+from facecore.recognizer import Decision, Recognizer
 
 from facecore.csvlog import CsvLog
 
@@ -88,20 +87,16 @@ class RecognizerReplica:
                 "align": rec.crop.align}
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
-    async def recognize(self, requests: list[np.ndarray]) -> list[tuple]:
-        """Each request: ``(n, s, s, 3)`` crops of one camera step; all in one model call."""
+    async def recognize(self, requests: list[np.ndarray]) -> list[Decision | None]:
+        """Each request: ``(n, s, s, 3)`` crops of one camera step; all in one model call, whose
+        :class:`Decision` is split back per request (``None`` each while nobody is enrolled)."""
         rec = self.recognizer
         if rec is None:
-            return [(None, None, None)] * len(requests)
+            return [None] * len(requests)
         decision = rec.recognize_crops(np.concatenate(requests))
-        self.calls, self.faces, self.requests = self.calls + 1, self.faces + len(decision.names), self.requests + len(requests)
-        out, start = [], 0
-        for crops in requests:
-            part = slice(start, start + len(crops))
-            features = decision.features[part] if decision.features is not None else None
-            out.append((decision.names[part], decision.confidences[part], features))
-            start += len(crops)
-        return out
+        self.calls, self.faces = self.calls + 1, self.faces + len(decision)
+        self.requests += len(requests)
+        return decision.split([len(crops) for crops in requests])
 
     def stats(self) -> dict:
         return {"calls": self.calls, "faces": self.faces, "requests": self.requests,
@@ -212,13 +207,13 @@ class CameraWorker:
     def _step(self, frame, figures: dict):
         """One step on ``frame``: detect/track, ask the replica about due tracks, votes, events."""
         pending = self.stage.begin(frame, self._cropper())
-        names = confidences = features = None
+        decision = None
         if pending.crops is not None:
-            names, confidences, features = self._answer(self.recognizer.recognize.remote(pending.crops))
+            decision = self._answer(self.recognizer.recognize.remote(pending.crops))
             figures["requests"] += 1
-            if names is None:  # the bundle went away meanwhile
-                names, confidences = np.array([UNKNOWN] * len(pending.crops), object), np.zeros(len(pending.crops))
-        snapshot = self.stage.finish(pending, names, confidences, features)
+            if decision is None:  # the bundle went away meanwhile
+                decision = Decision.unknown(len(pending.crops))
+        snapshot = self.stage.finish(pending, decision)
         if figures["first_name_s"] is None and snapshot.confirmed.any():
             figures["first_name_s"] = time.perf_counter() - figures["start"]
             figures["first_name_frame"] = frame.index
@@ -236,7 +231,9 @@ class CameraWorker:
 
 
 class LogWriter:
-    """The one writer of the CSV log (and of the face crops), for every camera."""
+    """The one writer of the CSV log (and of the face crops), for every camera: the same
+    :class:`EventLog` as the local engine's writer thread applies (the actor's calls already
+    leave the cameras' threads; no hub here yet)."""
 
     def __init__(self, config: Config, keep: KeepRules | None = None) -> None:
         path = config.log.path

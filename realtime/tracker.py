@@ -24,6 +24,7 @@ import numpy as np
 
 from facecore.config import TrackerConfig
 from facecore.faces import PENDING, Faces
+from facecore.recognizer import Decision
 
 __all__ = ["Tracker", "vote", "iou_matrix", "match_boxes"]
 
@@ -192,11 +193,13 @@ class Tracker:
                 out[row] = track.recognized is None or frame - track.recognized >= every
         return out
 
-    def record(self, track_ids: Sequence[int], names: Sequence[str], confidences: Sequence[float],
-               frame: int) -> Faces:
-        """Add one prediction per track, re-vote its name, and return the live tracks."""
+    def record(self, track_ids: Sequence[int], decision: Decision, frame: int) -> Faces:
+        """Add one prediction per track (``decision``: one face per id of ``track_ids``, in order),
+        re-vote its name, and return the live tracks."""
         c = self.config
-        for i, name, conf in zip(track_ids, names, confidences):
+        if len(decision) != len(track_ids):
+            raise ValueError(f"Tracker.record: {len(track_ids)} tracks but a decision on {len(decision)} faces")
+        for i, name, conf in zip(track_ids, decision.names, decision.confidences):
             track = self._tracks[int(i)]
             track.votes.append((str(name), float(conf)))
             while len(track.votes) > c.vote_window:

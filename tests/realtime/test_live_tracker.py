@@ -7,6 +7,7 @@ import pytest
 
 from facecore.config import TrackerConfig
 from facecore.faces import PENDING, UNKNOWN, Faces
+from facecore.recognizer import Decision
 from realtime.tracker import Tracker, iou_matrix, match_boxes, vote
 
 LEFT = [100, 100, 200, 220]
@@ -15,6 +16,11 @@ RIGHT = [400, 100, 500, 220]
 
 def faces(*boxes) -> Faces:
     return Faces(np.array(boxes, np.float32).reshape(-1, 4))
+
+
+def said(names, confidences) -> Decision:
+    """The model's decision on one face per name (``best`` is the name itself)."""
+    return Decision(np.array(names, object), np.array(confidences, np.float32), np.array(names, object))
 
 
 def moved(box, dx=0, dy=0):
@@ -79,7 +85,7 @@ def test_due_when_a_track_appears_then_every_k_frames_on_detection_frames():
         due = tracker.due(view, frame)
         if due.any():
             due_frames.append(frame)
-            tracker.record(view.track_ids[due], ["ann"], [0.9], frame)
+            tracker.record(view.track_ids[due], said(["ann"], [0.9]), frame)
     assert due_frames == [0, 12, 24, 36]
 
 
@@ -87,10 +93,10 @@ def test_name_needs_n_of_m_votes_and_shows_pending_until_then():
     tracker = Tracker(TrackerConfig(vote_window=5, vote_min=3))
     view = tracker.update(faces(LEFT), 0)
     track = view.track_ids
-    assert tracker.record(track, ["ann"], [0.9], 0).names[0] == PENDING
-    assert tracker.record(track, ["bob"], [0.6], 1).names[0] == PENDING
-    assert tracker.record(track, ["ann"], [0.8], 2).names[0] == PENDING
-    view = tracker.record(track, ["ann"], [0.7], 3)
+    assert tracker.record(track, said(["ann"], [0.9]), 0).names[0] == PENDING
+    assert tracker.record(track, said(["bob"], [0.6]), 1).names[0] == PENDING
+    assert tracker.record(track, said(["ann"], [0.8]), 2).names[0] == PENDING
+    view = tracker.record(track, said(["ann"], [0.7]), 3)
     assert view.names[0] == "ann"
     assert view.confidences[0] == pytest.approx(0.8)
 
@@ -99,11 +105,11 @@ def test_a_decided_name_is_kept_on_mixed_votes_and_changes_only_when_another_win
     tracker = Tracker(TrackerConfig(vote_window=5, vote_min=3))
     track = tracker.update(faces(LEFT), 0).track_ids
     for f, name in enumerate(["ann", "ann", "ann", UNKNOWN, UNKNOWN]):
-        view = tracker.record(track, [name], [0.5], f)
+        view = tracker.record(track, said([name], [0.5]), f)
     assert view.names[0] == "ann"  # 3 ann, 2 unknown in the window
-    view = tracker.record(track, [UNKNOWN], [0.2], 5)  # window: ann ann unknown unknown unknown
+    view = tracker.record(track, said([UNKNOWN], [0.2]), 5)  # window: ann ann unknown unknown unknown
     assert view.names[0] == UNKNOWN
-    view = tracker.record(track, ["bob"], [0.9], 6)  # ann unknown unknown unknown bob
+    view = tracker.record(track, said(["bob"], [0.9]), 6)  # ann unknown unknown unknown bob
     assert view.names[0] == UNKNOWN
 
 
@@ -118,8 +124,8 @@ def test_vote_function():
 def test_a_label_never_jumps_to_another_face():
     tracker = Tracker(TrackerConfig(vote_window=3, vote_min=2, max_missed=6))
     track = tracker.update(faces(LEFT), 0).track_ids
-    tracker.record(track, ["ann"], [0.9], 0)
-    assert names_by_track(tracker.record(track, ["ann"], [0.9], 0)) == {1: "ann"}
+    tracker.record(track, said(["ann"], [0.9]), 0)
+    assert names_by_track(tracker.record(track, said(["ann"], [0.9]), 0)) == {1: "ann"}
     # ann leaves; a stranger appears elsewhere: new track, still voting
     view = tracker.update(faces(RIGHT), 3)
     assert names_by_track(view) == {1: "ann", 2: PENDING}
@@ -132,7 +138,7 @@ def test_a_label_never_jumps_to_another_face():
 def test_two_faces_crossing_keep_their_own_names():
     tracker = Tracker(TrackerConfig(vote_window=1, vote_min=1))
     view = tracker.update(faces(LEFT, RIGHT), 0)
-    tracker.record(view.track_ids, ["ann", "bob"], [0.9, 0.9], 0)
+    tracker.record(view.track_ids, said(["ann", "bob"], [0.9, 0.9]), 0)
     for frame in range(1, 8):  # they walk towards each other, 20 px per frame each
         view = tracker.update(faces(moved(LEFT, 20 * frame), moved(RIGHT, -20 * frame)), frame)
     left_of = {str(n): float(b[0]) for n, b in zip(view.names, view.boxes)}

@@ -1,0 +1,184 @@
+"""The one writer of a face-live process, on its own thread: the recognition thread never writes
+a file.
+
+A step hands :meth:`Writer.record` its snapshot: the events it calls for are made there (pure
+bookkeeping, :class:`~realtime.events.EventMaker`: the CSV cells and the faces to keep, as plain
+records) and queued; the writer's thread applies them in order with the
+:class:`~realtime.events.EventLog` (CSV log, face store, event database, the daily prune), which
+publishes each row written on the hub. The step's view of its source (boxes, names, confidences,
+track ids, stale marks; no picture) is published on the hub at once, by the calling thread:
+publishing never blocks, and a live page is not held up behind a prune.
+
+The daily prune runs in a child process (:func:`prune_apart`) while the writer's thread waits
+for it: reading 10,000 face records and rewriting the CSV log is Python work that would hold the
+interpreter's lock against the recognition thread (measured: a thread reading face records
+tripled the 99th percentile step time; a process doing the same raised it by 15 %). The
+prune's process still takes a CPU core (docs/benchmarks.md).
+
+The queue holds up to :data:`MAX_QUEUED` steps that called for events (most steps call for none).
+It is never a reason to block recognition: when it is full (the disk hangs for minutes), the
+oldest step's events are dropped, counted in :attr:`Writer.unwritten` (the run then ends with
+exit code 1, as when the CSV log fails) and said once. Prunes of 10,000 kept faces left at most
+15 steps waiting (``python -m bench.prune``).
+
+:meth:`Writer.close` drains the queue (every row made before it is written) and closes the log.
+Under ``--engine ray`` the log actor applies the same :class:`~realtime.events.EventLog` itself:
+an actor's calls already leave the cameras' threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+
+from facecore.retention import Pruned, prune
+
+from .events import Event, EventLog
+from .hub import VIEW
+from .pipeline import Snapshot
+
+__all__ = ["Writer", "view_record", "prune_apart", "MAX_QUEUED"]
+
+log = logging.getLogger(__name__)
+PRUNE_NICE = 19  # the prune's process yields the CPU to recognition
+MAX_QUEUED = 10_000  # steps whose events wait for the writer's thread (the oldest is dropped beyond)
+
+
+def view_record(snapshot: Snapshot) -> dict:
+    """A :data:`~realtime.hub.VIEW` record of ``snapshot``: plain lists, one entry per face."""
+    faces = snapshot.faces
+    return {
+        "source": snapshot.source, "frame": int(snapshot.frame_index), "time_s": round(float(snapshot.time_s), 3),
+        "boxes": [[round(float(v), 1) for v in box] for box in faces.boxes],
+        "names": [str(n) for n in faces.names],
+        "confidences": [round(float(c), 4) for c in faces.confidences],
+        "tracks": [int(t) for t in faces.track_ids],
+        "stale": [bool(s) for s in snapshot.stale],
+    }
+
+
+def prune_apart(store, log_path, config, root=None) -> Pruned:
+    """:func:`facecore.retention.prune` in a new child process (spawned: nothing of this one's
+    threads is copied; at the lowest CPU priority, :data:`PRUNE_NICE`), waited for without holding
+    this interpreter's lock; its errors are
+    raised here. When no process can be started, the prune runs here instead."""
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice,
+                                 initargs=(PRUNE_NICE,)) as pool:
+            done = pool.submit(prune, store, log_path, config, None, root).result()
+    except (OSError, BrokenProcessPool) as exc:
+        log.warning("cannot prune in a child process (%s): pruning here", exc)
+        return prune(store, log_path, config, root=root)
+    if done.faces or done.rows:
+        log.info("pruned %d faces and %d CSV rows older than %g days (or beyond %d faces)",
+                 done.faces, done.rows, config.retention_days, config.max_faces)
+    return done
+
+
+class Writer:
+    """Runs ``events`` (an :class:`EventLog`) on its own thread behind a queue of ``maxsize`` steps;
+    the same surface as the log for the loop (``record``, ``write``, ``rows``, ``status``...)."""
+
+    def __init__(self, events: EventLog, maxsize: int = MAX_QUEUED) -> None:
+        self.events, self.hub, self.maxsize = events, events.hub, maxsize
+        events.retain = prune_apart  # from now on, beside recognition
+        self.dropped = 0  # rows lost because the queue was full
+        self.deepest = 0  # the most steps that ever waited
+        self.failure: BaseException | None = None  # what stopped the writer's thread
+        self._queue: deque[list[Event]] = deque()
+        self._cond = threading.Condition()
+        self._closing = self._busy = self._raised = False
+        self._thread = threading.Thread(target=self._run, name="facecam-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def rows(self) -> int:
+        return self.events.rows
+
+    @property
+    def unwritten(self) -> int:
+        """Rows that were due but are not in the CSV file (queued ones are not counted: they will be)."""
+        return self.events.unwritten + self.dropped
+
+    @property
+    def error(self) -> str:
+        return self.events.error or (str(self.failure) if self.failure is not None else "")
+
+    @property
+    def status(self) -> str:
+        """A line for the screen while rows are being lost, else ``""``."""
+        if self.events.status or not self.dropped:
+            return self.events.status
+        return f"EVENT LOG BEHIND (rows dropped: {self.dropped})"
+
+    def record(self, snapshot: Snapshot, image: np.ndarray) -> int:
+        """Publish ``snapshot``'s view, make the events it calls for (``image``: its RGB frame, read
+        now and not kept) and queue them; returns the rows due."""
+        if self.hub is not None and self.hub.subscribers():
+            self.hub.publish(VIEW, view_record(snapshot))
+        if self.events.csv is None:
+            return 0
+        return self.write(self.events.maker.events(snapshot, image))
+
+    def write(self, events: list[Event]) -> int:
+        """Queue ``events`` for the writer's thread (never blocks); returns how many rows they hold.
+        Raises what stopped the writer's thread, if anything did."""
+        self._raise_failure()
+        if not events:
+            return 0
+        with self._cond:
+            if len(self._queue) >= self.maxsize:
+                lost = self._queue.popleft()
+                if not self.dropped:
+                    log.warning("the event log is %d steps behind: the oldest events are dropped (counted)",
+                                self.maxsize)
+                self.dropped += sum(e.row is not None for e in lost)
+            self._queue.append(list(events))
+            self.deepest = max(self.deepest, len(self._queue))
+            self._cond.notify_all()
+        return sum(e.row is not None for e in events)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event is applied; ``False`` when ``timeout`` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._queue or self._busy) or self.failure is not None, timeout)
+
+    def close(self) -> None:
+        """Apply every queued event, then close the log; raises what stopped the writer, if it was
+        not raised before."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        self.events.close()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None and not self._raised:
+            self._raised = True
+            raise self.failure
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self._queue or self._closing)
+                if not self._queue:
+                    return
+                events, self._busy = self._queue.popleft(), True
+            try:
+                self.events.write(events)
+            except BaseException as exc:  # handed to the recognition thread (next write) or to close()
+                log.debug("the event writer stopped", exc_info=True)
+                with self._cond:
+                    self.failure, self._busy = exc, False
+                    self._cond.notify_all()
+                return

@@ -137,9 +137,25 @@ class CsvLog:
         return self
 
     def check_path(self) -> None:
-        """Create the log's folder; ``UsageError`` when the log is a folder, a device or a FIFO,
-        ``FacecamError`` when its folder cannot be made (:func:`facecore.files.check_output`)."""
-        check_output(self.path, "--log", "the CSV log", "log.csv")
+        """Create the log's folder; ``UsageError`` when the log is a folder, a device or a FIFO, or
+        a file that is not a face-live log (read, never written here), ``FacecamError`` when its
+        folder cannot be made (:func:`facecore.files.check_output`)."""
+        target = check_output(self.path, "--log", "the CSV log", "log.csv")
+        try:
+            with open(target, "rb") as fh:
+                first = fh.read(4096)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise FacecamError(f"cannot read the CSV log {self.path}: {exc.strerror or exc}") from None
+        self._check_header(first)
+
+    def _check_header(self, start: bytes) -> None:
+        """``UsageError`` unless ``start`` (the file's first bytes; none: a new file) begins with the
+        log's header."""
+        header = next(csv.reader([start.partition(b"\n")[0].decode("utf-8", errors="replace")]), [])
+        if start and tuple(header) != COLUMNS:
+            raise UsageError(f"{self.path} is not a face-live log (its columns differ); choose another --log file")
 
     def _open_file(self) -> None:
         """Open the file at the path and, holding it exclusively (one opener at a time looks at the
@@ -168,10 +184,7 @@ class CsvLog:
     def _start(self) -> None:
         """With the file locked: check an existing header, cut a partial last line, or write the header."""
         size = os.fstat(self._fd).st_size
-        first = os.pread(self._fd, 4096, 0).partition(b"\n")[0] if size else b""
-        header = next(csv.reader([first.decode("utf-8", errors="replace")]), [])
-        if size and tuple(header) != COLUMNS:
-            raise UsageError(f"{self.path} is not a face-live log (its columns differ); choose another --log file")
+        self._check_header(os.pread(self._fd, 4096, 0) if size else b"")
         whole_end = _last_newline_end(self._fd, size)
         if whole_end < size:
             self._drop_partial_tail(whole_end)

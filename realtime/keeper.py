@@ -130,8 +130,8 @@ class FacePicker:
                 self._offer(track, kept, keep, drop)
             else:
                 waiting = [*track.waiting, kept]
-                chosen, track.width = spread([(k.face.score, k.face.frame, False) for k in waiting],
-                                             self.rules.faces.per_track, track.start, track.width)
+                entries = [_Entry(k.face.score, k.face.id, False, k.face.frame) for k in waiting]
+                chosen, track.width = spread(entries, self.rules.faces.per_track, track.start, track.width)
                 track.waiting = [waiting[c] for c in chosen]
         return row_faces, keep, drop
 

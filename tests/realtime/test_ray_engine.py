@@ -130,7 +130,9 @@ def test_a_camera_actor_killed_mid_run_restarts_and_the_csv_stays_whole(tmp_path
     try:
         deadline = time.monotonic() + 300
         while not any(r["name"] == "obama" for r in _rows(log)):
-            assert proc.poll() is None and time.monotonic() < deadline, "obama was never named"
+            if proc.poll() is not None:
+                pytest.fail(f"face-live ended (exit {proc.returncode}) before obama was named: {proc.stderr.read()}")
+            assert time.monotonic() < deadline, "obama was never named"
             time.sleep(0.3)
         before = len(_rows(log))
         ray.kill(ray.get_actor("facecam-camera-obama", namespace="facecam"), no_restart=False)
@@ -141,7 +143,7 @@ def test_a_camera_actor_killed_mid_run_restarts_and_the_csv_stays_whole(tmp_path
     rows = _rows(log)  # every row whole
     frames = [int(r["frame"]) for r in rows if r["name"] == "obama"]
     assert len(rows) > before and any(b < a for a, b in zip(frames, frames[1:])), \
-        "no sign of a restart: the restarted actor plays its source again from the start"
+        f"no sign of a restart: the restarted actor plays its source again from the start; frames {frames}; {err}"
 
 
 @pytest.mark.slow

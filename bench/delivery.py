@@ -14,10 +14,6 @@ from ``--report``), rows logged, POSTs received, MQTT events received, and face-
 warning lines. The target: in ``down``, display fps and latency within 10 % of ``up``.
 ``--repeat`` alternates the two to see the machine's own spread.
 
-Until face-live's writer publishes its rows on the hub itself, the face-live process this
-bench starts (``--child``) publishes each row its CSV writer wrote on the hub the outputs
-read (only when the writer did not: never twice).
-
     python -m bench.delivery --seconds 90 --warmup 10 --down 60
 
 Prints a table and writes JSON to ``bench/results/delivery.json`` (``--name``).
@@ -37,36 +33,11 @@ from pathlib import Path
 
 from .common import REPO, load_average, parse_args, print_table, write_results
 
-__all__ = ["main", "child"]
+__all__ = ["main"]
 
 COLUMNS = ["run", "display_fps_min", "display_fps_mean", "latency_p50_s", "latency_max_s", "named_tracks", "rows",
            "posts", "mqtt_events", "warnings", "down_s"]
 BUSY = ["log.cooldown_s=2", "events.cooldown_s=0"]
-
-
-def child(argv: list[str]) -> int:
-    """face-live with ``argv``, its CSV writer's rows published on the outputs' hub (see above)."""
-    from realtime import cli
-
-    hubs: list = []
-    start_outputs = cli.start_outputs
-
-    def starting(config, hub, people=()):
-        hubs.append(hub)
-        return start_outputs(config, hub, people)
-
-    class PublishingLog(cli.EventLog):
-        def write(self, events):
-            before = hubs[0].published if hubs else 0
-            rows = super().write(events)
-            if hubs and hubs[0].published == before:  # the writer does not publish (yet): do it here
-                for event in events:
-                    if event.row is not None:
-                        hubs[0].publish("sighting", {**event.row, "event": None})
-            return rows
-
-    cli.start_outputs, cli.EventLog = starting, PublishingLog
-    return cli.main(argv)
 
 
 class Targets:
@@ -110,7 +81,7 @@ class Targets:
 
 def _face_live(sources: list[str], bundle: Path, overrides: list[str], out: Path) -> subprocess.Popen:
     sets = [x for o in overrides for x in ("--set", o)]
-    command = [sys.executable, "-m", "bench.delivery", "--child", *[x for s in sources for x in ("--source", s)],
+    command = [sys.executable, "-m", "realtime.cli", *[x for s in sources for x in ("--source", s)],
                "--headless", "--model", str(bundle), "--log", str(out.with_suffix(".csv")), "--report", str(out),
                "--set", "camera.pace=true", *sets]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -154,8 +125,6 @@ def _outage(targets: Targets, warmup: float, down: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        return child(argv[1:])
     p = argparse.ArgumentParser(prog="python -m bench.delivery", description=__doc__.split("\n\n")[0])
     p.add_argument("--sources", type=int, default=4, help="how many sources in the one face-live process")
     p.add_argument("--seconds", type=float, default=90.0, help="how long each source plays (looped clips)")

@@ -122,3 +122,24 @@ def test_the_writer_prunes_the_database_at_start_with_the_faces_retention(tmp_pa
     db.close()
     EventLog(CsvLog(tmp_path / "log.csv"), LogConfig(), database=str(database)).close()  # 30 days by default
     assert [s[1] for s in _sightings(database)] == ["recent"]
+
+
+def test_rows_of_a_real_run_reach_a_webhook_through_the_writer_and_the_hub(tmp_path, enrolled_bundle, facenet_models):
+    """End to end on the real models: each CSV row face-live writes is published by its writer and
+    POSTed by the webhook target, with the event database's event id; nothing is lost at the end."""
+    from outbound_helpers import Receiver
+
+    receiver = Receiver()
+    try:
+        database = tmp_path / "data" / "events.db"
+        live(["--source", f"podium={need(OBAMA)}", "--headless", "--model", str(enrolled_bundle),
+              "--log", str(tmp_path / "log.csv"), "--set", f"events.database={database}", "--max-frames", "24",
+              "--set", f'events.webhooks=["{receiver.url()}"]', "--set", "events.cooldown_s=0", *facenet_sets(),
+              *BUSY], models=facenet_models)
+    finally:
+        receiver.close()
+    rows = read_log(tmp_path / "log.csv")
+    bodies = [body for _, _, body in receiver.posts]
+    assert len(rows) >= 3 and len(bodies) == len(rows)  # cooldown 0: every row is a notification
+    assert {(b["type"], b["name"], b["source"]) for b in bodies} == {("recognized", "obama", "podium")}
+    assert {b["event"] for b in bodies} == {s[4] for s in _sightings(database)}  # the database's event ids

@@ -20,15 +20,10 @@ RESERVED = (UNKNOWN, PENDING, "...")  # what face-live shows for strangers and u
 NOT_THEM = "not"  # <data>/<name>/not/: faces that are not <name> (face-enroll correct --not)
 
 
-def _fold(name: str) -> str:
-    """``name`` compared without case and normal form (canonical caseless matching)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
-
-
 def person_key(name: str) -> str:
     """What two folder names of one person share: equal in NFC and case-folded ("José" typed on a
-    Mac, in NFD, and "JOSÉ" are the same person as "José")."""
-    return _fold(name)
+    Mac, in NFD, and "JOSÉ" are the same person as "José"; canonical caseless matching)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
 def spelling(name: str) -> str:
@@ -64,8 +59,8 @@ def check_one_spelling(root: str | os.PathLike, names) -> None:
 def check_not_reserved(name: str) -> None:
     """``UsageError`` when ``name`` is, in any case or compatibility form (fullwidth letters...),
     one of the names face-live shows for faces it does not name (:data:`RESERVED`)."""
-    folded = unicodedata.normalize("NFKC", _fold(unicodedata.normalize("NFKC", name)))
-    if folded in {unicodedata.normalize("NFKC", _fold(r)) for r in RESERVED}:
+    folded = unicodedata.normalize("NFKC", person_key(unicodedata.normalize("NFKC", name)))
+    if folded in {unicodedata.normalize("NFKC", person_key(r)) for r in RESERVED}:
         raise UsageError(f"name {name!r} is reserved: face-live shows {UNKNOWN!r} for strangers "
                          f"and {PENDING!r} for faces not yet named")
 
@@ -104,7 +99,7 @@ def validate_name(name: str, existing: list[str] | tuple = ()) -> str:
         if unicodedata.normalize("NFC", other) == name:
             return other
     for other in existing:
-        if _fold(other) == _fold(name):
+        if person_key(other) == person_key(name):
             raise UsageError(f"name {name!r} differs from the enrolled {other!r} only by case")
     return name
 

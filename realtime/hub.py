@@ -11,6 +11,11 @@ never slow recognition or the log.
 
 Messages are plain data (``kind`` and a ``record`` dict of JSON-able values, or arrays for a
 ``view``): a consumer never reaches into the engine.
+
+Pictures cost: a ``view`` carries its source's frame (``"picture"``: the RGB ``uint8`` array, shared,
+never to be modified) only while some consumer watches that source (:meth:`Hub.watch`), so that a
+run nobody is looking at copies and encodes nothing (under ``--engine ray``, a camera sends
+its frames only then).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 __all__ = ["Hub", "Subscription", "Message", "SIGHTING", "VIEW"]
 
@@ -98,7 +103,38 @@ class Hub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
+        self._watchers: dict[str, int] = {}
         self.published = 0
+
+    def watch(self, source: str) -> Callable[[], None]:
+        """Ask for ``source``'s pictures in its views from now on; call the returned function (once)
+        to stop. Any number of watchers may share a source."""
+        with self._lock:
+            self._watchers[source] = self._watchers.get(source, 0) + 1
+        done = threading.Event()
+
+        def unwatch() -> None:
+            if done.is_set():
+                return
+            done.set()
+            with self._lock:
+                left = self._watchers.get(source, 0) - 1
+                if left > 0:
+                    self._watchers[source] = left
+                else:
+                    self._watchers.pop(source, None)
+
+        return unwatch
+
+    def watched(self, source: str) -> bool:
+        """Whether some consumer wants ``source``'s pictures now."""
+        with self._lock:
+            return source in self._watchers
+
+    def watching(self) -> frozenset[str]:
+        """The sources whose pictures are wanted now."""
+        with self._lock:
+            return frozenset(self._watchers)
 
     def subscribe(self, kinds: Iterable[str] = (), maxsize: int = 1000) -> Subscription:
         """A new queue of the messages of ``kinds`` (all when empty) published from now on."""

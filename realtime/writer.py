@@ -6,7 +6,8 @@ bookkeeping, :class:`~realtime.events.EventMaker`: the CSV cells and the faces t
 records) and queued; the writer's thread applies them in order with the
 :class:`~realtime.events.EventLog` (CSV log, face store, event database, the daily prune), which
 publishes each row written on the hub. The step's view of its source (boxes, names, confidences,
-track ids, stale marks; no picture) is published on the hub at once, by the calling thread:
+track ids, stale marks; its picture only while a consumer watches it) is published on the hub at
+once, by the calling thread:
 publishing never blocks, and a live page is not held up behind a prune.
 
 The daily prune runs in a child process (:func:`prune_apart`) while the writer's thread waits
@@ -122,7 +123,10 @@ class Writer:
         """Publish ``snapshot``'s view, make the events it calls for (``image``: its RGB frame, read
         now and not kept) and queue them; returns the rows due."""
         if self.hub is not None and self.hub.subscribers():
-            self.hub.publish(VIEW, view_record(snapshot))
+            view = view_record(snapshot)
+            if self.hub.watched(snapshot.source):
+                view["picture"] = image  # the frame itself, only while someone looks at this source
+            self.hub.publish(VIEW, view)
         if self.events.csv is None:
             return 0
         return self.write(self.events.maker.events(snapshot, image))

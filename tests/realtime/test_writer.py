@@ -177,3 +177,30 @@ def test_the_daily_prune_beside_recognition_runs_in_a_child_process_and_deletes_
     kept = read_log(tmp_path / "rec.csv")
     assert len(kept) == due + 1 and [r for r in kept if r["snapshot"].endswith(f"{old.id}.jpg")] == []
     assert len(with_old) == 1  # that row is still there, its cell emptied
+
+
+def test_a_view_carries_its_picture_only_while_someone_watches_that_source(tmp_path, engine):
+    hub = Hub()
+    views = hub.subscribe([VIEW])
+    writer = Writer(EventLog(None, LogConfig(cooldown_s=0.0), hub=hub))
+    scenes = clips()
+
+    def step(i):
+        batch = {name: clip[i] for name, clip in scenes.items()}
+        for name, snapshot in engine.step(batch).items():
+            writer.record(snapshot, batch[name].image)
+        return {m.record["source"]: m.record for m in iter(lambda: views.get(0), None)}, batch
+
+    seen, _ = step(0)
+    assert set(seen) == set(SOURCES) and not any("picture" in v for v in seen.values())
+    unwatch = hub.watch("hall")
+    second = hub.watch("hall")
+    seen, batch = step(1)
+    assert seen["hall"]["picture"] is batch["hall"].image and "picture" not in seen["door"]
+    unwatch()
+    unwatch()  # a second call changes nothing: the other watcher still looks
+    assert hub.watching() == {"hall"}
+    second()
+    seen, _ = step(2)
+    assert not hub.watched("hall") and not any("picture" in v for v in seen.values())
+    writer.close()

@@ -49,10 +49,16 @@ class KeepRules:
 
 @dataclass(frozen=True)
 class Kept:
-    """A face to keep: its record and its picture (JPEG bytes)."""
+    """A face to keep: its record and its picture (``crop``: RGB ``uint8``, its own copy of the
+    frame's pixels). The picture is encoded (:attr:`jpeg`) by whoever stores it, the writer: JPEG
+    encoding stays off the recognition thread."""
 
     face: StoredFace
-    jpeg: bytes
+    crop: np.ndarray
+
+    @property
+    def jpeg(self) -> bytes:
+        return encode_jpeg(self.crop)
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ class FacePicker:
                 if not track.logged:  # the faces seen while its name was voted on get the name decided
                     track.logged = True
                     for waiting in track.waiting:
-                        self._offer(track, Kept(replace(waiting.face, name=kept.face.name), waiting.jpeg), keep, drop)
+                        self._offer(track, Kept(replace(waiting.face, name=kept.face.name), waiting.crop), keep, drop)
                     track.waiting = []
             elif track.logged:
                 self._offer(track, kept, keep, drop)
@@ -168,4 +174,4 @@ class FacePicker:
             confidence=float(faces.confidences[i]), box=tuple(float(v) for v in faces.boxes[i]),
             quality=quality.as_dict(), features=vector, backbone=self.rules.backbone if vector is not None else "",
             row=row)
-        return Kept(face, encode_jpeg(face_crop(image, faces.boxes[i], capture.image_margin, capture.image_px)))
+        return Kept(face, face_crop(image, faces.boxes[i], capture.image_margin, capture.image_px))

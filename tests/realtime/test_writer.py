@@ -204,3 +204,20 @@ def test_a_view_carries_its_picture_only_while_someone_watches_that_source(tmp_p
     seen, _ = step(2)
     assert not hub.watched("hall") and not any("picture" in v for v in seen.values())
     writer.close()
+
+
+def test_kept_faces_are_encoded_to_jpeg_on_the_writer_thread_not_the_recognition_thread(tmp_path, engine,
+                                                                                        monkeypatch):
+    import realtime.keeper as keeper
+
+    encoded_on = []
+    encode = keeper.encode_jpeg
+    monkeypatch.setattr(keeper, "encode_jpeg",
+                        lambda crop: encoded_on.append(threading.current_thread().name) or encode(crop))
+    writer = Writer(EventLog(CsvLog(tmp_path / "rec.csv"), LogConfig(cooldown_s=0.0), str(tmp_path / "faces"),
+                             keep=KeepRules()))
+    _, due = run_steps(engine, writer)
+    writer.close()
+    assert due and len(encoded_on) >= due and set(encoded_on) == {"facecam-writer"}
+    stored = FaceStore(tmp_path / "faces")
+    assert len(stored.ids()) >= due

@@ -20,7 +20,7 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config,
                           quiet_tensorflow, run_guarded, setup_logging)
@@ -51,9 +51,10 @@ from .startup import LoadingScreen, ModelLoader
 from .stats import RunReport
 from .writer import Writer
 
-__all__ = ["main", "build_parser", "live", "ENROLL_HINT"]
+__all__ = ["main", "build_parser", "live", "ENROLL_HINT", "Consumer"]
 
 PROG = "face-live"
+Consumer = Callable[[Hub], Callable[[], None]]  # hub -> the function that stops the consumer
 ENROLL_HINT = "Nobody is enrolled yet: enroll someone with  face-enroll capture NAME"
 
 
@@ -129,17 +130,34 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
     return Engine(stages, models.detector, recognizer)
 
 
-def _check_report_and_faces(args, config: Config) -> None:
-    """``--report`` and the faces' folder pass the rule of every output path, before the run."""
+def _check_before_start(args, config: Config) -> tuple[list, dict[str, Path]]:
+    """Every check of the run's outputs, the same for both engines, before any source or model:
+    the sources and their videos' paths (returned), ``--report``, the faces' folder, the CSV log
+    (its folder, and its columns when it exists) and the events-out targets."""
+    specs = plan_sources(config)
+    videos = video_paths(args.output, specs)
     if args.report:
         check_output(args.report, "--report", "the report", "report.json")
     if config.faces.folder:
         check_output_folder(config.faces.folder, "--snapshots", "the kept faces", make=False)
+    if config.log.path:
+        CsvLog(config.log.path).check_path()
+    check_outputs(config)
+    return specs, videos
 
 
-def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunReport:
+def _start_consumers(stack: ExitStack, config: Config, hub: Hub, bundle: Bundle | None, consumers) -> None:
+    """Events out (webhooks, MQTT) and each of ``consumers`` listen on ``hub``; each one's ``close()``
+    runs at the end of the run, before the hub closes (callbacks of ``stack`` run last in, first out)."""
+    stack.callback(hub.close)
+    stack.callback(start_outputs(config, hub, bundle.labels if bundle is not None else ()))
+    for consumer in consumers:
+        stack.callback(consumer(hub))
+
+
+def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers) -> RunReport:
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
-    log, bundle), then the run on Ray."""
+    log, bundle), then the run on Ray, its rows and views relayed to a hub in this process."""
     from .ray_engine import require_ray
     from .ray_guard import check_address
 
@@ -147,21 +165,19 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     check_address(config.ray.address)  # a wrong or unreachable address: one line now, before anything
     if not args.headless:
         raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
-    specs = plan_sources(config)
-    videos = video_paths(args.output, specs)
-    _check_report_and_faces(args, config)
-    if config.log.path:
-        with CsvLog(config.log.path, config.log.fsync):  # its folder, its columns, its header: checked here
-            pass
-    _record_outputs(config, videos)
+    specs, videos = _check_before_start(args, config)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config)
+    _record_outputs(config, videos)
     announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
     from .ray_engine import run_ray
 
     keep = _keep_rules(config, bundle, args.workspace_root)
-    return run_ray(config, specs, videos, args.max_frames, stop, _say, keep)
+    with ExitStack() as stack:
+        hub = Hub()
+        _start_consumers(stack, config, hub, bundle, consumers)
+        return run_ray(config, specs, videos, args.max_frames, stop, _say, keep, hub)
 
 
 def _record_outputs(config: Config, videos: dict[str, Path]) -> None:
@@ -186,24 +202,21 @@ def _keep_rules(config: Config, bundle: Bundle | None, root: Path | None = None)
 
 
 def live(argv: list[str] | None = None, models: Models | None = None, stop: threading.Event | None = None,
-         opener=None) -> RunReport:
+         opener=None, consumers: Sequence[Consumer] = ()) -> RunReport:
     """Run ``face-live`` with ``argv``; errors are raised (``main`` turns them into exit codes).
 
     ``models``: built before (tests, benchmarks), used instead of building; ``opener``
-    replaces ``cv2.VideoCapture`` (tests of camera faults, the soak benchmark).
+    replaces ``cv2.VideoCapture`` (tests of camera faults, the soak benchmark). ``consumers``:
+    each is called once with the run's :class:`~realtime.hub.Hub` before the sources play (either
+    engine) and returns the function that stops it at the end of the run (a :data:`Consumer`).
     """
     args = build_parser().parse_args(argv)
     config = load_command_config(args)
     if args.engine == "ray":
-        return _live_on_ray(args, config, stop)
+        return _live_on_ray(args, config, stop, consumers)
     if not args.headless:
         require_gui()
-    specs = plan_sources(config)
-    videos = video_paths(args.output, specs)
-    _check_report_and_faces(args, config)
-    if config.log.path:
-        CsvLog(config.log.path).check_path()
-    check_outputs(config)
+    specs, videos = _check_before_start(args, config)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)
@@ -215,8 +228,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         keep = _keep_rules(config, bundle, args.workspace_root)
         hub = Hub()  # what happened, for any consumer: rows as they are written, each step's view
-        stack.callback(hub.close)  # after the writer has drained (callbacks run last in, first out)
-        stack.callback(start_outputs(config, hub, bundle.labels if bundle is not None else ()))
+        _start_consumers(stack, config, hub, bundle, consumers)  # they stop after the writer has drained
         events = Writer(EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
                                  database=config.events.database, hub=hub))
         stack.callback(events.close)
@@ -280,14 +292,15 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, previous)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, consumers: Sequence[Consumer] = ()) -> int:
+    """``face-live`` with ``argv``; returns the exit code. ``consumers``: as for :func:`live`."""
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     setup_logging(args.debug)
 
     def run() -> int:
         with _stop_on_signals() as stop:
-            report = live(argv, stop=stop)
+            report = live(argv, stop=stop, consumers=consumers)
         _say(report.summary())
         if args.report:
             write_private(Path(args.report), json.dumps(report.as_dict(), indent=1).encode())

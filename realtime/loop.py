@@ -34,6 +34,7 @@ from facecore.errors import SourceError, StorageError
 from facecore.faces import Faces
 from facecore.files import make_dirs_private, write_private
 
+from .core import drawn_faces, fill_sources, stage_figures
 from .engine import Engine
 from .events import EventLog
 from .overlay import Mosaic, Overlay
@@ -68,6 +69,7 @@ class LiveLoop:
     # -- the run ------------------------------------------------------------------------
     def run(self) -> RunReport:
         self._start, cpu = time.perf_counter(), time.process_time()
+        self.engine.start_clock()
         live = any(v.camera.live for v in self.views.values())
         self.report.ended = self._run_live() if live else self._run_inline()
         self.report.seconds = time.perf_counter() - self._start
@@ -81,15 +83,11 @@ class LiveLoop:
         return self.report
 
     def _fill_report(self) -> None:
-        counts = self.engine.counts
-        r = self.report
+        counts, r = self.engine.counts, self.report
         r.steps, r.model_calls, r.faces_recognized, r.rows = counts.steps, counts.calls, counts.faces, self.events.rows
-        r.frames = sum(v.frames for v in self.views.values())
-        r.sources = {v.name: {"frames": v.frames, "fps": round(v.frames / r.seconds, 2) if r.seconds else 0.0,
-                              "status": v.camera.status or ("ended" if v.ended else ""),
-                              "name_latency_s": [round(s, 3) for s in self.engine.stages[v.name].name_latencies],
-                              "cuts": self.engine.stages[v.name].cuts.count}
-                     for v in self.views.values()}
+        r.first_name_s, r.first_name_frame = self.engine.first_name.seconds, self.engine.first_name.frame
+        fill_sources(r, {v.name: {"frames": v.frames, "status": v.camera.status or ("ended" if v.ended else ""),
+                                  **stage_figures(self.engine.stages[v.name])} for v in self.views.values()})
 
     def _run_inline(self) -> str:
         frames: dict[str, Iterator[Frame]] = {name: iter(v.camera) for name, v in self.views.items()}
@@ -159,9 +157,6 @@ class LiveLoop:
         for name, snapshot in snapshots.items():
             self.events.record(snapshot, frames[name].image)
             self.views[name].stats.step(snapshot.times)
-            if self.report.first_name_s is None and snapshot.confirmed.any():
-                self.report.first_name_s = time.perf_counter() - self._start
-                self.report.first_name_frame = snapshot.frame_index
         return snapshots
 
     # -- display (main thread) ----------------------------------------------------------
@@ -188,13 +183,8 @@ class LiveLoop:
 
     def _drawn_faces(self, view: View, frame: Frame, snapshot: Snapshot) -> Faces:
         """The faces of ``snapshot`` to draw on ``frame``: none when a scene cut came between them,
-        all marked stale when the snapshot is older than ``stale_s``."""
-        faces = snapshot.faces
-        if len(faces) and self.engine.stages[view.name].cuts.between(snapshot.frame_index, frame.index):
-            return Faces.empty()
-        if len(faces) and frame.time_s - snapshot.time_s > self.options.stale_s:
-            faces = faces.with_data(stale=True)
-        return faces
+        all marked stale when the snapshot is older than ``stale_s`` (:func:`realtime.core.drawn_faces`)."""
+        return drawn_faces(snapshot, frame, self.engine.stages[view.name].cuts, self.options.stale_s)
 
     def _render(self, view: View, frame: Frame, snapshot: Snapshot, extra: tuple = ()) -> np.ndarray:
         # in a window's grid, each frame is shrunk into its tile: its text is drawn larger by as much

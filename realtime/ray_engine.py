@@ -31,6 +31,8 @@ from facecore.camera import SourceSpec
 from facecore.config import Config
 from facecore.errors import FacecamError, UsageError
 
+from .core import fill_sources
+from .ray_hub import HubRelay
 from .ray_guard import NodeWatch, RunProcesses, bounded, plain, ray_messages_to_debug
 from .ray_watch import RunWatch, why_failed
 from .stats import RunReport
@@ -107,7 +109,8 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep)
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from .ray_parts import CameraWorker, LogWriter
+    from .ray_hub import LogWriter
+    from .ray_parts import CameraWorker
 
     here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
     writer = ray.remote(LogWriter).options(name="facecam-log", num_cpus=0, scheduling_strategy=here,
@@ -123,9 +126,11 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep)
     return writer, cameras
 
 
-def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch) -> tuple[dict, str]:
+def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch,
+          relay=None) -> tuple[dict, str]:
     """Run every camera once all are built; ask them to stop on ``stop``. Returns ``{source:
-    figures or error}`` and what was lost (``""``: nothing; the run is then over)."""
+    figures or error}`` and what was lost (``""``: nothing; the run is then over). ``relay()`` is
+    called on every round of the wait while the cameras run (:class:`~realtime.ray_hub.HubRelay`)."""
     built, lost = _gather({actor.ready.remote(): name for name, actor in cameras.items()}, stop, watch)
     results = {name: value for name, value in built.items() if isinstance(value, dict)}  # the errors
     if stop.is_set() or lost:
@@ -137,11 +142,11 @@ def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch
 
     runs = {actor.run.remote(max_frames): name for name, actor in cameras.items() if name not in results}
     watch.probing = True
-    done, lost = _gather(runs, stop, watch, ask_to_stop)
+    done, lost = _gather(runs, stop, watch, ask_to_stop, relay)
     return {**results, **done}, lost
 
 
-def _gather(refs: dict, stop: threading.Event, watch: RunWatch, on_stop=None) -> tuple[dict, str]:
+def _gather(refs: dict, stop: threading.Event, watch: RunWatch, on_stop=None, each_round=None) -> tuple[dict, str]:
     """``{source: value}`` of the Ray calls ``refs`` (``{ref: source}``), a failed call giving
     ``{"error": why}``, and what was lost (``""``: nothing). Once ``stop`` is set: without
     ``on_stop``, stop waiting (the calls not done are left out); with it, call it once and wait
@@ -162,6 +167,8 @@ def _gather(refs: dict, stop: threading.Event, watch: RunWatch, on_stop=None) ->
         if lost:
             break
         done, pending = ray.wait(pending, timeout=0.5)
+        if each_round is not None:
+            each_round()
         for ref in done:
             try:
                 values[refs[ref]] = ray.get(ref)
@@ -195,24 +202,21 @@ def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunRepor
     if named:
         first = min(named, key=lambda r: r["first_name_s"])
         report.first_name_s, report.first_name_frame = first["first_name_s"], first["first_name_frame"]
-    for name, figures in results.items():
-        report.frames += figures.get("frames", 0)
-        report.steps += figures.get("steps", 0)
-        report.cpu_s += figures.get("cpu_s", 0.0)
-        report.sources[name] = {"frames": figures.get("frames", 0), "fps": round(figures.get("frames", 0) / seconds, 2)
-                                if seconds else 0.0, "status": figures.get("error") or figures.get("status", ""),
-                                "name_latency_s": figures.get("name_latency_s", []), "cuts": figures.get("cuts", 0)}
+    report.steps = sum(r.get("steps", 0) for r in results.values())
+    report.cpu_s = sum(r.get("cpu_s", 0.0) for r in results.values()) + stats.get("cpu_s", 0.0)
+    fill_sources(report, {name: {**r, "status": r.get("error") or r.get("status", "")} for name, r in results.items()})
     report.model_calls, report.faces_recognized = stats.get("calls", 0), stats.get("faces", 0)
-    report.cpu_s += stats.get("cpu_s", 0.0)
     report.rows, report.rows_unwritten, report.log_error = logged["rows"], logged["unwritten"], logged["error"]
     return report
 
 
 def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], max_frames: int,
-            stop: threading.Event | None = None, say=print, keep=None) -> RunReport:
+            stop: threading.Event | None = None, say=print, keep=None, hub=None) -> RunReport:
     """Run the sources on Ray until they end or ``stop`` is set; returns the run's report, whose
     ``error`` says what failed (a source, a camera, a node of Ray). ``keep``: how faces are kept
-    in the face store (``realtime.keeper.KeepRules``)."""
+    in the face store (``realtime.keeper.KeepRules``); ``hub``: the driver's
+    :class:`~realtime.hub.Hub`, where the rows written and the cameras' views are published
+    (:class:`~realtime.ray_hub.HubRelay`)."""
     stop = stop or threading.Event()
     processes = RunProcesses()
     started = _start_ray(config, len(specs))
@@ -225,9 +229,12 @@ def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], ma
         actors = [writer, *cameras.values()]
         say(f"ray: {len(cameras)} camera actors started")
         watch = RunWatch(cameras, NodeWatch(), processes if started else None, say, config.ray.max_restarts, writer)
-        results, lost = _wait(cameras, max_frames, stop, watch)
+        relay = HubRelay(writer, hub) if hub is not None else None
+        results, lost = _wait(cameras, max_frames, stop, watch, relay.relay if relay else None)
         if not lost:
             stats, logged = _finish(handle, writer)
+            if relay is not None:
+                relay.relay()  # the last rows, written as the log closed
         else:
             logged["rows"] = watch.rows()
     finally:

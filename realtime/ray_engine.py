@@ -92,20 +92,20 @@ def _start_ray(config: Config, cameras: int) -> bool:
     return not r.address
 
 
-def _deploy(config: Config):
+def _deploy(config: Config, replica=None):
     from ray import serve
 
     from .ray_parts import RecognizerReplica
 
     serve.start(proxy_location="Disabled", logging_config={"log_level": "ERROR"})
     r = config.ray
-    deployment = serve.deployment(RecognizerReplica).options(
+    deployment = serve.deployment(replica or RecognizerReplica).options(
         name="recognizer", num_replicas=r.replicas,
         ray_actor_options={"num_cpus": r.replica_cpus, "num_gpus": r.num_gpus})
     return serve.run(deployment.bind(config), name=APP_NAME, route_prefix=None)
 
 
-def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep):
+def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep, detector=None):
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -122,7 +122,7 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep)
         cameras[spec.name] = remote.options(
             name=f"facecam-camera-{spec.name}", num_cpus=config.ray.camera_cpus, max_concurrency=2,
             max_restarts=config.ray.max_restarts, max_task_retries=config.ray.max_restarts,
-        ).remote(spec, config, handle, writer, video, keep)
+        ).remote(spec, config, handle, writer, video, keep, detector)
     return writer, cameras
 
 
@@ -140,6 +140,8 @@ def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch
         for actor in cameras.values():
             actor.stop.remote()
 
+    if relay is not None:
+        relay()  # the log actor learns what the driver's hub wants before any camera asks it
     runs = {actor.run.remote(max_frames): name for name, actor in cameras.items() if name not in results}
     watch.probing = True
     done, lost = _gather(runs, stop, watch, ask_to_stop, relay)
@@ -211,12 +213,14 @@ def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunRepor
 
 
 def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], max_frames: int,
-            stop: threading.Event | None = None, say=print, keep=None, hub=None) -> RunReport:
+            stop: threading.Event | None = None, say=print, keep=None, hub=None, models=None) -> RunReport:
     """Run the sources on Ray until they end or ``stop`` is set; returns the run's report, whose
     ``error`` says what failed (a source, a camera, a node of Ray). ``keep``: how faces are kept
     in the face store (``realtime.keeper.KeepRules``); ``hub``: the driver's
     :class:`~realtime.hub.Hub`, where the rows written and the cameras' views are published
-    (:class:`~realtime.ray_hub.HubRelay`)."""
+    (:class:`~realtime.ray_hub.HubRelay`). ``models``: ``(detector factory, replica class)`` used
+    instead of :func:`~realtime.ray_parts.build_detector` and
+    :class:`~realtime.ray_parts.RecognizerReplica` (tests, on fake models)."""
     stop = stop or threading.Event()
     processes = RunProcesses()
     started = _start_ray(config, len(specs))
@@ -224,8 +228,9 @@ def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], ma
     stats, logged = {}, {"rows": 0, "unwritten": 0, "error": ""}
     try:
         say(f"ray: {'started a local Ray' if started else 'joined ' + config.ray.address}; deploying the recognizer")
-        handle = _deploy(config)
-        writer, cameras = _actors(config, specs, videos, handle, keep)
+        detector, replica = models or (None, None)
+        handle = _deploy(config, replica)
+        writer, cameras = _actors(config, specs, videos, handle, keep, detector)
         actors = [writer, *cameras.values()]
         say(f"ray: {len(cameras)} camera actors started")
         watch = RunWatch(cameras, NodeWatch(), processes if started else None, say, config.ray.max_restarts, writer)

@@ -179,14 +179,15 @@ class CameraWorker:
         if (spec or {}).get("id", "") != self._crop_id or (spec is None) != (self.engine.recognizer is None):
             self._crop_id = (spec or {}).get("id", "")
             self.engine.offer(RemoteRecognizer(self.recognizer, spec) if spec is not None else None)
-        if self._asked is not None and ray.wait([self._asked], timeout=0)[0]:  # never waited for
+        first = self._asked is None and not self._figures.get("steps")  # waited for once, at the start
+        if self._asked is None:
+            self._asked = self.writer.wants.remote()
+        if first or ray.wait([self._asked], timeout=0)[0]:  # later answers are never waited for
             try:
-                self._wants = ray.get(self._asked)
+                self._wants = ray.get(self._asked, timeout=ANSWER_S)
             except ray.exceptions.RayError as exc:
                 log.debug("the log actor did not say what the hub wants: %s", exc)
             self._asked = None
-        if self._asked is None:
-            self._asked = self.writer.wants.remote()
 
     def run(self, max_frames: int = 0) -> dict:
         """Every frame of the source to its end (or ``max_frames``, or ``stop``). A file is stepped

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE",
                    help="camera index, video file, stream URL or image folder, optionally named "
                         "(door=rtsp://...; a name is letters, digits, _ . -); repeat for several sources "
-                        "(default: camera.sources, camera.source)")
+                        "(default: camera.sources, else camera 0)")
     p.add_argument("--model", metavar="DIR", help="model bundle folder (default: train.model)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="where the models run (default: recognition.device)")
     p.add_argument("--headless", action="store_true", help="no window (use with --output and/or --log)")
@@ -85,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_frames, default=0, metavar="N",
                    help="stop each source after N frames (0: no limit)")
     p.add_argument("--log", metavar="FILE", help="CSV log of recognitions (default: log.path; '' for none)")
-    p.add_argument("--snapshots", metavar="DIR",
+    p.add_argument("--faces", metavar="DIR",
                    help="keep the faces of logged tracks (each row's crop and the best few) in DIR "
                         "(default: faces.folder)")
+    p.add_argument("--snapshots", metavar="DIR", help=argparse.SUPPRESS)  # the old spelling of --faces
     p.add_argument("--report", metavar="JSON", help="also write the run's figures (per source too) to this file")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: one process (default); ray: camera actors and a recognizer deployment on Ray")
@@ -139,7 +140,7 @@ def _check_before_start(args, config: Config) -> tuple[list, dict[str, Path]]:
     if args.report:
         check_output(args.report, "--report", "the report", "report.json")
     if config.faces.folder:
-        check_output_folder(config.faces.folder, "--snapshots", "the kept faces", make=False)
+        check_output_folder(config.faces.folder, "--faces", "the kept faces", make=False)
     if config.log.path:
         CsvLog(config.log.path).check_path()
     check_outputs(config)
@@ -211,6 +212,9 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     engine) and returns the function that stops it at the end of the run (a :data:`Consumer`).
     """
     args = build_parser().parse_args(argv)
+    if args.snapshots is not None:
+        _say("warning: --snapshots is deprecated: write --faces DIR instead (read as that now)")
+        args.faces = args.faces if args.faces is not None else args.snapshots
     config = load_command_config(args)
     if args.engine == "ray":
         return _live_on_ray(args, config, stop, consumers)
@@ -249,7 +253,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         views = [View(name, camera, stack.enter_context(VideoSink(videos[name], camera.fps)) if videos else None)
                  for name, camera in cameras.items()]
         options = LoopOptions(args.max_frames, ENROLL_HINT, config.overlay.stale_s,
-                              config.overlay.snapshot_dir, config.overlay.show_stats, args.hold)
+                              config.overlay.screenshot_dir, config.overlay.show_stats, args.hold)
         backbone = engine.recognizer.backbone if engine.recognizer else models.backbone
         reloader = ModelReloader(config.train.model, config, backbone, bundle.id if bundle else None, engine.offer)
         report = LiveLoop(views, engine, events, Overlay(config.overlay), options, stop, window, reloader,

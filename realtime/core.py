@@ -5,8 +5,9 @@ in the local engine's threads (:mod:`realtime.loop`) and in the Ray engine's act
 - :func:`recognize_batched`: ONE model call for the crops of several requests, its
   :class:`~facecore.recognizer.Decision` split back to each request;
 - :class:`FirstName`: when the run's first name was confirmed;
-- :func:`drawn_faces`: what to draw on a frame from the newest snapshot of its source (nothing
-  across a scene cut, every label grey once the snapshot is older than ``overlay.stale_s``);
+- :func:`drawn_faces`: what to draw on a frame from the newest result of its source (nothing
+  across a scene cut; a label is *stale*, drawn grey, when it is not current: its box only
+  carried along, or the result older than ``overlay.stale_s``);
 - :func:`stage_figures` and :func:`fill_sources`: the per-source figures of the run report;
 - :func:`load_recognizer`: the recogniser of the bundle at a path, following a bundle trained
   on another backbone.
@@ -27,7 +28,7 @@ from facecore.errors import FacecamError
 from facecore.faces import Faces
 from facecore.recognizer import Decision, Recognizer, check_bundle
 
-from .pipeline import Snapshot
+from .pipeline import StepResult
 from .scenes import CutWatch
 from .stats import RunReport
 
@@ -50,25 +51,25 @@ class FirstName:
         self.seconds: float | None = None
         self.frame: int | None = None
 
-    def note(self, snapshot: Snapshot) -> None:
-        """Look at a step's ``snapshot``: the first one with a confirmed name sets the time."""
-        if self.seconds is None and snapshot.confirmed.any():
-            self.seconds, self.frame = time.perf_counter() - self.start, int(snapshot.frame_index)
+    def note(self, result: StepResult) -> None:
+        """Look at a step's ``result``: the first one with a confirmed name sets the time."""
+        if self.seconds is None and result.confirmed.any():
+            self.seconds, self.frame = time.perf_counter() - self.start, int(result.frame_index)
 
 
-def drawn_faces(snapshot: Snapshot | None, frame: Frame, cuts: CutWatch, stale_s: float) -> Faces:
-    """The faces to draw on ``frame`` from ``snapshot`` (its source's newest; ``None``: none yet).
+def drawn_faces(result: StepResult | None, frame: Frame, cuts: CutWatch, stale_s: float) -> Faces:
+    """The faces to draw on ``frame`` from ``result`` (its source's newest; ``None``: none yet).
 
-    None when a scene cut came between the snapshot's frame and ``frame`` (``cuts`` is read, not
-    changed); all marked ``stale`` (drawn grey) when the snapshot is more than ``stale_s`` seconds
-    of source time older than ``frame``; else the snapshot's faces as they are."""
-    if snapshot is None or not len(snapshot.faces):
+    None when a scene cut came between the result's frame and ``frame`` (``cuts`` is read, not
+    changed); else the result's faces with the ``stale`` column the overlay draws grey: all of
+    them when the result is more than ``stale_s`` seconds of source time older than ``frame``,
+    else those whose box is only carried along."""
+    if result is None or not len(result.faces):
         return Faces.empty()
-    if cuts.between(snapshot.frame_index, frame.index):
+    if cuts.between(result.frame_index, frame.index):
         return Faces.empty()
-    if frame.time_s - snapshot.time_s > stale_s:
-        return snapshot.faces.with_data(stale=True)
-    return snapshot.faces
+    old = frame.time_s - result.time_s > stale_s
+    return result.faces.with_data(stale=np.ones(len(result.faces), bool) if old else result.carried)
 
 
 def stage_figures(stage) -> dict:

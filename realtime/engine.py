@@ -32,7 +32,7 @@ from facecore.detector import Detector
 from facecore.recognizer import Decision, Recognizer
 
 from .core import FirstName, recognize_batched
-from .pipeline import Snapshot, SourceStage
+from .pipeline import StepResult, SourceStage
 
 __all__ = ["Engine", "EngineCounts"]
 
@@ -88,7 +88,7 @@ class Engine:
         if self.recognizer is not None:
             self.recognizer.backbone.warm_up()
 
-    def step(self, frames: dict[str, Frame]) -> dict[str, Snapshot]:
+    def step(self, frames: dict[str, Frame]) -> dict[str, StepResult]:
         """One step over the newest frame of each source in ``frames`` (by source name)."""
         self._take_offered()
         recognizer = self.recognizer
@@ -107,8 +107,8 @@ class Engine:
             self.counts.faces += faces
             self.counts.batches[faces] += 1
         self.counts.steps += 1
-        snapshots = {name: self.stages[name].finish(p, shares.get(name), infer_ms=infer_ms)
+        results = {name: self.stages[name].finish(p, shares.get(name), infer_ms=infer_ms)
                      for name, p in pending.items()}
-        for snapshot in snapshots.values():
-            self.first_name.note(snapshot)
-        return snapshots
+        for result in results.values():
+            self.first_name.note(result)
+        return results

@@ -238,24 +238,24 @@ class CameraWorker:
     def _step(self, frame, figures: dict):
         """One step of the engine core on ``frame``, then its events and its view to the log actor."""
         self._look()
-        snapshot = self.engine.step({self.spec.name: frame})[self.spec.name]
+        result = self.engine.step({self.spec.name: frame})[self.spec.name]
         first = self.engine.first_name
         figures.update(steps=self.engine.counts.steps, requests=self.engine.counts.calls,
                        first_name_s=first.seconds, first_name_frame=first.frame)
-        events = self.maker.events(snapshot, frame.image)
+        events = self.maker.events(result, frame.image)
         if events:
             self.writer.write.remote(events)
         if self._wants["views"]:
-            view = view_record(snapshot)
+            view = view_record(result)
             if self.spec.name in self._wants["watching"]:
                 view["picture"] = frame.image
             self.writer.view.remote(view)
-        return snapshot
+        return result
 
-    def _show(self, frame, snapshot, video, figures: dict) -> None:
+    def _show(self, frame, result, video, figures: dict) -> None:
         """Count ``frame`` as shown and write it, with what :func:`realtime.core.drawn_faces` says of
-        ``snapshot``, to the video if any."""
+        ``result``, to the video if any."""
         if video is not None:
-            faces = drawn_faces(snapshot, frame, self.stage.cuts, self.config.overlay.stale_s)
+            faces = drawn_faces(result, frame, self.stage.cuts, self.config.overlay.stale_s)
             video.write(self.overlay.annotate(frame.image, faces) if len(faces) else frame.image)
         figures["frames"] += 1

@@ -15,16 +15,16 @@ from fakes import ColourDetector, ColourRecognizer, frames, scene
 from realtime.core import FirstName, drawn_faces, recognize_batched
 from realtime.engine import Engine
 from realtime.events import EventMaker
-from realtime.pipeline import Snapshot, SourceStage
+from realtime.pipeline import StepResult, SourceStage
 from realtime.ray_hub import LogWriter
 from realtime.scenes import CutWatch
 from realtime.writer import view_record
 
 
-def _snapshot(frame_index: int, time_s: float, n: int = 2) -> Snapshot:
+def _snapshot(frame_index: int, time_s: float, n: int = 2) -> StepResult:
     boxes = np.array([[10, 10, 50, 50], [60, 10, 100, 50]][:n], np.float32)
     faces = Faces(boxes, np.full(n, 0.9, np.float32), names=np.array(["ada", "grace"][:n], object))
-    return Snapshot("door", frame_index, time_s, faces)
+    return StepResult("door", frame_index, time_s, faces)
 
 
 def _cuts_at(index: int) -> CutWatch:

@@ -109,3 +109,26 @@ def test_the_log_actor_holds_a_bounded_number_of_views(tmp_path, views):
         writer.view({"source": "door", "frame": i})
     held = writer.take(views=views)["views"]
     assert [v["frame"] for v in held] == (list(range(5, MAX_VIEWS + 5)) if views else [])
+
+
+def test_a_ray_camera_draws_a_late_label_grey_and_nothing_across_a_cut_on_its_video():
+    """The camera actor's class, called directly: what it writes to its video follows the core's
+    rule (before, a Ray video drew every label in its colour, however old)."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    from facecore.source_names import SourceSpec
+    from realtime.overlay import COLOURS
+    from realtime.ray_parts import CameraWorker
+
+    config = Config()
+    camera = CameraWorker(SourceSpec("door", "door.mp4"), config, None, None,
+                          detector=lambda c: ColourDetector(c.detector))
+    written = []
+    video = type("Video", (), {"write": lambda self, image: written.append(image)})()
+    result = _snapshot(10, 1.0)
+    camera._show(Frame(12, scene([]), 1.2), result, video, {"frames": 0})  # 0.2 s later: as it is
+    camera._show(Frame(30, scene([]), 3.0), result, video, {"frames": 0})  # 2 s later: grey
+    grey = [int((np.abs(w.astype(int) - COLOURS["stale"]).max(axis=2) == 0).sum()) for w in written]
+    assert grey[0] == 0 and grey[1] > 100, grey
+    camera.stage.cuts = _cuts_at(31)
+    camera._show(Frame(32, scene([]), 3.2), _snapshot(30, 3.0), video, {"frames": 0})
+    assert np.array_equal(written[-1], scene([]))  # the shot before the cut: nothing drawn

@@ -243,7 +243,9 @@ class _RayRun:
 
     def started(self, timeout: float = 300) -> dict[int, str]:
         deadline = time.monotonic() + timeout
-        while not any("CameraWorker.run" in c for c in self.seen.values()):
+        # the camera's process is titled ray::...CameraWorker.run while its run starts, and plain
+        # ray::CameraWorker once any other call on the actor (a progress probe) has ended
+        while not any("CameraWorker.run" in c or c.strip() == "ray::CameraWorker" for c in self.seen.values()):
             if self.proc.poll() is not None:
                 pytest.fail(f"face-live ended before its camera ran: {self.proc.stderr.read()}")
             assert time.monotonic() < deadline, "the camera never ran"

@@ -20,7 +20,7 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config,
                           quiet_tensorflow, run_guarded, setup_logging)
@@ -28,7 +28,7 @@ from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
 from facecore.errors import FacecamError, StorageError, UsageError
 from facecore.facestore import backbone_tag
-from facecore.files import check_output, check_output_folder, write_private
+from facecore.files import write_private
 from facecore.outputs import record_outputs
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
@@ -41,12 +41,12 @@ from .events import EventLog
 from .hub import Hub
 from .keeper import KeepRules
 from .loop import LiveLoop, LoopOptions, View
-from .outbound import check_outputs, start_outputs
+from .preflight import Consumer, check_before_start, start_consumers
 from .overlay import Overlay
 from .pipeline import SourceStage
 from .reload import ModelReloader
 from .sinks import VideoSink, Window, require_gui
-from .sources import SourceOpener, plan_sources, video_paths
+from .sources import SourceOpener
 from .startup import LoadingScreen, ModelLoader
 from .stats import RunReport
 from .writer import Writer
@@ -54,7 +54,6 @@ from .writer import Writer
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT", "Consumer"]
 
 PROG = "face-live"
-Consumer = Callable[[Hub], Callable[[], None]]  # hub -> the function that stops the consumer
 ENROLL_HINT = "Nobody is enrolled yet: enroll someone with  face-enroll capture NAME"
 
 
@@ -131,31 +130,6 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
     return Engine(stages, models.detector, recognizer)
 
 
-def _check_before_start(args, config: Config) -> tuple[list, dict[str, Path]]:
-    """Every check of the run's outputs, the same for both engines, before any source or model:
-    the sources and their videos' paths (returned), ``--report``, the faces' folder, the CSV log
-    (its folder, and its columns when it exists) and the events-out targets."""
-    specs = plan_sources(config)
-    videos = video_paths(args.output, specs)
-    if args.report:
-        check_output(args.report, "--report", "the report", "report.json")
-    if config.faces.folder:
-        check_output_folder(config.faces.folder, "--faces", "the kept faces", make=False)
-    if config.log.path:
-        CsvLog(config.log.path).check_path()
-    check_outputs(config)
-    return specs, videos
-
-
-def _start_consumers(stack: ExitStack, config: Config, hub: Hub, bundle: Bundle | None, consumers) -> None:
-    """Events out (webhooks, MQTT) and each of ``consumers`` listen on ``hub``; each one's ``close()``
-    runs at the end of the run, before the hub closes (callbacks of ``stack`` run last in, first out)."""
-    stack.callback(hub.close)
-    stack.callback(start_outputs(config, hub, bundle.labels if bundle is not None else ()))
-    for consumer in consumers:
-        stack.callback(consumer(hub))
-
-
 def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers) -> RunReport:
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
     log, bundle), then the run on Ray, its rows and views relayed to a hub in this process."""
@@ -166,7 +140,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers) 
     check_address(config.ray.address)  # a wrong or unreachable address: one line now, before anything
     if not args.headless:
         raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
-    specs, videos = _check_before_start(args, config)
+    specs, videos = check_before_start(args, config)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config)
@@ -177,7 +151,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers) 
     keep = _keep_rules(config, bundle, args.workspace_root)
     with ExitStack() as stack:
         hub = Hub()
-        _start_consumers(stack, config, hub, bundle, consumers)
+        start_consumers(stack, config, hub, bundle, consumers)
         return run_ray(config, specs, videos, args.max_frames, stop, _say, keep, hub)
 
 
@@ -220,7 +194,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         return _live_on_ray(args, config, stop, consumers)
     if not args.headless:
         require_gui()
-    specs, videos = _check_before_start(args, config)
+    specs, videos = check_before_start(args, config)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)
@@ -232,7 +206,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         keep = _keep_rules(config, bundle, args.workspace_root)
         hub = Hub()  # what happened, for any consumer: rows as they are written, each step's view
-        _start_consumers(stack, config, hub, bundle, consumers)  # they stop after the writer has drained
+        start_consumers(stack, config, hub, bundle, consumers)  # they stop after the writer has drained
         events = Writer(EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
                                  database=config.events.database, hub=hub))
         stack.callback(events.close)

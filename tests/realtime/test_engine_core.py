@@ -132,3 +132,33 @@ def test_a_ray_camera_draws_a_late_label_grey_and_nothing_across_a_cut_on_its_vi
     camera.stage.cuts = _cuts_at(31)
     camera._show(Frame(32, scene([]), 3.2), _snapshot(30, 3.0), video, {"frames": 0})
     assert np.array_equal(written[-1], scene([]))  # the shot before the cut: nothing drawn
+
+
+def test_a_bundle_trained_on_another_backbone_gets_that_backbone_built_and_warmed_up(tmp_path, monkeypatch):
+    """load_recognizer, which the local reloader and the Ray replica both call: the bundle was
+    trained on vgg16 without weights, the backbone in use has ImageNet's."""
+    from facecore.bundle import Bundle, save_bundle
+    from helpers import BUNDLE_META
+    from realtime.core import load_recognizer
+
+    built = []
+
+    class FakeBackbone:
+        def __init__(self, config, *args):
+            self.config, self.weights_id, self.input_size, self.warmed = config, config.weights, 224, 0
+            built.append(self)
+
+        def warm_up(self, every_size: bool = False) -> None:
+            self.warmed += 1
+
+    monkeypatch.setattr("facecore.recognizer.build_backbone", FakeBackbone)
+    path = save_bundle(tmp_path / "model", Bundle({"centroids": np.eye(2, dtype=np.float32)}, ["ann", "bob"],
+                                                  dict(BUNDLE_META)))
+    config = Config().replace(backbone={"name": "vgg16", "weights": "imagenet"})
+    in_use = FakeBackbone(config.backbone)
+    recognizer, used = load_recognizer(path, config, in_use)
+    assert used.backbone.weights == "none" and recognizer.labels == ["ann", "bob"]
+    assert recognizer.backbone is built[-1] is not in_use and recognizer.backbone.warmed == 1
+    same, _ = load_recognizer(path, used, recognizer.backbone)  # the same bundle again: its backbone is reused
+    assert same.backbone is recognizer.backbone and len(built) == 2
+    assert load_recognizer(tmp_path / "none", config, in_use) == (None, config)

@@ -392,8 +392,8 @@ def test_a_ray_run_sends_its_rows_to_webhooks_and_to_a_consumer_of_its_hub(tmp_p
     rows = _rows(tmp_path / "log.csv")
     assert rows and {(r["name"], r["source"]) for r in rows} == {("unknown", "podium")}
     bodies = [body for _, _, body in receiver.posts]
-    assert [(b["name"], b["source"], str(b["frame"])) for b in bodies] == [(r["name"], r["source"], r["frame"])
-                                                                          for r in rows]
+    assert [(b["type"], b["source"], b["start"]) for b in bodies] == [("unknown", r["source"], r["time"])
+                                                                     for r in rows]
     messages = list(heard[0])  # closed at the end of the run: every message, then the end
     assert [m.record["frame"] for m in messages if m.kind == SIGHTING] == [int(r["frame"]) for r in rows]
     views = [m.record for m in messages if m.kind == VIEW]

@@ -129,8 +129,8 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep,
 def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch,
           relay=None) -> tuple[dict, str]:
     """Run every camera once all are built; ask them to stop on ``stop``. Returns ``{source:
-    figures or error}`` and what was lost (``""``: nothing; the run is then over). ``relay()`` is
-    called on every round of the wait while the cameras run (:class:`~realtime.ray_hub.HubRelay`)."""
+    figures or error}`` and what was lost (``""``: nothing; the run is then over). ``relay``
+    (:class:`~realtime.ray_hub.HubRelay`) is asked on every round of the wait while the cameras run."""
     built, lost = _gather({actor.ready.remote(): name for name, actor in cameras.items()}, stop, watch)
     results = {name: value for name, value in built.items() if isinstance(value, dict)}  # the errors
     if stop.is_set() or lost:
@@ -141,10 +141,10 @@ def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch
             actor.stop.remote()
 
     if relay is not None:
-        relay()  # the log actor learns what the driver's hub wants before any camera asks it
+        relay.relay(wait=True)  # the log actor learns what the driver's hub wants before any camera asks it
     runs = {actor.run.remote(max_frames): name for name, actor in cameras.items() if name not in results}
     watch.probing = True
-    done, lost = _gather(runs, stop, watch, ask_to_stop, relay)
+    done, lost = _gather(runs, stop, watch, ask_to_stop, relay.relay if relay is not None else None)
     return {**results, **done}, lost
 
 
@@ -235,11 +235,12 @@ def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], ma
         say(f"ray: {len(cameras)} camera actors started")
         watch = RunWatch(cameras, NodeWatch(), processes if started else None, say, config.ray.max_restarts, writer)
         relay = HubRelay(writer, hub) if hub is not None else None
-        results, lost = _wait(cameras, max_frames, stop, watch, relay.relay if relay else None)
+        results, lost = _wait(cameras, max_frames, stop, watch, relay)
         if not lost:
             stats, logged = _finish(handle, writer)
             if relay is not None:
-                relay.relay()  # the last rows, written as the log closed
+                relay.relay(wait=True)  # the answer to the take under way, if any
+                relay.relay(wait=True)  # the last rows, written as the log closed
         else:
             logged["rows"] = watch.rows()
     finally:

@@ -80,30 +80,39 @@ class LogWriter:
 
 
 class HubRelay:
-    """Moves what the log actor ``writer`` holds onto ``hub`` (in this process); ``relay()`` once per
-    round of the driver's wait. A take that fails or takes longer than :data:`_TAKE_S` is skipped
-    (said once, at debug level): the hub is for consumers, and never holds up the run."""
+    """Moves what the log actor ``writer`` holds onto ``hub`` (in this process). ``relay()``, once per
+    round of the driver's wait, never waits: it publishes the answer to the last take if it has
+    come, and asks again; ``relay(wait=True)`` (at the end) waits up to :data:`_TAKE_S` for the
+    answer. A take that fails is skipped (said once, at debug level): the hub is for consumers, and
+    never holds up the run."""
 
     def __init__(self, writer, hub: Hub) -> None:
         self.writer, self.hub = writer, hub
         self.sightings = self.views = 0  # relayed so far
+        self._asked = None  # the take under way
         self._failed = False
 
-    def relay(self) -> None:
+    def relay(self, wait: bool = False) -> None:
         import ray
 
-        hub = self.hub
+        if self._asked is None:
+            self._asked = self._take()
+        if not ray.wait([self._asked], timeout=_TAKE_S if wait else 0)[0]:
+            return
         try:
-            taken = ray.get(self.writer.take.remote(hub.subscribers() > 0, tuple(sorted(hub.watching()))),
-                            timeout=_TAKE_S)
-        except ray.exceptions.RayError as exc:  # GetTimeoutError too
+            taken = ray.get(self._asked)
+        except ray.exceptions.RayError as exc:
             if not self._failed:
                 log.debug("the log actor did not hand over its rows and views: %s", exc)
-            self._failed = True
-            return
+            self._failed, taken = True, {"sightings": [], "views": []}
+        self._asked = None if wait else self._take()
         for record in taken["sightings"]:
-            hub.publish(SIGHTING, record)
+            self.hub.publish(SIGHTING, record)
         for record in taken["views"]:
-            hub.publish(VIEW, record)
+            self.hub.publish(VIEW, record)
         self.sightings += len(taken["sightings"])
         self.views += len(taken["views"])
+
+    def _take(self):
+        hub = self.hub
+        return self.writer.take.remote(hub.subscribers() > 0, tuple(sorted(hub.watching())))

@@ -107,7 +107,7 @@ def _live_review(config, models: Models, root: Path, sources: dict, overrides: l
     argv = [arg for name, path in sources.items() for arg in ("--source", f"{name}={path}")]
     sets = [arg for o in [*overrides, *CLIP_SETTINGS] for arg in ("--set", o)]
     live([*argv, "--headless", *(["--model", str(model)] if model else []), "--log", str(root / "log.csv"),
-          "--snapshots", str(root / "faces"), *sets], models=models)
+          "--faces", str(root / "faces"), *sets], models=models)
     cfg = config.replace(faces={"folder": str(root / "faces")}, review={"sheets": str(root / "sheets")},
                          train={"model": str(model or root / "no-model")})
     return review(cfg, models=models)

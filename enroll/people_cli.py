@@ -27,7 +27,8 @@ def register(sub) -> None:
     p = sub.add_parser("capture", help="capture good, varied face images of a person from a camera or video")
     p.add_argument("name", metavar="NAME", help="the person's display name (also the folder name)")
     p.add_argument("--source",
-                   help="camera index, video file, rtsp/http URL or image folder (default: camera.source, 0)")
+                   help="camera index, video file, rtsp/http URL or image folder "
+                        "(default: the first of camera.sources, else 0)")
     p.add_argument("--count", type=int, help="images to capture (default: capture.count, 10)")
     p.add_argument("--headless", action="store_true", help="no window: log progress instead")
     p.add_argument("--keep-frames", action="store_true", help="also save the full frames, in NAME/frames/")
@@ -142,7 +143,7 @@ def cmd_capture(args) -> int:
         _weights_first(config)
     announce_workspace(args, data, *(() if args.no_train else (model, config.train.cache_dir)))
     detector = _detector(config)
-    result = capture_person(config, name, config.camera.source, data, detector, config.capture.count,
+    result = capture_person(config, name, config.sources[0], data, detector, config.capture.count,
                             args.headless, args.keep_frames)
     names = f" ({result.saved[0].name}..{result.saved[-1].name})" if result.saved else ""
     print(f"saved {len(result.saved)} of {result.wanted} images of {name} in {data / name}{names}, "

@@ -26,11 +26,10 @@ __all__ = [
 
 # Command-line flags that stand for a config key: given, they win over the file and --set.
 FLAG_KEYS = {
-    "source": "camera.source", "model": "train.model", "data": "train.data", "log": "log.path",
-    "snapshots": "faces.folder", "device": "recognition.device", "count": "capture.count",
+    "source": "camera.sources", "model": "train.model", "data": "train.data", "log": "log.path",
+    "device": "recognition.device", "count": "capture.count",
     "faces": "faces.folder", "sheets": "review.sheets", "ray_address": "ray.address",
 }
-FLAG_LIST_KEYS = {"source": "camera.sources"}  # the same flags, repeatable (face-live)
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -174,8 +173,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_command_config(args: Any) -> Config:
-    """The config a command runs with, in one place: ``--config`` FILE, then ``--set`` overrides,
-    then the flags of ``FLAG_KEYS`` that ``args`` has and were given. Unless the backbone was
+    """The config a command runs with, in one place, by one rule: the defaults, then ``--config``
+    FILE, then the flags of ``FLAG_KEYS`` that ``args`` has and were given, then ``--set``
+    overrides, last (a flag is not applied when ``--set`` gives its key). Unless the backbone was
     chosen (``backbone.name``/``weights`` in the file or ``--set``), it is the one the bundle at
     ``train.model`` was trained with, so that retraining or running never switches backbones by
     accident. The config's relative storage paths lie in the workspace (``--workspace``,
@@ -184,11 +184,12 @@ def load_command_config(args: Any) -> Config:
     root = workspace_dir(getattr(args, "workspace", None))
     args.workspace_root = root  # where the CSV's snapshot cells are relative to
     config = in_workspace(load_config(path, overrides), root)
+    overridden = given_keys(None, overrides)
     for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag, None)
-        if isinstance(value, list):  # a repeatable flag: --source A --source B
-            key = FLAG_LIST_KEYS[flag]
-        if value is not None and value != []:
+        if key == "camera.sources" and isinstance(value, str):  # face-enroll's one --source
+            value = [value]
+        if value is not None and value != [] and key not in overridden:
             config = apply_values(config, {key: value}, f"--{flag}")
     check_workspace(args, config, root)
     if not {"backbone.name", "backbone.weights"} & given_keys(path, overrides):

@@ -4,11 +4,15 @@ Each section of the file is one frozen dataclass. Unknown sections or keys, wron
 types and out-of-range values raise :class:`ConfigError` naming the file, the key and
 what was expected. ``configs/default.toml`` documents every key; the defaults below
 are the same values (a test keeps the two in step).
+
+A key that was renamed (:data:`RENAMED`) keeps working under its old spelling: it is read as
+the new key, and one warning line per old spelling says what to write instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import stat
@@ -21,8 +25,14 @@ from .errors import ConfigError
 from .urls import mask_url, url_problem
 
 __all__ = ["Config", "load_config", "parse_override", "apply_values", "given_keys", "MAX_FILE_BYTES",
-           "WEBHOOK_SCHEMES", "MQTT_SCHEMES"]
+           "WEBHOOK_SCHEMES", "MQTT_SCHEMES", "RENAMED"]
 
+log = logging.getLogger(__name__)
+RENAMED = {  # old spelling -> the key it is now (a value of one source becomes a list of one)
+    "camera.source": "camera.sources",
+    "overlay.snapshot_dir": "overlay.screenshot_dir",
+}
+_warned: set[str] = set()  # old spellings already warned about in this process
 MAX_FILE_BYTES = 1 << 20  # a config file is a page of text: 1 MiB is far more than enough
 
 
@@ -46,7 +56,6 @@ _HOUR, _DAY = 3600.0, 86400.0
 
 @dataclass(frozen=True)
 class CameraConfig:
-    source: str = "0"
     sources: list = _f([], length=(0, 64))
     width: int = _f(0, lo=0, hi=16384)
     height: int = _f(0, lo=0, hi=16384)
@@ -129,7 +138,7 @@ class OverlayConfig:
     thickness: int = _f(2, lo=1, hi=50)
     window_name: str = "facecam"
     stale_s: float = _f(1.0, lo=0.0, hi=_HOUR)
-    snapshot_dir: str = "snapshots"
+    screenshot_dir: str = "snapshots"  # the folder keeps its name of before
 
 
 @dataclass(frozen=True)
@@ -214,8 +223,8 @@ class Config:
 
     @property
     def sources(self) -> list[str]:
-        """The sources face-live reads: ``camera.sources``, else the one ``camera.source``."""
-        return list(self.camera.sources) or [self.camera.source]
+        """The sources to read: ``camera.sources``, else camera 0 (face-enroll capture reads the first)."""
+        return list(self.camera.sources) or ["0"]
 
     def replace(self, **sections: Any) -> "Config":
         """Return a copy with whole sections or ``section={"key": value}`` dicts changed."""
@@ -286,10 +295,30 @@ def _check_value(where: str, key: str, spec: dataclasses.Field, value: Any) -> A
     return value
 
 
+def _renamed(data: dict, where: str) -> dict:
+    """``data`` (``{section: {key: value}}``) with each old spelling of :data:`RENAMED` read as its new
+    key (a key given under both spellings keeps the new one's value); one warning per old spelling."""
+    out = {section: dict(values) if isinstance(values, dict) else values for section, values in data.items()}
+    for old, new in RENAMED.items():
+        section, key = old.split(".")
+        values = out.get(section)
+        if not isinstance(values, dict) or key not in values:
+            continue
+        value = values.pop(key)
+        if old not in _warned:
+            _warned.add(old)
+            log.warning("%s: %s is deprecated: write %s instead (read as that now)", where, old, new)
+        new_section, new_key = new.split(".")
+        if new == "camera.sources" and not isinstance(value, list):
+            value = [str(value) if isinstance(value, int) and not isinstance(value, bool) else value]
+        out.setdefault(new_section, {}).setdefault(new_key, value)
+    return out
+
+
 def _apply(config: Config, data: dict, where: str) -> Config:
     sections = {f.name: f for f in dataclasses.fields(Config)}
     changes: dict[str, dict] = {}
-    for section, values in data.items():
+    for section, values in _renamed(data, where).items():
         if section not in sections:
             raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(sections)})")
         if not isinstance(values, dict):
@@ -412,4 +441,4 @@ def given_keys(path: str | Path | None, overrides: Iterable[str] = ()) -> set[st
     if path is not None:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         keys |= {f"{s}.{k}" for s, table in data.items() if isinstance(table, dict) for k in table}
-    return keys
+    return {RENAMED.get(key, key) for key in keys}

@@ -31,7 +31,7 @@ class Faces:
     - ``confidences``: ``(n,)`` float32 recognition scores (0 until recognised).
     - ``track_ids``: ``(n,)`` int64, ``-1`` until tracked.
     - ``data``: more columns by name, each an array of ``n`` rows (like supervision's
-      ``Detections.data``): the live loop's ``stale`` and ``fresh`` (bool) and ``source``
+      ``Detections.data``): the live loop's ``carried``, ``stale`` and ``fresh`` (bool) and ``source``
       (str) travel here.
 
     Validated on creation; ``faces[mask]`` and ``faces[indices]`` select rows of every column.

@@ -7,7 +7,7 @@ A symbolic link is written through (the file it points at is replaced; the link 
 a folder, device, FIFO or socket is never replaced.
 
 Every path a command is given to write to (``--output``, ``--log``, ``--report``, ``--plot``,
-and the folders ``--plots``, ``--snapshots``, ``--sheets``) passes one rule before any work
+and the folders ``--plots``, ``--faces``, ``--sheets``) passes one rule before any work
 starts, :func:`check_output` (a file) or :func:`check_output_folder` (a folder):
 
 1. a device, a FIFO or a socket -- at the path, or where its link points -- is refused, and so

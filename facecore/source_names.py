@@ -20,7 +20,7 @@ __all__ = ["SourceSpec", "named_sources", "NAME_RULE", "EMPTY_SOURCE"]
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 NAME_RULE = "1 to 40 letters, digits, '_', '.' or '-' (no spaces)"
 EMPTY_SOURCE = ("the source is empty: give a camera index (0), a video file, a stream URL or a folder of photos "
-                "(--source, or camera.source in the config)")
+                "(--source, or camera.sources in the config)")
 
 
 @dataclass(frozen=True)

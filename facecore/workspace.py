@@ -21,9 +21,9 @@ __all__ = ["workspace_dir", "in_workspace", "kept_paths", "nothing_kept_message"
 # the config keys that name where facecam keeps things: relative values lie in the workspace
 _KEPT_KEYS = ("train.data", "train.model", "train.cache_dir", "faces.folder", "review.sheets", "log.path",
               "log.registry", "events.database")  # what a workspace holds once anything was enrolled or kept
-STORAGE_KEYS = (*_KEPT_KEYS, "overlay.snapshot_dir")  # the `s` key's pictures are not kept data
+STORAGE_KEYS = (*_KEPT_KEYS, "overlay.screenshot_dir")  # the `s` key's pictures are not kept data
 # the command-line flags that name where things are kept (see facecore.app.FLAG_KEYS)
-_PATH_FLAGS = ("data", "model", "faces", "log", "sheets", "snapshots")
+_PATH_FLAGS = ("data", "model", "faces", "log", "sheets")
 # A command's ``when_empty`` default says what it does in a workspace that holds nothing yet:
 # absent, it writes there (``announce_workspace`` names a new one when the work starts); an exit
 # code, or a function of the arguments giving one, refuses in one line (it only reads or manages

@@ -16,13 +16,13 @@ from .hub import Hub
 from .loop import LiveLoop, LoopOptions
 from .overlay import Overlay
 from .engine import Engine
-from .pipeline import Snapshot, SourceStage, StageTimes
+from .pipeline import StepResult, SourceStage, StageTimes
 from .stats import RunReport
 from .tracker import Tracker, vote
 from .writer import Writer
 
 __all__ = [
     "Device", "select_device", "EventLog", "LogPolicy", "Writer", "Hub",
-    "LiveLoop", "LoopOptions", "Overlay", "Engine", "SourceStage", "Snapshot", "StageTimes", "RunReport", "Tracker",
+    "LiveLoop", "LoopOptions", "Overlay", "Engine", "SourceStage", "StepResult", "StageTimes", "RunReport", "Tracker",
     "vote",
 ]

@@ -20,7 +20,7 @@ import sys
 import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config,
                           quiet_tensorflow, run_guarded, setup_logging)
@@ -28,7 +28,7 @@ from facecore.bundle import Bundle, bundle_exists, load_bundle
 from facecore.config import Config
 from facecore.errors import FacecamError, StorageError, UsageError
 from facecore.facestore import backbone_tag
-from facecore.files import check_output, check_output_folder, write_private
+from facecore.files import write_private
 from facecore.outputs import record_outputs
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
@@ -41,17 +41,17 @@ from .events import EventLog
 from .hub import Hub
 from .keeper import KeepRules
 from .loop import LiveLoop, LoopOptions, View
-from .outbound import check_outputs, start_outputs
+from .preflight import Consumer, check_before_start, start_consumers
 from .overlay import Overlay
 from .pipeline import SourceStage
 from .reload import ModelReloader
 from .sinks import VideoSink, Window, require_gui
-from .sources import SourceOpener, plan_sources, video_paths
+from .sources import SourceOpener
 from .startup import LoadingScreen, ModelLoader
 from .stats import RunReport
 from .writer import Writer
 
-__all__ = ["main", "build_parser", "live", "ENROLL_HINT"]
+__all__ = ["main", "build_parser", "live", "ENROLL_HINT", "Consumer"]
 
 PROG = "face-live"
 ENROLL_HINT = "Nobody is enrolled yet: enroll someone with  face-enroll capture NAME"
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", default=[], metavar="[NAME=]SOURCE",
                    help="camera index, video file, stream URL or image folder, optionally named "
                         "(door=rtsp://...; a name is letters, digits, _ . -); repeat for several sources "
-                        "(default: camera.sources, camera.source)")
+                        "(default: camera.sources, else camera 0)")
     p.add_argument("--model", metavar="DIR", help="model bundle folder (default: train.model)")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="where the models run (default: recognition.device)")
     p.add_argument("--headless", action="store_true", help="no window (use with --output and/or --log)")
@@ -84,9 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_frames, default=0, metavar="N",
                    help="stop each source after N frames (0: no limit)")
     p.add_argument("--log", metavar="FILE", help="CSV log of recognitions (default: log.path; '' for none)")
-    p.add_argument("--snapshots", metavar="DIR",
+    p.add_argument("--faces", metavar="DIR",
                    help="keep the faces of logged tracks (each row's crop and the best few) in DIR "
                         "(default: faces.folder)")
+    p.add_argument("--snapshots", metavar="DIR", help=argparse.SUPPRESS)  # the old spelling of --faces
     p.add_argument("--report", metavar="JSON", help="also write the run's figures (per source too) to this file")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: one process (default); ray: camera actors and a recognizer deployment on Ray")
@@ -129,17 +130,9 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
     return Engine(stages, models.detector, recognizer)
 
 
-def _check_report_and_faces(args, config: Config) -> None:
-    """``--report`` and the faces' folder pass the rule of every output path, before the run."""
-    if args.report:
-        check_output(args.report, "--report", "the report", "report.json")
-    if config.faces.folder:
-        check_output_folder(config.faces.folder, "--snapshots", "the kept faces", make=False)
-
-
-def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunReport:
+def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers) -> RunReport:
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
-    log, bundle), then the run on Ray."""
+    log, bundle), then the run on Ray, its rows and views relayed to a hub in this process."""
     from .ray_engine import require_ray
     from .ray_guard import check_address
 
@@ -147,21 +140,19 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None) -> RunRepor
     check_address(config.ray.address)  # a wrong or unreachable address: one line now, before anything
     if not args.headless:
         raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
-    specs = plan_sources(config)
-    videos = video_paths(args.output, specs)
-    _check_report_and_faces(args, config)
-    if config.log.path:
-        with CsvLog(config.log.path, config.log.fsync):  # its folder, its columns, its header: checked here
-            pass
-    _record_outputs(config, videos)
+    specs, videos = check_before_start(args, config)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config)
+    _record_outputs(config, videos)
     announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
     from .ray_engine import run_ray
 
     keep = _keep_rules(config, bundle, args.workspace_root)
-    return run_ray(config, specs, videos, args.max_frames, stop, _say, keep)
+    with ExitStack() as stack:
+        hub = Hub()
+        start_consumers(stack, config, hub, bundle, consumers)
+        return run_ray(config, specs, videos, args.max_frames, stop, _say, keep, hub)
 
 
 def _record_outputs(config: Config, videos: dict[str, Path]) -> None:
@@ -186,24 +177,24 @@ def _keep_rules(config: Config, bundle: Bundle | None, root: Path | None = None)
 
 
 def live(argv: list[str] | None = None, models: Models | None = None, stop: threading.Event | None = None,
-         opener=None) -> RunReport:
+         opener=None, consumers: Sequence[Consumer] = ()) -> RunReport:
     """Run ``face-live`` with ``argv``; errors are raised (``main`` turns them into exit codes).
 
     ``models``: built before (tests, benchmarks), used instead of building; ``opener``
-    replaces ``cv2.VideoCapture`` (tests of camera faults, the soak benchmark).
+    replaces ``cv2.VideoCapture`` (tests of camera faults, the soak benchmark). ``consumers``:
+    each is called once with the run's :class:`~realtime.hub.Hub` before the sources play (either
+    engine) and returns the function that stops it at the end of the run (a :data:`Consumer`).
     """
     args = build_parser().parse_args(argv)
+    if args.snapshots is not None:
+        _say("warning: --snapshots is deprecated: write --faces DIR instead (read as that now)")
+        args.faces = args.faces if args.faces is not None else args.snapshots
     config = load_command_config(args)
     if args.engine == "ray":
-        return _live_on_ray(args, config, stop)
+        return _live_on_ray(args, config, stop, consumers)
     if not args.headless:
         require_gui()
-    specs = plan_sources(config)
-    videos = video_paths(args.output, specs)
-    _check_report_and_faces(args, config)
-    if config.log.path:
-        CsvLog(config.log.path).check_path()
-    check_outputs(config)
+    specs, videos = check_before_start(args, config)
     bundle = _initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)
@@ -215,8 +206,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         keep = _keep_rules(config, bundle, args.workspace_root)
         hub = Hub()  # what happened, for any consumer: rows as they are written, each step's view
-        stack.callback(hub.close)  # after the writer has drained (callbacks run last in, first out)
-        stack.callback(start_outputs(config, hub, bundle.labels if bundle is not None else ()))
+        start_consumers(stack, config, hub, bundle, consumers)  # they stop after the writer has drained
         events = Writer(EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
                                  database=config.events.database, hub=hub))
         stack.callback(events.close)
@@ -237,7 +227,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         views = [View(name, camera, stack.enter_context(VideoSink(videos[name], camera.fps)) if videos else None)
                  for name, camera in cameras.items()]
         options = LoopOptions(args.max_frames, ENROLL_HINT, config.overlay.stale_s,
-                              config.overlay.snapshot_dir, config.overlay.show_stats, args.hold)
+                              config.overlay.screenshot_dir, config.overlay.show_stats, args.hold)
         backbone = engine.recognizer.backbone if engine.recognizer else models.backbone
         reloader = ModelReloader(config.train.model, config, backbone, bundle.id if bundle else None, engine.offer)
         report = LiveLoop(views, engine, events, Overlay(config.overlay), options, stop, window, reloader,
@@ -280,14 +270,15 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, previous)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, consumers: Sequence[Consumer] = ()) -> int:
+    """``face-live`` with ``argv``; returns the exit code. ``consumers``: as for :func:`live`."""
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     setup_logging(args.debug)
 
     def run() -> int:
         with _stop_on_signals() as stop:
-            report = live(argv, stop=stop)
+            report = live(argv, stop=stop, consumers=consumers)
         _say(report.summary())
         if args.report:
             write_private(Path(args.report), json.dumps(report.as_dict(), indent=1).encode())

@@ -1,4 +1,4 @@
-"""The local engine: many sources, one recogniser, one batched model call per step.
+"""The engine core's step: many sources, one recogniser, one batched model call per step.
 
 A step takes the newest frame of each source that has one:
 
@@ -7,6 +7,11 @@ A step takes the newest frame of each source that has one:
    sizes) and the head: faces from several cameras share that call;
 3. the one :class:`~facecore.recognizer.Decision` is split back into each stage's share
    (names, scores and the faces' feature vectors), and each stage votes.
+
+Both transports step an :class:`Engine`: the local engine's recognition thread with every
+source, each camera actor of the Ray engine with its own source (its recogniser then asks the
+Serve deployment, which batches the calls of all cameras in the same way).
+The step also notes when the first name was confirmed (:attr:`Engine.first_name`).
 
 The recogniser can be replaced from another thread (:meth:`Engine.offer`, used when the
 model bundle changes); the new one is used from the next step on, and every track is
@@ -26,7 +31,8 @@ from facecore.camera import Frame
 from facecore.detector import Detector
 from facecore.recognizer import Decision, Recognizer
 
-from .pipeline import Snapshot, SourceStage
+from .core import FirstName, recognize_batched
+from .pipeline import StepResult, SourceStage
 
 __all__ = ["Engine", "EngineCounts"]
 
@@ -53,6 +59,7 @@ class Engine:
         self.stages = {stage.name: stage for stage in stages}
         self.detector, self.recognizer = detector, recognizer
         self.counts = EngineCounts()
+        self.first_name = FirstName()
         self._offered: list[Recognizer | None] = []
         self._lock = threading.Lock()
 
@@ -69,6 +76,10 @@ class Engine:
             for stage in self.stages.values():
                 stage.forget_names(self.recognizer is not None)
 
+    def start_clock(self) -> None:
+        """The run starts now: :attr:`first_name` is timed from here."""
+        self.first_name = FirstName()
+
     def warm_up(self) -> None:
         """Pay every first-call cost now: the detector's on one blank frame, and the backbone's
         for each fixed batch size, so that no frame waits for it."""
@@ -77,7 +88,7 @@ class Engine:
         if self.recognizer is not None:
             self.recognizer.backbone.warm_up()
 
-    def step(self, frames: dict[str, Frame]) -> dict[str, Snapshot]:
+    def step(self, frames: dict[str, Frame]) -> dict[str, StepResult]:
         """One step over the newest frame of each source in ``frames`` (by source name)."""
         self._take_offered()
         recognizer = self.recognizer
@@ -88,11 +99,16 @@ class Engine:
         infer_ms = None
         if due:
             start = time.perf_counter()
-            decision = recognizer.recognize_crops(np.concatenate([p.crops for _, p in due]))
+            parts = recognize_batched(recognizer, [p.crops for _, p in due])
             infer_ms = (time.perf_counter() - start) * 1000.0
-            shares = dict(zip((name for name, _ in due), decision.split([len(p.crops) for _, p in due])))
+            shares = dict(zip((name for name, _ in due), parts))
+            faces = sum(len(part) for part in parts)
             self.counts.calls += 1
-            self.counts.faces += len(decision)
-            self.counts.batches[len(decision)] += 1
+            self.counts.faces += faces
+            self.counts.batches[faces] += 1
         self.counts.steps += 1
-        return {name: self.stages[name].finish(p, shares.get(name), infer_ms=infer_ms) for name, p in pending.items()}
+        results = {name: self.stages[name].finish(p, shares.get(name), infer_ms=infer_ms)
+                     for name, p in pending.items()}
+        for result in results.values():
+            self.first_name.note(result)
+        return results

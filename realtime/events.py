@@ -45,7 +45,7 @@ from facecore.retention import prune
 
 from .hub import SIGHTING, Hub
 from .keeper import FacePicker, KeepRules, Kept
-from .pipeline import Snapshot
+from .pipeline import StepResult
 
 __all__ = ["LogPolicy", "Event", "EventMaker", "EventLog", "MAX_WAITING", "RETRY_S", "PRUNE_S"]
 
@@ -111,7 +111,7 @@ class EventMaker:
         self.policy = LogPolicy(config.cooldown_s, config.log_unknown)
         self.picker = FacePicker(keep) if keep is not None else None
 
-    def events(self, snapshot: Snapshot, image: np.ndarray) -> list[Event]:
+    def events(self, snapshot: StepResult, image: np.ndarray) -> list[Event]:
         faces, stamp = snapshot.faces, datetime.now().astimezone()
         rows = self.policy.select(faces, snapshot.time_s)
         row_faces, others, drop = self.picker.pick(snapshot, image, rows, stamp) if self.picker else ({}, [], [])
@@ -120,7 +120,7 @@ class EventMaker:
         return out + ([Event(drop=tuple(drop))] if drop else [])
 
     @staticmethod
-    def _cells(snapshot: Snapshot, row: int, stamp: datetime) -> tuple[tuple[str, object], ...]:
+    def _cells(snapshot: StepResult, row: int, stamp: datetime) -> tuple[tuple[str, object], ...]:
         faces = snapshot.faces
         x1, y1, x2, y2 = (int(round(float(v))) for v in faces.boxes[row])
         return tuple({
@@ -189,7 +189,7 @@ class EventLog:
             return ""
         return f"CSV LOG FAILING (rows not written: {self.unwritten}): {self.error}"
 
-    def record(self, snapshot: Snapshot, image: np.ndarray) -> int:
+    def record(self, snapshot: StepResult, image: np.ndarray) -> int:
         """Make and write the events that ``snapshot`` (made from RGB ``image``) calls for; returns
         the rows due."""
         if self.csv is None:

@@ -30,7 +30,7 @@ from facecore.facestore import StoredFace, face_crop, new_face_id
 from facecore.images import encode_jpeg
 from facecore.quality import measure_face
 
-from .pipeline import Snapshot
+from .pipeline import StepResult
 
 __all__ = ["KeepRules", "Kept", "FacePicker", "spread"]
 
@@ -111,7 +111,7 @@ class FacePicker:
         self.rules = rules
         self._tracks: dict[tuple[str, int], _Track] = {}
 
-    def pick(self, snapshot: Snapshot, image: np.ndarray, rows: list[int],
+    def pick(self, snapshot: StepResult, image: np.ndarray, rows: list[int],
              stamp: datetime) -> tuple[dict[int, Kept], list[Kept], list[str]]:
         """For the faces of ``snapshot`` (made from RGB ``image``) whose indices ``rows`` become CSV rows
         now: ``(row faces by index, other faces to keep, ids of kept faces to delete)``."""
@@ -163,7 +163,7 @@ class FacePicker:
         for key in [k for k in self._tracks if k[0] == source and k[1] not in alive]:
             del self._tracks[key]
 
-    def _make(self, snapshot: Snapshot, image: np.ndarray, i: int, stamp: datetime, row: bool) -> Kept:
+    def _make(self, snapshot: StepResult, image: np.ndarray, i: int, stamp: datetime, row: bool) -> Kept:
         faces, capture = snapshot.faces, self.rules.capture
         features = faces.data.get("features")
         vector = None if features is None or np.isnan(features[i, 0]) else features[i].astype(np.float32)

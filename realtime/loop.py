@@ -8,10 +8,10 @@ Two ways to run, chosen by the sources:
   same on every run, whatever the machine's speed.
 - any live source (a camera, a stream, a paced file; files are then paced too): a worker
   thread runs engine steps on the newest frame of each source and publishes a
-  :class:`Snapshot` per source; the main thread draws the latest snapshot on every frame
+  :class:`StepResult` per source; the main thread draws the latest result on every frame
   at each source's rate, so the picture never waits for the models. Labels older than
   ``overlay.stale_s`` are drawn grey and marked stale. Every frame shown is measured for a
-  scene cut: a snapshot of a frame before a cut is not drawn on the frames after it.
+  scene cut: a result of a frame before a cut is not drawn on the frames after it.
 
 A source that ends or is lost ends alone, and its tile says so; the run ends when every
 source has ended, or on ``q``/``Esc``, a closed window, ``--max-frames`` or a signal.
@@ -34,11 +34,12 @@ from facecore.errors import SourceError, StorageError
 from facecore.faces import Faces
 from facecore.files import make_dirs_private, write_private
 
+from .core import drawn_faces, fill_sources, stage_figures
 from .engine import Engine
 from .events import EventLog
 from .overlay import Mosaic, Overlay
-from .pipeline import Snapshot
-from .sinks import KEY_PAUSE, KEY_QUIT, KEY_SNAPSHOT, Window
+from .pipeline import StepResult
+from .sinks import KEY_PAUSE, KEY_QUIT, KEY_SCREENSHOT, Window
 from .stats import RunReport
 from .views import LoopOptions, View, Worker
 from .writer import Writer
@@ -68,6 +69,7 @@ class LiveLoop:
     # -- the run ------------------------------------------------------------------------
     def run(self) -> RunReport:
         self._start, cpu = time.perf_counter(), time.process_time()
+        self.engine.start_clock()
         live = any(v.camera.live for v in self.views.values())
         self.report.ended = self._run_live() if live else self._run_inline()
         self.report.seconds = time.perf_counter() - self._start
@@ -81,15 +83,11 @@ class LiveLoop:
         return self.report
 
     def _fill_report(self) -> None:
-        counts = self.engine.counts
-        r = self.report
+        counts, r = self.engine.counts, self.report
         r.steps, r.model_calls, r.faces_recognized, r.rows = counts.steps, counts.calls, counts.faces, self.events.rows
-        r.frames = sum(v.frames for v in self.views.values())
-        r.sources = {v.name: {"frames": v.frames, "fps": round(v.frames / r.seconds, 2) if r.seconds else 0.0,
-                              "status": v.camera.status or ("ended" if v.ended else ""),
-                              "name_latency_s": [round(s, 3) for s in self.engine.stages[v.name].name_latencies],
-                              "cuts": self.engine.stages[v.name].cuts.count}
-                     for v in self.views.values()}
+        r.first_name_s, r.first_name_frame = self.engine.first_name.seconds, self.engine.first_name.frame
+        fill_sources(r, {v.name: {"frames": v.frames, "status": v.camera.status or ("ended" if v.ended else ""),
+                                  **stage_figures(self.engine.stages[v.name])} for v in self.views.values()})
 
     def _run_inline(self) -> str:
         frames: dict[str, Iterator[Frame]] = {name: iter(v.camera) for name, v in self.views.items()}
@@ -103,9 +101,9 @@ class LiveLoop:
                     batch[name] = frame
             if not batch:
                 return self._why_done()
-            snapshots = self._process(batch)
+            results = self._process(batch)
             for name, frame in batch.items():
-                self._present(self.views[name], frame, snapshots[name])
+                self._present(self.views[name], frame, results[name])
             reason = self._show(True) or self._while_paused()
             if reason:
                 return reason
@@ -140,10 +138,10 @@ class LiveLoop:
             return 0
         if frame is None or self.paused and view.frame is not None:
             return 0
-        latest = worker.latest.get(view.name) or Snapshot.empty(view.name, frame.index, frame.time_s)
+        latest = worker.latest.get(view.name) or StepResult.empty(view.name, frame.index, frame.time_s)
         if view.frame is not None and frame.index == view.frame.index:
             if view.camera.status and time.monotonic() - view._drawn_at >= _REDRAW_S:  # reconnecting
-                view.snapshot, view.canvas, view.cell, view._drawn_at = latest, None, None, time.monotonic()
+                view.result, view.canvas, view.cell, view._drawn_at = latest, None, None, time.monotonic()
                 return 1
             return 0
         self.engine.stages[view.name].watch(frame)
@@ -154,22 +152,19 @@ class LiveLoop:
     # -- one step (worker thread in live mode) ------------------------------------------
     # ``events.record`` only makes the step's events and queues them when ``events`` is the
     # process's :class:`Writer`: the files are written on the writer's thread.
-    def _process(self, frames: dict[str, Frame]) -> dict[str, Snapshot]:
-        snapshots = self.engine.step(frames)
-        for name, snapshot in snapshots.items():
-            self.events.record(snapshot, frames[name].image)
-            self.views[name].stats.step(snapshot.times)
-            if self.report.first_name_s is None and snapshot.confirmed.any():
-                self.report.first_name_s = time.perf_counter() - self._start
-                self.report.first_name_frame = snapshot.frame_index
-        return snapshots
+    def _process(self, frames: dict[str, Frame]) -> dict[str, StepResult]:
+        results = self.engine.step(frames)
+        for name, result in results.items():
+            self.events.record(result, frames[name].image)
+            self.views[name].stats.step(result.times)
+        return results
 
     # -- display (main thread) ----------------------------------------------------------
-    def _present(self, view: View, frame: Frame, snapshot: Snapshot) -> None:
-        """Draw ``snapshot`` on ``frame`` and write it to the source's video."""
+    def _present(self, view: View, frame: Frame, result: StepResult) -> None:
+        """Draw ``result`` on ``frame`` and write it to the source's video."""
         if self.reloader is not None:
             self.reloader.poll()
-        view.frame, view.snapshot, view.canvas, view.cell = frame, snapshot, None, None
+        view.frame, view.result, view.canvas, view.cell = frame, result, None, None
         view._drawn_at = time.monotonic()
         view.stats.shown()
         if view.video is not None:  # every frame drawn for the video; for the window only what is shown
@@ -179,29 +174,24 @@ class LiveLoop:
             view.ended = view.capped = True
 
     def _canvas(self, view: View) -> np.ndarray:
-        """``view``'s last frame with its snapshot drawn on it (drawn once, when first needed)."""
+        """``view``'s last frame with its result drawn on it (drawn once, when first needed)."""
         if view.canvas is None:
             frame = view.frame
-            snapshot = view.snapshot or Snapshot.empty(view.name, frame.index, frame.time_s)
-            view.canvas = self._render(view, frame, snapshot, view.notes)
+            result = view.result or StepResult.empty(view.name, frame.index, frame.time_s)
+            view.canvas = self._render(view, frame, result, view.notes)
         return view.canvas
 
-    def _drawn_faces(self, view: View, frame: Frame, snapshot: Snapshot) -> Faces:
-        """The faces of ``snapshot`` to draw on ``frame``: none when a scene cut came between them,
-        all marked stale when the snapshot is older than ``stale_s``."""
-        faces = snapshot.faces
-        if len(faces) and self.engine.stages[view.name].cuts.between(snapshot.frame_index, frame.index):
-            return Faces.empty()
-        if len(faces) and frame.time_s - snapshot.time_s > self.options.stale_s:
-            faces = faces.with_data(stale=True)
-        return faces
+    def _drawn_faces(self, view: View, frame: Frame, result: StepResult) -> Faces:
+        """The faces of ``result`` to draw on ``frame``: none when a scene cut came between them,
+        all marked stale when the result is older than ``stale_s`` (:func:`realtime.core.drawn_faces`)."""
+        return drawn_faces(result, frame, self.engine.stages[view.name].cuts, self.options.stale_s)
 
-    def _render(self, view: View, frame: Frame, snapshot: Snapshot, extra: tuple = ()) -> np.ndarray:
+    def _render(self, view: View, frame: Frame, result: StepResult, extra: tuple = ()) -> np.ndarray:
         # in a window's grid, each frame is shrunk into its tile: its text is drawn larger by as much
         grid = self._mosaic is not None and self.window is not None
         overlay = self._mosaic.overlay_for(frame.image.shape) if grid else self.overlay
         stats = view.stats.lines() if self.options.show_stats else ()
-        canvas = overlay.annotate(frame.image, self._drawn_faces(view, frame, snapshot), stats)
+        canvas = overlay.annotate(frame.image, self._drawn_faces(view, frame, result), stats)
         hint = self.options.hint if self.engine.recognizer is None else ""
         paused = "PAUSED (p: resume)" if self.paused else ""
         ended = "source ended" if view.ended and not view.camera.status else ""
@@ -257,10 +247,10 @@ class LiveLoop:
             self.paused = not self.paused
             log.info("paused" if self.paused else "resumed")
             self._redraw_all()
-        elif key in KEY_SNAPSHOT:
+        elif key in KEY_SCREENSHOT:
             picture = self._picture()
             if picture is not None:
-                self._save_snapshot(picture)
+                self._save_screenshot(picture)
         return "signal" if self.stop.is_set() else None
 
     def _redraw_all(self, extra: tuple = ()) -> None:
@@ -271,21 +261,21 @@ class LiveLoop:
         if self.window is not None and picture is not None:
             self.window.show(picture)
 
-    def _save_snapshot(self, canvas: np.ndarray) -> Path | None:
+    def _save_screenshot(self, canvas: np.ndarray) -> Path | None:
         """The ``s`` key: the window's picture as a PNG, owner-only as every file of faces."""
-        folder = Path(self.options.snapshot_dir)
+        folder = Path(self.options.screenshot_dir)
         path = folder / f"facecam-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
         ok, png = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
         if not ok:
-            log.warning("cannot encode the snapshot %s", path)
+            log.warning("cannot encode the screenshot %s", path)
             return None
         try:
             make_dirs_private(folder)
             write_private(path, png.tobytes(), overwrite=False, sync=False)
         except (OSError, StorageError) as exc:
-            log.warning("cannot save a snapshot in %s: %s", folder, getattr(exc, "strerror", None) or exc)
+            log.warning("cannot save a screenshot in %s: %s", folder, getattr(exc, "strerror", None) or exc)
             return None
-        log.info("snapshot saved to %s", path)
+        log.info("screenshot saved to %s", path)
         return path
 
     def _ended(self) -> None:

@@ -4,7 +4,7 @@ A step of the engine (:mod:`realtime.engine`) calls :meth:`SourceStage.begin` on
 source that has a new frame, sends the crops due from all of them through ONE batched
 model call, and gives each source its share of the decisions with
 :meth:`SourceStage.finish` (a :class:`~facecore.recognizer.Decision`, split from the batched
-one), which returns an immutable :class:`Snapshot`: the tracked faces with their names and how
+one), which returns an immutable :class:`StepResult`: the tracked faces with their names and how
 long each stage took, for the display and the CSV log.
 Without a recogniser (nobody enrolled) every track is ``unknown`` and nothing is cropped.
 
@@ -35,7 +35,7 @@ from facecore.recognizer import Decision
 from .scenes import CutWatch
 from .tracker import Tracker
 
-__all__ = ["SourceStage", "Snapshot", "StageTimes", "Pending", "Cropper"]
+__all__ = ["SourceStage", "StepResult", "StageTimes", "Pending", "Cropper"]
 
 Cropper = Callable[[np.ndarray, Faces], np.ndarray]  # (RGB frame, faces) -> (n, s, s, 3) crops
 
@@ -50,11 +50,11 @@ class StageTimes:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class StepResult:
     """What one step knows about one frame of one source.
 
     ``faces``: the live tracks (boxes in that frame's pixels, ``names`` decided by votes,
-    ``…`` until then), with the ``data`` columns ``stale`` (bool: the track missed its last
+    ``…`` until then), with the ``data`` columns ``carried`` (bool: the track missed its last
     detection and its box is only carried along), ``fresh`` (bool: detected on this very
     frame), ``source``, and, on a step with a model call, ``features`` (``(n, d)`` float32:
     the unit feature vectors of the faces recognised in this step, NaN in the other rows);
@@ -70,12 +70,13 @@ class Snapshot:
     times: StageTimes = field(default_factory=StageTimes)
 
     @classmethod
-    def empty(cls, source: str = "", frame_index: int = -1, time_s: float = 0.0) -> "Snapshot":
+    def empty(cls, source: str = "", frame_index: int = -1, time_s: float = 0.0) -> "StepResult":
         return cls(source, frame_index, time_s, Faces.empty())
 
     @property
-    def stale(self) -> np.ndarray:
-        return self.faces.column("stale", False).astype(bool)
+    def carried(self) -> np.ndarray:
+        """``(n,)`` bool: faces whose box is only carried along (missed by the detector's last look)."""
+        return self.faces.column("carried", False).astype(bool)
 
     @property
     def fresh(self) -> np.ndarray:
@@ -173,19 +174,19 @@ class SourceStage:
             crop_ms = _ms(start)
         return Pending(frame, faces, due, crops, detected is not None, detect_ms, crop_ms)
 
-    def finish(self, pending: Pending, decision: Decision | None = None, infer_ms: float | None = None) -> Snapshot:
+    def finish(self, pending: Pending, decision: Decision | None = None, infer_ms: float | None = None) -> StepResult:
         """Record ``decision`` (one face per crop of ``pending``, in the order of its crops; ``None``
-        when nothing was due) for the due tracks and return the step's :class:`Snapshot`."""
+        when nothing was due) for the due tracks and return the step's :class:`StepResult`."""
         frame, faces, due = pending.frame, pending.faces, pending.due
         if due.any():
             faces = self.tracker.record(faces.track_ids[due], decision, frame.index)
         self._time_names(faces, frame.time_s)
         missed = self.tracker.missed(faces, frame.index)
-        faces = faces.with_data(stale=missed >= self.config.detector.every_n_frames, fresh=missed == 0,
+        faces = faces.with_data(carried=missed >= self.config.detector.every_n_frames, fresh=missed == 0,
                                 source=self.name)
         if decision is not None and decision.features is not None and due.any():
             column = np.full((len(faces), decision.features.shape[1]), np.nan, np.float32)
             column[due] = decision.features
             faces = faces.with_data(features=column)
         times = StageTimes(pending.detect_ms, pending.crop_ms, infer_ms if due.any() else None)
-        return Snapshot(self.name, frame.index, frame.time_s, faces, pending.detected, int(due.sum()), times)
+        return StepResult(self.name, frame.index, frame.time_s, faces, pending.detected, int(due.sum()), times)

@@ -31,6 +31,8 @@ from facecore.camera import SourceSpec
 from facecore.config import Config
 from facecore.errors import FacecamError, UsageError
 
+from .core import fill_sources
+from .ray_hub import HubRelay
 from .ray_guard import NodeWatch, RunProcesses, bounded, plain, ray_messages_to_debug
 from .ray_watch import RunWatch, why_failed
 from .stats import RunReport
@@ -90,24 +92,25 @@ def _start_ray(config: Config, cameras: int) -> bool:
     return not r.address
 
 
-def _deploy(config: Config):
+def _deploy(config: Config, replica=None):
     from ray import serve
 
     from .ray_parts import RecognizerReplica
 
     serve.start(proxy_location="Disabled", logging_config={"log_level": "ERROR"})
     r = config.ray
-    deployment = serve.deployment(RecognizerReplica).options(
+    deployment = serve.deployment(replica or RecognizerReplica).options(
         name="recognizer", num_replicas=r.replicas,
         ray_actor_options={"num_cpus": r.replica_cpus, "num_gpus": r.num_gpus})
     return serve.run(deployment.bind(config), name=APP_NAME, route_prefix=None)
 
 
-def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep):
+def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep, detector=None):
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from .ray_parts import CameraWorker, LogWriter
+    from .ray_hub import LogWriter
+    from .ray_parts import CameraWorker
 
     here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
     writer = ray.remote(LogWriter).options(name="facecam-log", num_cpus=0, scheduling_strategy=here,
@@ -119,13 +122,15 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep)
         cameras[spec.name] = remote.options(
             name=f"facecam-camera-{spec.name}", num_cpus=config.ray.camera_cpus, max_concurrency=2,
             max_restarts=config.ray.max_restarts, max_task_retries=config.ray.max_restarts,
-        ).remote(spec, config, handle, writer, video, keep)
+        ).remote(spec, config, handle, writer, video, keep, detector)
     return writer, cameras
 
 
-def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch) -> tuple[dict, str]:
+def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch,
+          relay=None) -> tuple[dict, str]:
     """Run every camera once all are built; ask them to stop on ``stop``. Returns ``{source:
-    figures or error}`` and what was lost (``""``: nothing; the run is then over)."""
+    figures or error}`` and what was lost (``""``: nothing; the run is then over). ``relay``
+    (:class:`~realtime.ray_hub.HubRelay`) is asked on every round of the wait while the cameras run."""
     built, lost = _gather({actor.ready.remote(): name for name, actor in cameras.items()}, stop, watch)
     results = {name: value for name, value in built.items() if isinstance(value, dict)}  # the errors
     if stop.is_set() or lost:
@@ -135,13 +140,15 @@ def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch
         for actor in cameras.values():
             actor.stop.remote()
 
+    if relay is not None:
+        relay.relay(wait=True)  # the log actor learns what the driver's hub wants before any camera asks it
     runs = {actor.run.remote(max_frames): name for name, actor in cameras.items() if name not in results}
     watch.probing = True
-    done, lost = _gather(runs, stop, watch, ask_to_stop)
+    done, lost = _gather(runs, stop, watch, ask_to_stop, relay.relay if relay is not None else None)
     return {**results, **done}, lost
 
 
-def _gather(refs: dict, stop: threading.Event, watch: RunWatch, on_stop=None) -> tuple[dict, str]:
+def _gather(refs: dict, stop: threading.Event, watch: RunWatch, on_stop=None, each_round=None) -> tuple[dict, str]:
     """``{source: value}`` of the Ray calls ``refs`` (``{ref: source}``), a failed call giving
     ``{"error": why}``, and what was lost (``""``: nothing). Once ``stop`` is set: without
     ``on_stop``, stop waiting (the calls not done are left out); with it, call it once and wait
@@ -162,6 +169,8 @@ def _gather(refs: dict, stop: threading.Event, watch: RunWatch, on_stop=None) ->
         if lost:
             break
         done, pending = ray.wait(pending, timeout=0.5)
+        if each_round is not None:
+            each_round()
         for ref in done:
             try:
                 values[refs[ref]] = ray.get(ref)
@@ -195,24 +204,23 @@ def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunRepor
     if named:
         first = min(named, key=lambda r: r["first_name_s"])
         report.first_name_s, report.first_name_frame = first["first_name_s"], first["first_name_frame"]
-    for name, figures in results.items():
-        report.frames += figures.get("frames", 0)
-        report.steps += figures.get("steps", 0)
-        report.cpu_s += figures.get("cpu_s", 0.0)
-        report.sources[name] = {"frames": figures.get("frames", 0), "fps": round(figures.get("frames", 0) / seconds, 2)
-                                if seconds else 0.0, "status": figures.get("error") or figures.get("status", ""),
-                                "name_latency_s": figures.get("name_latency_s", []), "cuts": figures.get("cuts", 0)}
+    report.steps = sum(r.get("steps", 0) for r in results.values())
+    report.cpu_s = sum(r.get("cpu_s", 0.0) for r in results.values()) + stats.get("cpu_s", 0.0)
+    fill_sources(report, {name: {**r, "status": r.get("error") or r.get("status", "")} for name, r in results.items()})
     report.model_calls, report.faces_recognized = stats.get("calls", 0), stats.get("faces", 0)
-    report.cpu_s += stats.get("cpu_s", 0.0)
     report.rows, report.rows_unwritten, report.log_error = logged["rows"], logged["unwritten"], logged["error"]
     return report
 
 
 def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], max_frames: int,
-            stop: threading.Event | None = None, say=print, keep=None) -> RunReport:
+            stop: threading.Event | None = None, say=print, keep=None, hub=None, models=None) -> RunReport:
     """Run the sources on Ray until they end or ``stop`` is set; returns the run's report, whose
     ``error`` says what failed (a source, a camera, a node of Ray). ``keep``: how faces are kept
-    in the face store (``realtime.keeper.KeepRules``)."""
+    in the face store (``realtime.keeper.KeepRules``); ``hub``: the driver's
+    :class:`~realtime.hub.Hub`, where the rows written and the cameras' views are published
+    (:class:`~realtime.ray_hub.HubRelay`). ``models``: ``(detector factory, replica class)`` used
+    instead of :func:`~realtime.ray_parts.build_detector` and
+    :class:`~realtime.ray_parts.RecognizerReplica` (tests, on fake models)."""
     stop = stop or threading.Event()
     processes = RunProcesses()
     started = _start_ray(config, len(specs))
@@ -220,14 +228,19 @@ def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], ma
     stats, logged = {}, {"rows": 0, "unwritten": 0, "error": ""}
     try:
         say(f"ray: {'started a local Ray' if started else 'joined ' + config.ray.address}; deploying the recognizer")
-        handle = _deploy(config)
-        writer, cameras = _actors(config, specs, videos, handle, keep)
+        detector, replica = models or (None, None)
+        handle = _deploy(config, replica)
+        writer, cameras = _actors(config, specs, videos, handle, keep, detector)
         actors = [writer, *cameras.values()]
         say(f"ray: {len(cameras)} camera actors started")
         watch = RunWatch(cameras, NodeWatch(), processes if started else None, say, config.ray.max_restarts, writer)
-        results, lost = _wait(cameras, max_frames, stop, watch)
+        relay = HubRelay(writer, hub) if hub is not None else None
+        results, lost = _wait(cameras, max_frames, stop, watch, relay)
         if not lost:
             stats, logged = _finish(handle, writer)
+            if relay is not None:
+                relay.relay(wait=True)  # the answer to the take under way, if any
+                relay.relay(wait=True)  # the last rows, written as the log closed
         else:
             logged["rows"] = watch.rows()
     finally:

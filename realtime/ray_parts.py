@@ -4,10 +4,9 @@
   threshold of the bundle. ``recognize(crops)`` is a ``@serve.batch`` method: the crops
   that several cameras send within ``ray.batch_wait_s`` go through ONE model call. It
   follows the bundle as the local engine does (a new id every 2 s at most).
-- :class:`CameraWorker` (a Ray actor per source): read -> detect -> track -> ask the
-  replica about the due tracks -> votes -> events (and the annotated video, if asked).
-- :class:`LogWriter` (one Ray actor, on the driver's machine): appends the events of all
-  cameras to the one CSV log, with the local engine's guarantees.
+- :class:`CameraWorker` (a Ray actor per source): read -> the engine core's step (detect ->
+  track -> ask the replica about the due tracks -> votes) -> events and views to the log actor
+  (:mod:`realtime.ray_hub`), and the annotated video, if asked, drawn by the core's rule.
 
 Importing this module imports Ray; nothing else in facecam does.
 """
@@ -21,24 +20,26 @@ import time
 from pathlib import Path
 
 import numpy as np
+import ray
 from ray import serve
 
-from facecore.bundle import BundleWatcher, bundle_exists, bundle_id, load_bundle
+from facecore.bundle import BundleWatcher, bundle_id
 from facecore.camera import Camera, SourceSpec
 from facecore.config import Config
 from facecore.crops import extract_crops
 from facecore.errors import FacecamError
-from facecore.recognizer import Decision, Recognizer
+from facecore.recognizer import Decision
 
-from facecore.csvlog import CsvLog
-
-from .events import Event, EventLog, EventMaker
+from .core import drawn_faces, load_recognizer, recognize_batched, stage_figures
+from .engine import Engine
+from .events import EventMaker
 from .keeper import KeepRules
 from .overlay import Overlay
 from .pipeline import SourceStage
 from .sinks import VideoSink
+from .writer import view_record
 
-__all__ = ["RecognizerReplica", "CameraWorker", "LogWriter", "ANSWER_S"]
+__all__ = ["RecognizerReplica", "CameraWorker", "RemoteRecognizer", "build_detector", "answer", "ANSWER_S"]
 
 log = logging.getLogger(__name__)
 ANSWER_S = 60.0  # the recogniser not answering a camera for this long ends the camera's run
@@ -61,20 +62,18 @@ class RecognizerReplica:
         self.cpu0 = time.process_time()  # start-up (the build, the warm-up) not counted, as in the local engine
 
     def _load(self) -> None:
-        """(Re)load the bundle; without one (or a broken one) nobody is recognised."""
+        """(Re)load the bundle, as the local engine does (:func:`realtime.core.load_recognizer`: a bundle
+        trained on another backbone gets that one); without one (or a broken one) nobody is recognised."""
         path = self.config.train.model
         self.watcher.current = bundle_id(path)
         self.recognizer = None
-        if not bundle_exists(path):
-            return
         try:
-            self.recognizer = Recognizer.from_bundle(load_bundle(path), self.config, backbone=self.backbone)
+            self.recognizer, self.config = load_recognizer(path, self.config, self.backbone)
         except FacecamError as exc:
             log.warning("the model bundle at %s cannot be used (%s): every face is unknown", path, exc)
             return
-        if self.backbone is None:
+        if self.recognizer is not None:
             self.backbone = self.recognizer.backbone
-            self.backbone.warm_up()
 
     def spec(self) -> dict | None:
         """The bundle's id and crop settings, after a look at whether the bundle changed."""
@@ -93,30 +92,65 @@ class RecognizerReplica:
         rec = self.recognizer
         if rec is None:
             return [None] * len(requests)
-        decision = rec.recognize_crops(np.concatenate(requests))
-        self.calls, self.faces = self.calls + 1, self.faces + len(decision)
+        parts = recognize_batched(rec, requests)
+        self.calls, self.faces = self.calls + 1, self.faces + sum(len(part) for part in parts)
         self.requests += len(requests)
-        return decision.split([len(crops) for crops in requests])
+        return parts
 
     def stats(self) -> dict:
         return {"calls": self.calls, "faces": self.faces, "requests": self.requests,
                 "cpu_s": time.process_time() - self.cpu0}
 
 
+def build_detector(config: Config):
+    """The detector of a camera actor: the one place it is built, so that the runtime behind it can
+    be chosen here."""
+    from facecore.detector import Detector
+
+    return Detector(config.detector)
+
+
+class RemoteRecognizer:
+    """The Serve deployment seen by the engine core as a recogniser: crops are cut as its ``spec``
+    says (``size``, ``margin``, ``align``), and ``recognize_crops`` asks it (:data:`ANSWER_S` at most)."""
+
+    def __init__(self, handle, spec: dict) -> None:
+        self.handle, self.spec = handle, spec
+
+    def crops(self, image: np.ndarray, faces) -> np.ndarray:
+        spec = self.spec
+        return extract_crops(image, faces, spec["size"], spec["margin"], spec["align"])
+
+    def recognize_crops(self, crops: np.ndarray) -> Decision:
+        decision = answer(self.handle.recognize.remote(crops))
+        return Decision.unknown(len(crops)) if decision is None else decision  # the bundle went away meanwhile
+
+
+def answer(response):
+    """A Serve call's answer, waited for :data:`ANSWER_S` seconds at most."""
+    try:
+        return response.result(timeout_s=ANSWER_S)
+    except TimeoutError:
+        raise FacecamError(f"the recognizer did not answer within {ANSWER_S:.0f} s") from None
+
+
 class CameraWorker:
-    """One source, end to end; ``run(max_frames)`` returns its figures. Events go to ``writer``."""
+    """One source, end to end; ``run(max_frames)`` returns its figures. The engine core's step on one
+    source (:class:`~realtime.engine.Engine`, its recogniser the Serve deployment); events and, while
+    the driver's hub has subscribers, each step's view go to ``writer`` (the log actor).
+    ``detector``: builds the detector from the config (default :func:`build_detector`)."""
 
     def __init__(self, spec: SourceSpec, config: Config, recognizer, writer, video: str | None = None,
-                 keep: KeepRules | None = None) -> None:
-        from facecore.detector import Detector
-
+                 keep: KeepRules | None = None, detector=None) -> None:
         self.spec, self.config, self.recognizer, self.writer = spec, config, recognizer, writer
-        self.detector = Detector(config.detector)
-        self.stage = SourceStage(spec.name, config, self.detector, True, Path(spec.source).is_dir())
+        self.detector = (detector or build_detector)(config)
+        self.stage = SourceStage(spec.name, config, self.detector, False, Path(spec.source).is_dir())  # until a spec
+        self.engine = Engine([self.stage], self.detector, None)
         self.maker = EventMaker(config.log, keep if config.faces.folder else None)
         self.video, self.overlay = video, Overlay(config.overlay)
         self._stop = threading.Event()
-        self._crop, self._crop_id, self._next_look = None, "", 0.0
+        self._crop_id, self._next_look, self._wants = "", 0.0, {"views": False, "watching": ()}
+        self._asked = None  # the log actor's answer to come: what the driver's hub wants
         self._figures: dict = {}
 
     def stop(self) -> None:
@@ -134,27 +168,34 @@ class CameraWorker:
         once all are, so that no camera runs while the others still load their models."""
         return True
 
-    def _cropper(self):
-        """How to cut crops now (asking the replica every 2 s): ``None`` when nobody is enrolled."""
+    def _look(self) -> None:
+        """Every 2 s: the replica's crop spec (a new bundle: every track is named afresh) and what the
+        driver's hub wants (views at all; the sources whose pictures are watched)."""
         now = time.monotonic()
-        if now >= self._next_look:
-            self._next_look = now + 2.0
-            spec = self._answer(self.recognizer.spec.remote())
-            changed = (spec or {}).get("id", "") != self._crop_id
-            self._crop, self._crop_id = spec, (spec or {}).get("id", "")
-            if changed:
-                self.stage.forget_names(spec is not None)
-        spec = self._crop
-        if spec is None:
-            return None
-        return lambda image, faces: extract_crops(image, faces, spec["size"], spec["margin"], spec["align"])
+        if now < self._next_look:
+            return
+        self._next_look = now + 2.0
+        spec = answer(self.recognizer.spec.remote())
+        if (spec or {}).get("id", "") != self._crop_id or (spec is None) != (self.engine.recognizer is None):
+            self._crop_id = (spec or {}).get("id", "")
+            self.engine.offer(RemoteRecognizer(self.recognizer, spec) if spec is not None else None)
+        first = self._asked is None and not self._figures.get("steps")  # waited for once, at the start
+        if self._asked is None:
+            self._asked = self.writer.wants.remote()
+        if first or ray.wait([self._asked], timeout=0)[0]:  # later answers are never waited for
+            try:
+                self._wants = ray.get(self._asked, timeout=ANSWER_S)
+            except ray.exceptions.RayError as exc:
+                log.debug("the log actor did not say what the hub wants: %s", exc)
+            self._asked = None
 
     def run(self, max_frames: int = 0) -> dict:
         """Every frame of the source to its end (or ``max_frames``, or ``stop``). A file is stepped
         frame by frame; a live source (a camera, a stream, a paced file) as in the local engine:
-        each frame is shown (written) at the source's rate with the newest labels drawn, while
-        steps run on a thread on the newest frame."""
+        each frame is shown (written) at the source's rate with the newest labels drawn
+        (:func:`realtime.core.drawn_faces`), while steps run on a thread on the newest frame."""
         start, cpu = time.perf_counter(), time.process_time()
+        self.engine.start_clock()
         figures = {"frames": 0, "steps": 0, "requests": 0, "status": "", "seconds": 0.0, "start": start,
                    "first_name_s": None, "first_name_frame": None}
         self._figures = figures
@@ -168,7 +209,7 @@ class CameraWorker:
                         break
             figures["status"] = camera.status or "ended"
         figures.update(seconds=time.perf_counter() - start, cpu_s=time.process_time() - cpu,
-                       name_latency_s=[round(s, 3) for s in self.stage.name_latencies], cuts=self.stage.cuts.count)
+                       **stage_figures(self.stage))
         del figures["start"]
         return figures
 
@@ -183,21 +224,11 @@ class CameraWorker:
                     raise worker.error
                 self.stage.watch(frame)  # a cut on a frame the worker skips is still seen
                 worker.submit(name, frame)
-                latest = worker.latest.get(name)
-                self._show(frame, latest if latest is not None and not self.stage.cuts.between(
-                    latest.frame_index, frame.index) else None, video, figures)
+                self._show(frame, worker.latest.get(name), video, figures)
                 if self._stop.is_set() or (max_frames and figures["frames"] >= max_frames):
                     break
         finally:
             worker.stop()
-
-    @staticmethod
-    def _answer(response):
-        """The recogniser's answer, waited for :data:`ANSWER_S` seconds at most."""
-        try:
-            return response.result(timeout_s=ANSWER_S)
-        except TimeoutError:
-            raise FacecamError(f"the recognizer did not answer within {ANSWER_S:.0f} s") from None
 
     def _sink(self, camera: Camera):
         from contextlib import nullcontext
@@ -205,47 +236,26 @@ class CameraWorker:
         return VideoSink(self.video, camera.fps) if self.video else nullcontext()
 
     def _step(self, frame, figures: dict):
-        """One step on ``frame``: detect/track, ask the replica about due tracks, votes, events."""
-        pending = self.stage.begin(frame, self._cropper())
-        decision = None
-        if pending.crops is not None:
-            decision = self._answer(self.recognizer.recognize.remote(pending.crops))
-            figures["requests"] += 1
-            if decision is None:  # the bundle went away meanwhile
-                decision = Decision.unknown(len(pending.crops))
-        snapshot = self.stage.finish(pending, decision)
-        if figures["first_name_s"] is None and snapshot.confirmed.any():
-            figures["first_name_s"] = time.perf_counter() - figures["start"]
-            figures["first_name_frame"] = frame.index
-        events = self.maker.events(snapshot, frame.image)
+        """One step of the engine core on ``frame``, then its events and its view to the log actor."""
+        self._look()
+        result = self.engine.step({self.spec.name: frame})[self.spec.name]
+        first = self.engine.first_name
+        figures.update(steps=self.engine.counts.steps, requests=self.engine.counts.calls,
+                       first_name_s=first.seconds, first_name_frame=first.frame)
+        events = self.maker.events(result, frame.image)
         if events:
             self.writer.write.remote(events)
-        figures["steps"] += 1
-        return snapshot
+        if self._wants["views"]:
+            view = view_record(result)
+            if self.spec.name in self._wants["watching"]:
+                view["picture"] = frame.image
+            self.writer.view.remote(view)
+        return result
 
-    def _show(self, frame, snapshot, video, figures: dict) -> None:
-        """Count ``frame`` as shown and write it, with ``snapshot``'s labels, to the video if any."""
+    def _show(self, frame, result, video, figures: dict) -> None:
+        """Count ``frame`` as shown and write it, with what :func:`realtime.core.drawn_faces` says of
+        ``result``, to the video if any."""
         if video is not None:
-            video.write(frame.image if snapshot is None else self.overlay.annotate(frame.image, snapshot.faces))
+            faces = drawn_faces(result, frame, self.stage.cuts, self.config.overlay.stale_s)
+            video.write(self.overlay.annotate(frame.image, faces) if len(faces) else frame.image)
         figures["frames"] += 1
-
-
-class LogWriter:
-    """The one writer of the CSV log (and of the face crops), for every camera: the same
-    :class:`EventLog` as the local engine's writer thread applies (the actor's calls already
-    leave the cameras' threads; no hub here yet)."""
-
-    def __init__(self, config: Config, keep: KeepRules | None = None) -> None:
-        path = config.log.path
-        self.events = EventLog(CsvLog(path, config.log.fsync) if path else None, config.log,
-                               config.faces.folder or None, keep=keep, database=config.events.database)
-
-    def write(self, events: list[Event]) -> int:
-        return self.events.write(events)
-
-    def progress(self) -> dict:
-        return {"rows": self.events.rows, "pid": os.getpid()}
-
-    def close(self) -> dict:
-        self.events.close()
-        return {"rows": self.events.rows, "unwritten": self.events.unwritten, "error": self.events.error}

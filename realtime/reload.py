@@ -6,8 +6,9 @@ is seen within seconds, with no restart and no frame dropped.
    id changed, or the bundle appeared or went away;
 2. on a change a thread loads the new bundle and builds its recogniser, reusing the
    backbone when the bundle was trained with the same one (else building and warming up
-   the one it names), while frames go on being shown and recognised with the old one;
-3. the result is handed to ``apply`` (``Pipeline.offer``): ``None`` when the bundle is
+   the one it names: :func:`realtime.core.load_recognizer`, which the Ray engine's replica
+   uses too), while frames go on being shown and recognised with the old one;
+3. the result is handed to ``apply`` (``Engine.offer``): ``None`` when the bundle is
    gone or cannot be used, so a removed person is never named from an old bundle.
 """
 
@@ -19,10 +20,12 @@ from pathlib import Path
 from typing import Callable
 
 from facecore.backbones import Backbone
-from facecore.bundle import BundleWatcher, bundle_exists, load_bundle, trained_backbone
+from facecore.bundle import BundleWatcher
 from facecore.config import Config
 from facecore.errors import FacecamError
-from facecore.recognizer import Recognizer, check_bundle
+from facecore.recognizer import Recognizer
+
+from .core import load_recognizer
 
 __all__ = ["ModelReloader"]
 
@@ -72,20 +75,7 @@ class ModelReloader:
         self.reloads += 1
 
     def _recognizer(self) -> Recognizer | None:
-        if not bundle_exists(self.path):
-            return None
-        bundle = load_bundle(self.path)
-        config = self.config
-        try:
-            check_bundle(bundle, config, self.backbone)
-        except FacecamError:
-            trained = trained_backbone(bundle.meta)
-            if trained is None:
-                raise
-            config = config.replace(backbone=trained)  # the bundle needs another backbone: build it
-            self.backbone = None
-        recognizer = Recognizer.from_bundle(bundle, config, backbone=self.backbone)
-        if self.backbone is None:
-            recognizer.backbone.warm_up()
+        recognizer, config = load_recognizer(self.path, self.config, self.backbone)
+        if recognizer is not None:
             self.backbone, self.config = recognizer.backbone, config
         return recognizer

@@ -18,13 +18,13 @@ from facecore.errors import FacecamError, UsageError
 from facecore.files import check_output
 
 __all__ = ["Window", "VideoSink", "check_video_path", "gui_backend", "require_gui",
-           "VIDEO_SUFFIXES", "RESERVE_BYTES", "KEY_QUIT", "KEY_PAUSE", "KEY_SNAPSHOT"]
+           "VIDEO_SUFFIXES", "RESERVE_BYTES", "KEY_QUIT", "KEY_PAUSE", "KEY_SCREENSHOT"]
 
 log = logging.getLogger(__name__)
 
 KEY_QUIT = (ord("q"), ord("Q"), 27)  # q, Esc
 KEY_PAUSE = (ord("p"), ord("P"))
-KEY_SNAPSHOT = (ord("s"), ord("S"))
+KEY_SCREENSHOT = (ord("s"), ord("S"))
 _FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v"}
 VIDEO_SUFFIXES = tuple(_FOURCC)
 RESERVE_BYTES = 1 << 20  # a video stops when its disk has less room: enough to finish the file

@@ -11,7 +11,7 @@ import numpy as np
 
 from facecore.camera import Camera, Frame
 
-from .pipeline import Snapshot
+from .pipeline import StepResult
 from .sinks import VideoSink
 from .stats import Stats
 
@@ -22,14 +22,14 @@ __all__ = ["LoopOptions", "View", "Worker"]
 class LoopOptions:
     """``max_frames``: stop after this many frames of any source (0: no limit); ``hint``: a line
     kept on screen while no model is loaded; ``stale_s``: age in source seconds after which
-    labels are drawn as stale; ``snapshot_dir``: where the ``s`` key saves the window's picture;
+    labels are drawn as stale; ``screenshot_dir``: where the ``s`` key saves the window's picture;
     ``hold``: once every source has ended, keep the window's last picture until ``q``/``Esc``
     (without it, a window on files and folders only closes when they end)."""
 
     max_frames: int = 0
     hint: str = ""
     stale_s: float = 1.0
-    snapshot_dir: str = "."
+    screenshot_dir: str = "."
     show_stats: bool = True
     hold: bool = False
 
@@ -44,7 +44,7 @@ class View:
     stats: Stats = field(default_factory=Stats)
     frames: int = 0  # frames shown (and written)
     frame: Frame | None = None  # the last frame shown
-    snapshot: Snapshot | None = None  # ... the snapshot drawn on it
+    result: StepResult | None = None  # ... the result drawn on it
     canvas: np.ndarray | None = None  # ... and the picture, drawn when it is needed (None: not yet)
     cell: np.ndarray | None = None  # the picture fitted into its cell of the window (several sources)
     notes: tuple = ()  # extra lines for the picture
@@ -56,12 +56,12 @@ class View:
 class Worker:
     """Runs ``process(frames)`` on a thread, always on the newest frame submitted per source."""
 
-    def __init__(self, process: Callable[[dict[str, Frame]], dict[str, Snapshot]]) -> None:
+    def __init__(self, process: Callable[[dict[str, Frame]], dict[str, StepResult]]) -> None:
         self._process = process
         self._cond = threading.Condition()
         self._pending: dict[str, Frame] = {}
         self._stopping = False
-        self.latest: dict[str, Snapshot] = {}
+        self.latest: dict[str, StepResult] = {}
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="facecam-recognition", daemon=True)
 

@@ -1,7 +1,7 @@
 """The one writer of a face-live process, on its own thread: the recognition thread never writes
 a file.
 
-A step hands :meth:`Writer.record` its snapshot: the events it calls for are made there (pure
+A step hands :meth:`Writer.record` its result: the events it calls for are made there (pure
 bookkeeping, :class:`~realtime.events.EventMaker`: the CSV cells and the faces to keep, as plain
 records) and queued; the writer's thread applies them in order with the
 :class:`~realtime.events.EventLog` (CSV log, face store, event database, the daily prune), which
@@ -43,7 +43,7 @@ from facecore.retention import Pruned, prune
 
 from .events import Event, EventLog
 from .hub import VIEW
-from .pipeline import Snapshot
+from .pipeline import StepResult
 
 __all__ = ["Writer", "view_record", "prune_apart", "MAX_QUEUED"]
 
@@ -52,16 +52,16 @@ PRUNE_NICE = 19  # the prune's process yields the CPU to recognition
 MAX_QUEUED = 10_000  # steps whose events wait for the writer's thread (the oldest is dropped beyond)
 
 
-def view_record(snapshot: Snapshot) -> dict:
-    """A :data:`~realtime.hub.VIEW` record of ``snapshot``: plain lists, one entry per face."""
-    faces = snapshot.faces
+def view_record(result: StepResult) -> dict:
+    """A :data:`~realtime.hub.VIEW` record of ``result``: plain lists, one entry per face."""
+    faces = result.faces
     return {
-        "source": snapshot.source, "frame": int(snapshot.frame_index), "time_s": round(float(snapshot.time_s), 3),
+        "source": result.source, "frame": int(result.frame_index), "time_s": round(float(result.time_s), 3),
         "boxes": [[round(float(v), 1) for v in box] for box in faces.boxes],
         "names": [str(n) for n in faces.names],
         "confidences": [round(float(c), 4) for c in faces.confidences],
         "tracks": [int(t) for t in faces.track_ids],
-        "stale": [bool(s) for s in snapshot.stale],
+        "stale": [bool(s) for s in result.carried],  # drawn grey: the box only carried along
     }
 
 
@@ -119,17 +119,17 @@ class Writer:
             return self.events.status
         return f"EVENT LOG BEHIND (rows dropped: {self.dropped})"
 
-    def record(self, snapshot: Snapshot, image: np.ndarray) -> int:
-        """Publish ``snapshot``'s view, make the events it calls for (``image``: its RGB frame, read
+    def record(self, result: StepResult, image: np.ndarray) -> int:
+        """Publish ``result``'s view, make the events it calls for (``image``: its RGB frame, read
         now and not kept) and queue them; returns the rows due."""
         if self.hub is not None and self.hub.subscribers():
-            view = view_record(snapshot)
-            if self.hub.watched(snapshot.source):
+            view = view_record(result)
+            if self.hub.watched(result.source):
                 view["picture"] = image  # the frame itself, only while someone looks at this source
             self.hub.publish(VIEW, view)
         if self.events.csv is None:
             return 0
-        return self.write(self.events.maker.events(snapshot, image))
+        return self.write(self.events.maker.events(result, image))
 
     def write(self, events: list[Event]) -> int:
         """Queue ``events`` for the writer's thread (never blocks); returns how many rows they hold.

@@ -33,7 +33,7 @@ def _reached(*args, **kwargs):
 
 def _live(tmp_path, flags: list[str]) -> list[str]:
     argv = ["--source", str(need(OBAMA)), "--headless", "--set", f"train.model={tmp_path / 'none'}"]
-    argv += [] if "--snapshots" in flags else ["--snapshots", str(tmp_path / "faces")]
+    argv += [] if "--faces" in flags else ["--faces", str(tmp_path / "faces")]
     return argv + (flags if "--log" in flags else flags + ["--log", str(tmp_path / "l.csv")])
 
 
@@ -173,15 +173,15 @@ def test_face_live_writes_its_video_log_and_report_through_links(tmp_path, capsy
 
 
 @pytest.mark.parametrize("kind", ["/dev/null", "fifo"])
-@pytest.mark.parametrize("flag", ["--snapshots", "--sheets"])
-def test_face_live_snapshots_and_review_sheets_want_a_folder(tmp_path, capsys, work_replaced, monkeypatch, flag, kind):
+@pytest.mark.parametrize("flag", ["--faces", "--sheets"])
+def test_face_live_faces_and_review_sheets_want_a_folder(tmp_path, capsys, work_replaced, monkeypatch, flag, kind):
     monkeypatch.setattr("enroll.review.review", _reached)
     path = Path(kind) if kind == "/dev/null" else tmp_path / "faces"
     if kind == "fifo":
         os.mkfifo(path)
     before = _fingerprint(path)
     capsys.readouterr()
-    if flag == "--snapshots":
+    if flag == "--faces":
         from realtime.cli import main
 
         code = main(_live(tmp_path, [flag, str(path)]))

@@ -43,7 +43,7 @@ def test_config_paths_lie_in_the_workspace_and_flag_paths_stay_relative(tmp_path
     assert config.train.model == str(ws / "models" / "mine")  # from the file
     assert config.log.path == str(ws / "logs" / "door.csv")  # from --set
     assert config.train.cache_dir == "/abs/cache" and config.faces.folder == ""  # absolute, and off, stay so
-    assert config.review.sheets == str(ws / "data" / "review") and config.overlay.snapshot_dir == str(ws / "snapshots")
+    assert config.review.sheets == str(ws / "data" / "review") and config.overlay.screenshot_dir == str(ws / "snapshots")
     assert config.train.data == "photos"  # typed as --data: relative to the current folder
 
     # FACECAM_HOME when no --workspace; every storage key, none left relative to the current folder

@@ -9,14 +9,14 @@ import cv2
 import numpy as np
 
 from facecore.faces import Faces
-from realtime.pipeline import Snapshot
+from realtime.pipeline import StepResult
 
 
-def snap(name: str, track: int, frame: int, source: str = "cam") -> Snapshot:
+def snap(name: str, track: int, frame: int, source: str = "cam") -> StepResult:
     """One fresh face named ``name`` on track ``track``, at ``frame`` of a 30 fps ``source``."""
     faces = Faces(np.array([[10, 20, 60, 90]], np.float32), names=[name], confidences=np.array([0.8]),
-                  track_ids=[track]).with_data(stale=False, fresh=True, source=source)
-    return Snapshot(source, frame, frame / 30, faces)
+                  track_ids=[track]).with_data(carried=False, fresh=True, source=source)
+    return StepResult(source, frame, frame / 30, faces)
 
 
 class DroppingCamera:

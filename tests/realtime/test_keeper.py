@@ -16,7 +16,7 @@ from facecore.facestore import FaceStore
 from facecore.faces import PENDING, UNKNOWN, Faces
 from realtime.events import PRUNE_S, EventLog, EventMaker
 from realtime.keeper import KeepRules
-from realtime.pipeline import Snapshot
+from realtime.pipeline import StepResult
 
 RULES = KeepRules(FacesConfig(per_track=3), CaptureConfig(), "facenet:test")
 
@@ -28,12 +28,12 @@ def scene(blur: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), blur) if blur else image
 
 
-def step(name: str, frame: int, looked: bool = True, track: int = 1) -> Snapshot:
+def step(name: str, frame: int, looked: bool = True, track: int = 1) -> StepResult:
     faces = Faces(np.array([[60, 60, 140, 140]], np.float32), names=[name], confidences=[0.9],
-                  track_ids=[track]).with_data(stale=False, fresh=True, source="cam")
+                  track_ids=[track]).with_data(carried=False, fresh=True, source="cam")
     if looked:
         faces = faces.with_data(features=np.full((1, 4), 0.5, np.float32))
-    return Snapshot("cam", frame, frame / 30, faces)
+    return StepResult("cam", frame, frame / 30, faces)
 
 
 def test_each_row_keeps_its_face_and_the_track_keeps_its_best_few():

@@ -62,7 +62,7 @@ def run_clip(clip: str | Path, tmp_path: Path, models, bundle, *extra: str):
 def test_obama_clip_names_obama_only_and_writes_every_frame(tmp_path, facenet_models, enrolled_bundle):
     out = tmp_path / "annotated.mp4"
     report, rows = run_clip("obama-biden/obama.mp4", tmp_path, facenet_models, enrolled_bundle,
-                            "--output", str(out), "--snapshots", str(tmp_path / "faces"))
+                            "--output", str(out), "--faces", str(tmp_path / "faces"))
     names = {r["name"] for r in rows}
     assert "obama" in names and not (names & set(ENROLLED)) - {"obama"}, names
     first = next(r for r in rows if r["name"] == "obama")

@@ -35,7 +35,7 @@ def _leaks(tmp_path, stderr: str) -> list[str]:
 
 def _args(tmp_path, source: str) -> list[str]:
     return ["--source", source, "--headless", "--log", str(tmp_path / "out" / "rec.csv"),
-            "--report", str(tmp_path / "out" / "report.json"), "--snapshots", str(tmp_path / "out" / "faces"),
+            "--report", str(tmp_path / "out" / "report.json"), "--faces", str(tmp_path / "out" / "faces"),
             "--set", f"train.model={tmp_path / 'none'}"]
 
 

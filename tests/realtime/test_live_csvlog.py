@@ -19,7 +19,7 @@ from facecore.faces import PENDING, UNKNOWN, Faces
 from helpers import REPO
 from facecore.csvlog import COLUMNS, CsvLog, neutralize
 from realtime.events import EventLog, LogPolicy
-from realtime.pipeline import Snapshot
+from realtime.pipeline import StepResult
 
 
 def read_rows(path):
@@ -128,15 +128,15 @@ def test_kill_9_leaves_whole_rows_and_the_next_open_removes_a_cut_last_one(tmp_p
     assert rows[-1][1] == "after" and path.read_bytes().endswith(b"\n")
 
 
-def snap(names, tracks, time_s, fresh=None, frame=0, source="cam0") -> Snapshot:
+def snap(names, tracks, time_s, fresh=None, frame=0, source="cam0") -> StepResult:
     n = len(names)
     boxes = np.tile(np.array([[10, 20, 60, 90]], np.float32), (n, 1))
     faces = Faces(boxes, names=names, confidences=np.full(n, 0.8), track_ids=tracks)
     fresh = np.ones(n, bool) if fresh is None else np.asarray(fresh, bool)
-    return Snapshot(source, frame, time_s, faces.with_data(stale=np.zeros(n, bool), fresh=fresh, source=source))
+    return StepResult(source, frame, time_s, faces.with_data(carried=np.zeros(n, bool), fresh=fresh, source=source))
 
 
-def pick(policy: LogPolicy, snapshot: Snapshot) -> list[int]:
+def pick(policy: LogPolicy, snapshot: StepResult) -> list[int]:
     return policy.select(snapshot.faces, snapshot.time_s)
 
 

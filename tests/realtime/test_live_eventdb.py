@@ -95,7 +95,7 @@ def test_the_ray_engines_log_actor_writes_the_database_too(tmp_path):
     pytest.importorskip("ray")
     from facecore.config import Config
     from realtime.events import Event
-    from realtime.ray_parts import LogWriter
+    from realtime.ray_hub import LogWriter
 
     config = Config().replace(log={"path": str(tmp_path / "log.csv")}, faces={"folder": ""},
                               events={"database": str(tmp_path / "events.db")})

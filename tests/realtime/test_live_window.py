@@ -63,7 +63,7 @@ def test_window_under_xvfb_shows_box_and_name_and_quits_on_q(tmp_path, enrolled_
     command = [sys.executable, "-m", "realtime.cli", "--source", str(clip), "--model", str(enrolled_bundle),
                "--log", str(log), *facenet_sets(), "--set", "camera.pace=true", "--set", "tracker.recognize_every=1",
                "--set", "recognition.batch_sizes=[1]", "--set", "overlay.stale_s=3.0",
-               "--set", f"overlay.snapshot_dir={tmp_path / 'snaps'}", "--hold"]  # s and q even if the clip ended
+               "--set", f"overlay.screenshot_dir={tmp_path / 'snaps'}", "--hold"]  # s and q even if the clip ended
     with under_xvfb(command, tmp_path) as (proc, info):
         env, shot = wait_for_name(info, tmp_path / "shot.png", proc)
         press(env, "s")

@@ -146,7 +146,7 @@ def test_three_sources_in_one_window_of_tiles_under_xvfb(tmp_path, enrolled_bund
     command = [sys.executable, "-m", "realtime.cli", *[a for n, c in clips.items() for a in ("--source", f"{n}={c}")],
                "--model", str(enrolled_bundle), "--log", str(tmp_path / "log.csv"), *facenet_sets(),
                "--set", "camera.pace=true", "--set", "overlay.stale_s=3.0", "--hold",  # up until q, as before
-               "--set", f"overlay.snapshot_dir={tmp_path / 'snaps'}"]
+               "--set", f"overlay.screenshot_dir={tmp_path / 'snaps'}"]
     with under_xvfb(command, tmp_path) as (proc, info):
         env, shot = _wait_for_both_named(info, tmp_path / "shot.png", proc)
         press(env, "s")

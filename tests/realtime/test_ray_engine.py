@@ -243,7 +243,9 @@ class _RayRun:
 
     def started(self, timeout: float = 300) -> dict[int, str]:
         deadline = time.monotonic() + timeout
-        while not any("CameraWorker.run" in c for c in self.seen.values()):
+        # the camera's process is titled ray::...CameraWorker.run while its run starts, and plain
+        # ray::CameraWorker once any other call on the actor (a progress probe) has ended
+        while not any("CameraWorker.run" in c or c.strip() == "ray::CameraWorker" for c in self.seen.values()):
             if self.proc.poll() is not None:
                 pytest.fail(f"face-live ended before its camera ran: {self.proc.stderr.read()}")
             assert time.monotonic() < deadline, "the camera never ran"
@@ -357,3 +359,42 @@ def test_ray_address_forms_auto_local_and_ray_client_are_read_and_checked():
     for wrong in ("ray://nohost", "127.0.0.1", "127.0.0.1:0", "a b:6379", "http://x:6379"):
         with pytest.raises(UsageError, match="is not HOST:PORT"):
             check_address(wrong)
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_ray_run_sends_its_rows_to_webhooks_and_to_a_consumer_of_its_hub(tmp_path, monkeypatch):
+    """Nobody enrolled: each face's track is one ``unknown`` row. The rows the log actor writes reach
+    the driver's hub: the webhook target POSTs each one, and a consumer given to ``live`` hears them,
+    with the views of the source it watches carrying their pictures."""
+    from outbound_helpers import Receiver
+    from realtime.cli import live
+    from realtime.hub import SIGHTING, VIEW
+
+    _ray()
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the actors import facecam from here
+    heard, stopped = [], []
+
+    def consumer(hub):
+        hub.watch("podium")
+        subscription = hub.subscribe(maxsize=100_000)
+        heard.append(subscription)
+        return lambda: stopped.append(True)
+
+    receiver = Receiver()
+    try:
+        report = live(["--engine", "ray", "--headless", "--source", f"podium={need(OBAMA)}", "--max-frames", "30",
+                       "--log", str(tmp_path / "log.csv"), "--set", f'events.webhooks=["{receiver.url()}"]',
+                       "--set", "events.cooldown_s=0"], consumers=[consumer])
+    finally:
+        receiver.close()
+    assert report.error == "" and stopped == [True]
+    rows = _rows(tmp_path / "log.csv")
+    assert rows and {(r["name"], r["source"]) for r in rows} == {("unknown", "podium")}
+    bodies = [body for _, _, body in receiver.posts]
+    assert [(b["type"], b["source"], b["start"]) for b in bodies] == [("unknown", r["source"], r["time"])
+                                                                     for r in rows]
+    messages = list(heard[0])  # closed at the end of the run: every message, then the end
+    assert [m.record["frame"] for m in messages if m.kind == SIGHTING] == [int(r["frame"]) for r in rows]
+    views = [m.record for m in messages if m.kind == VIEW]
+    assert views and all(v["source"] == "podium" and v["picture"].shape[2] == 3 for v in views)

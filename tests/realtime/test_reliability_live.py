@@ -386,7 +386,7 @@ def test_a_signal_ends_the_run_with_camera_released_csv_and_video_closed_mocked_
 
 
 def test_face_crops_saved_with_log_rows_are_owner_only(tmp_path):
-    """``--snapshots DIR`` keeps the face of each row (its crop and record): biometric data, so 0700 and 0600."""
+    """``--faces DIR`` keeps the face of each row (its crop and record): biometric data, so 0700 and 0600."""
     shots = tmp_path / "new" / "shots"
     with CsvLog(tmp_path / "rec.csv") as csv_log:
         events = EventLog(csv_log, LogConfig(), str(shots))

@@ -40,7 +40,7 @@ def _paths(root: Path) -> list[str]:
 
 def _live(root: Path, models, *sources: str) -> None:
     argv = [arg for s in sources for arg in ("--source", f"{s}={need(CLIPS[s])}")]
-    live([*argv, "--headless", *_paths(root)[2:], "--snapshots", str(root / "data" / "faces"),
+    live([*argv, "--headless", *_paths(root)[2:], "--faces", str(root / "data" / "faces"),
           *facenet_sets(), *CLIP_SETTINGS], models=models)
 
 

@@ -17,7 +17,7 @@ from realtime.scenes import CutWatch
 OBAMA = VIDEOS / "obama-biden" / "obama.mp4"
 HAMILTON = VIDEOS / "hamilton-whitehouse" / "short_hamilton_clip.mp4"
 EMPTY = ("face-live: error: the source is empty: give a camera index (0), a video file, a stream URL or a "
-         "folder of photos (--source, or camera.source in the config)")
+         "folder of photos (--source, or camera.sources in the config)")
 
 
 def _live(tmp_path, *args: str):
@@ -45,9 +45,11 @@ def test_a_source_name_with_a_space_suggests_one_without(tmp_path):
 
 def test_an_empty_source_in_a_config_file_is_one_line_saying_what_to_give(tmp_path):
     config = tmp_path / "empty.toml"
-    config.write_text('[camera]\nsource = ""\n')
+    config.write_text('[camera]\nsources = [""]\n')
     result = _live(tmp_path, "--config", str(config))
-    assert result.returncode == 2 and result.stderr.strip() == EMPTY, result.stderr
+    assert result.returncode == 2 and result.stderr.strip() == (
+        f"face-live: error: {config}: camera.sources must be a list of 0 to 64 non-empty strings, got ['']"), \
+        result.stderr
 
 
 def test_camera_refuses_an_empty_source_as_a_usage_error():

@@ -1,0 +1,164 @@
+"""The engine core's shared rules (realtime/core.py) on fake models, and the Ray engine's log actor
+(realtime/ray_hub.py) called directly, without a cluster: what to draw on a frame, the batched
+call split back, the first name's time, and the rows and views the driver's hub receives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facecore.camera import Frame
+from facecore.config import Config, load_config
+from facecore.csvlog import read_log
+from facecore.faces import Faces
+from fakes import ColourDetector, ColourRecognizer, frames, scene
+from realtime.core import FirstName, drawn_faces, recognize_batched
+from realtime.engine import Engine
+from realtime.events import EventMaker
+from realtime.pipeline import StepResult, SourceStage
+from realtime.ray_hub import LogWriter
+from realtime.scenes import CutWatch
+from realtime.writer import view_record
+
+
+def _snapshot(frame_index: int, time_s: float, n: int = 2) -> StepResult:
+    boxes = np.array([[10, 10, 50, 50], [60, 10, 100, 50]][:n], np.float32)
+    faces = Faces(boxes, np.full(n, 0.9, np.float32), names=np.array(["ada", "grace"][:n], object))
+    return StepResult("door", frame_index, time_s, faces)
+
+
+def _cuts_at(index: int) -> CutWatch:
+    """A CutWatch that has seen a cut at frame ``index`` (grey frames, then a red one)."""
+    cuts = CutWatch(0.15)
+    for i in range(index):
+        cuts.see(Frame(i, scene([]), i / 10))
+    cuts.see(Frame(index, np.full((240, 320, 3), (220, 40, 40), np.uint8), index / 10))
+    assert cuts.count == 1
+    return cuts
+
+
+def test_a_snapshot_within_stale_s_is_drawn_as_it_is():
+    faces = drawn_faces(_snapshot(10, 1.0), Frame(14, scene([]), 1.4), CutWatch(0.15), stale_s=1.0)
+    assert list(faces.names) == ["ada", "grace"] and not faces.column("stale", False).any()
+
+
+def test_a_snapshot_older_than_stale_s_is_drawn_all_grey():
+    faces = drawn_faces(_snapshot(10, 1.0), Frame(25, scene([]), 2.5), CutWatch(0.15), stale_s=1.0)
+    assert list(faces.names) == ["ada", "grace"] and faces.column("stale", False).all()
+
+
+def test_nothing_of_a_snapshot_is_drawn_across_a_scene_cut_and_nothing_without_one():
+    cuts = _cuts_at(12)
+    assert len(drawn_faces(_snapshot(10, 1.0), Frame(13, scene([]), 1.3), cuts, stale_s=1.0)) == 0
+    assert len(drawn_faces(_snapshot(12, 1.2), Frame(13, scene([]), 1.3), cuts, stale_s=1.0)) == 2
+    assert len(drawn_faces(None, Frame(13, scene([]), 1.3), cuts, stale_s=1.0)) == 0
+
+
+def test_one_call_for_several_requests_is_split_back_in_order():
+    recognizer = ColourRecognizer(["ada", "grace"])
+    crop = lambda colour: recognizer.crops(scene([(colour, 0, 0, 40)]), Faces(  # noqa: E731
+        np.array([[0, 0, 40, 40]], np.float32), np.ones(1, np.float32)))
+    requests = [np.concatenate([crop("ada"), crop("stranger")]), crop("grace")]
+    parts = recognize_batched(recognizer, requests)
+    assert recognizer.batches == [3]
+    assert [list(p.names) for p in parts] == [["ada", "unknown"], ["grace"]]
+
+
+def test_the_first_name_is_timed_at_the_first_step_that_confirms_one():
+    config = load_config(None, ["detector.every_n_frames=1", "tracker.recognize_every=1",
+                                "tracker.vote_window=3", "tracker.vote_min=3"])
+    detector = ColourDetector(config.detector)
+    engine = Engine([SourceStage("door", config, detector, True)], detector, ColourRecognizer(["ada"]))
+    engine.start_clock()
+    clip = frames([[]] * 2 + [[("ada", 40, 40, 60)]] * 4)
+    for frame in clip:
+        engine.step({"door": frame})
+    assert engine.first_name.frame == 4 and engine.first_name.seconds > 0  # 3 votes: frames 2, 3, 4
+    unnamed = FirstName()
+    unnamed.note(_snapshot(3, 0.3, n=0))
+    assert unnamed.seconds is None and unnamed.frame is None
+
+
+def test_the_log_actor_hands_the_driver_its_rows_and_views_only_while_wanted(tmp_path):
+    config = Config().replace(log={"path": str(tmp_path / "log.csv")}, faces={"folder": ""})
+    writer = LogWriter(config)
+    maker = EventMaker(config.log)
+    detector = ColourDetector(config.detector)
+    stage = SourceStage("door", config.replace(detector={"every_n_frames": 1}), detector, False)
+    snapshot = stage.finish(stage.begin(frames([[("ada", 40, 40, 60)]])[0], None))
+    view = view_record(snapshot)
+    writer.view(view)  # nobody subscribed to the driver's hub yet: dropped
+    assert writer.write(maker.events(snapshot, scene([]))) == 1
+    taken = writer.take(views=True, watching=("door",))
+    assert [r["name"] for r in taken["sightings"]] == ["unknown"] and taken["views"] == []
+    assert writer.wants() == {"views": True, "watching": ("door",)}
+    writer.view(view)
+    again = writer.take(views=True, watching=())
+    assert again["sightings"] == [] and [v["source"] for v in again["views"]] == ["door"]
+    assert writer.wants() == {"views": True, "watching": ()}
+    assert writer.close()["rows"] == 1 and [r["name"] for r in read_log(tmp_path / "log.csv")] == ["unknown"]
+
+
+@pytest.mark.parametrize("views", [False, True])
+def test_the_log_actor_holds_a_bounded_number_of_views(tmp_path, views):
+    from realtime.ray_hub import MAX_VIEWS
+
+    writer = LogWriter(Config().replace(log={"path": ""}, faces={"folder": ""}))
+    writer.take(views=views)
+    for i in range(MAX_VIEWS + 5):
+        writer.view({"source": "door", "frame": i})
+    held = writer.take(views=views)["views"]
+    assert [v["frame"] for v in held] == (list(range(5, MAX_VIEWS + 5)) if views else [])
+
+
+def test_a_ray_camera_draws_a_late_label_grey_and_nothing_across_a_cut_on_its_video():
+    """The camera actor's class, called directly: what it writes to its video follows the core's
+    rule (before, a Ray video drew every label in its colour, however old)."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    from facecore.source_names import SourceSpec
+    from realtime.overlay import COLOURS
+    from realtime.ray_parts import CameraWorker
+
+    config = Config()
+    camera = CameraWorker(SourceSpec("door", "door.mp4"), config, None, None,
+                          detector=lambda c: ColourDetector(c.detector))
+    written = []
+    video = type("Video", (), {"write": lambda self, image: written.append(image)})()
+    result = _snapshot(10, 1.0)
+    camera._show(Frame(12, scene([]), 1.2), result, video, {"frames": 0})  # 0.2 s later: as it is
+    camera._show(Frame(30, scene([]), 3.0), result, video, {"frames": 0})  # 2 s later: grey
+    grey = [int((np.abs(w.astype(int) - COLOURS["stale"]).max(axis=2) == 0).sum()) for w in written]
+    assert grey[0] == 0 and grey[1] > 100, grey
+    camera.stage.cuts = _cuts_at(31)
+    camera._show(Frame(32, scene([]), 3.2), _snapshot(30, 3.0), video, {"frames": 0})
+    assert np.array_equal(written[-1], scene([]))  # the shot before the cut: nothing drawn
+
+
+def test_a_bundle_trained_on_another_backbone_gets_that_backbone_built_and_warmed_up(tmp_path, monkeypatch):
+    """load_recognizer, which the local reloader and the Ray replica both call: the bundle was
+    trained on vgg16 without weights, the backbone in use has ImageNet's."""
+    from facecore.bundle import Bundle, save_bundle
+    from helpers import BUNDLE_META
+    from realtime.core import load_recognizer
+
+    built = []
+
+    class FakeBackbone:
+        def __init__(self, config, *args):
+            self.config, self.weights_id, self.input_size, self.warmed = config, config.weights, 224, 0
+            built.append(self)
+
+        def warm_up(self, every_size: bool = False) -> None:
+            self.warmed += 1
+
+    monkeypatch.setattr("facecore.recognizer.build_backbone", FakeBackbone)
+    path = save_bundle(tmp_path / "model", Bundle({"centroids": np.eye(2, dtype=np.float32)}, ["ann", "bob"],
+                                                  dict(BUNDLE_META)))
+    config = Config().replace(backbone={"name": "vgg16", "weights": "imagenet"})
+    in_use = FakeBackbone(config.backbone)
+    recognizer, used = load_recognizer(path, config, in_use)
+    assert used.backbone.weights == "none" and recognizer.labels == ["ann", "bob"]
+    assert recognizer.backbone is built[-1] is not in_use and recognizer.backbone.warmed == 1
+    same, _ = load_recognizer(path, used, recognizer.backbone)  # the same bundle again: its backbone is reused
+    assert same.backbone is recognizer.backbone and len(built) == 2
+    assert load_recognizer(tmp_path / "none", config, in_use) == (None, config)

@@ -24,6 +24,25 @@ def _view(source: str, frame: int, picture: bool = True) -> dict:
     return record
 
 
+def _run(scenario) -> None:
+    """``asyncio.run(scenario())`` on a thread of its own (the browser tests' Playwright keeps an event
+    loop in the main thread)."""
+    failure = []
+
+    def run():
+        try:
+            _run(scenario)
+        except BaseException as exc:  # handed to the test
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the scenario did not finish"
+    if failure:
+        raise failure[0]
+
+
 def _wait(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -58,7 +77,7 @@ def test_a_source_is_watched_only_while_a_viewer_shows_it_and_each_update_is_enc
         assert hub.watching() == frozenset()
         feed.close()
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
@@ -81,7 +100,7 @@ def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
         feed.leave(viewer)
         feed.close()
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_the_live_websocket_carries_every_tile_and_unwatches_when_the_page_goes(make_app):

@@ -6,6 +6,7 @@ Rules (see :mod:`web.security`):
 
 - a request is let in when its session logged in, or it carries a valid Bearer API token, or
   no password is set (then only with a loopback ``Host``: DNS rebinding is refused);
+- a WebSocket opened by a page of another site (its ``Origin`` is not this host) is closed;
 - otherwise a page redirects to ``/login``, an API call gets 401, a WebSocket is closed (1008);
 - a POST (PUT, PATCH, DELETE) must carry its session's CSRF token (form field ``csrf_token`` or
   header ``X-CSRF-Token``), or a valid Bearer token; without a password a local program's
@@ -127,10 +128,21 @@ def _host_ok(conn: HTTPConnection) -> bool:
 
 
 def logged_in(conn: HTTPConnection) -> bool:
-    """Whether the request's session logged in (always, without a password) or it carries a valid API token."""
+    """Whether the request may go in: no password is set, or its session logged in, or it carries a
+    valid API token."""
+    security = conn.app.state.context.security
     session = session_of(conn)
-    return (session is not None and session.authenticated) or \
-        conn.app.state.context.security.bearer_ok(conn.headers.get("authorization"))
+    return not security.password_required or (session is not None and session.authenticated) or \
+        security.bearer_ok(conn.headers.get("authorization"))
+
+
+def _same_origin(conn: HTTPConnection) -> bool:
+    """Whether a WebSocket was opened by a page of this site (or by a program, which sends no
+    ``Origin``): browsers let any page open a WebSocket anywhere, cookies and all."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    return origin.split("://", 1)[-1].rstrip("/").lower() == (conn.headers.get("host") or "").lower()
 
 
 def check_login(conn: HTTPConnection) -> None:
@@ -150,6 +162,8 @@ async def guard(conn: HTTPConnection) -> None:
     security = conn.app.state.context.security
     if not security.password_required and not _host_ok(conn):
         _refuse(conn, 403, "this address is not served: use 127.0.0.1 (or set web.password)")
+    if conn.scope["type"] == "websocket" and not _same_origin(conn):
+        _refuse(conn, 403, "a WebSocket from another site")
     if not conn.url.path.startswith(PUBLIC_PATHS):
         check_login(conn)
     if conn.scope["type"] == "http" and conn.scope["method"] in _UNSAFE \

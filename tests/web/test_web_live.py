@@ -31,7 +31,7 @@ def _run(scenario) -> None:
 
     def run():
         try:
-            _run(scenario)
+            asyncio.run(scenario())
         except BaseException as exc:  # handed to the test
             failure.append(exc)
 
@@ -175,3 +175,30 @@ def test_face_live_refuses_a_bad_web_address_in_one_line_with_exit_2(tmp_path, e
                          timeout=120)
     assert run.returncode == 2, run.stderr
     assert words in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_a_websocket_opened_by_another_site_is_refused(make_app):
+    from realtime.hub import Hub
+    from starlette.websockets import WebSocketDisconnect
+
+    client, _ = make_app(hub=Hub(), sources=["door"])
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with client.websocket_connect("ws://127.0.0.1/live/ws", headers={"Origin": "http://evil.example"}) as socket:
+            socket.receive_bytes()
+    assert refused.value.code == 1008
+    with client.websocket_connect("ws://127.0.0.1/live/ws", headers={"Origin": "http://127.0.0.1"}):
+        pass
+
+
+def test_without_a_password_a_local_program_hears_the_sightings_as_they_are_logged(make_app):
+    from realtime.hub import SIGHTING, Hub
+
+    hub = Hub()
+    client, _ = make_app(hub=hub, sources=["door"])
+    with client.websocket_connect("ws://127.0.0.1/api/sightings") as socket:
+        _wait(lambda: hub.subscribers() > 0)
+        hub.publish(SIGHTING, {"time": "2026-12-07T09:00:00+00:00", "name": "ada", "source": "door",
+                               "snapshot": "data/faces/20261207T090000000-0123abcd.jpg", "event": 7})
+        heard = socket.receive_json()
+    assert heard["name"] == "ada" and heard["event"] == 7
+    assert heard["face_url"] == "/faces/20261207T090000000-0123abcd.jpg"

@@ -56,7 +56,7 @@ def test_a_source_is_watched_only_while_a_viewer_shows_it_and_each_update_is_enc
 
     async def scenario():
         hub = Hub()
-        feed = LiveFeed(hub)
+        feed = LiveFeed(hub, fps=1000)
         loop = asyncio.get_running_loop()
         a, b = Viewer(loop, ["door"]), Viewer(loop, ["door", "yard"])
         assert hub.watching() == frozenset()
@@ -86,7 +86,7 @@ def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
 
     async def scenario():
         hub = Hub()
-        feed = LiveFeed(hub)
+        feed = LiveFeed(hub, fps=1000)
         viewer = Viewer(asyncio.get_running_loop(), ["door", "yard"])
         feed.join(viewer)
         for frame in range(20):
@@ -98,6 +98,26 @@ def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
         frames = {read_packet(p)[0]["source"]: read_packet(p)[0]["frame"] for p in packets}
         assert frames == {"door": 19, "yard": 7}
         feed.leave(viewer)
+        feed.close()
+
+    _run(scenario)
+
+
+def test_at_most_live_fps_pictures_a_second_are_encoded_per_source():
+    from realtime.hub import VIEW, Hub
+    from web.feed import LiveFeed, Viewer
+
+    async def scenario():
+        hub = Hub()
+        feed = LiveFeed(hub, fps=5)
+        feed.join(Viewer(asyncio.get_running_loop(), ["door", "yard"]))
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:
+            for source in ("door", "yard"):
+                hub.publish(VIEW, _view(source, 1))
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        assert 4 <= feed.encoded <= 2 * 6  # 5 a second per source, not the ~100 published
         feed.close()
 
     _run(scenario)

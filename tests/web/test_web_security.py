@@ -138,3 +138,14 @@ def test_errors_are_json_with_the_status_and_never_a_traceback(make_app):
     assert bad.status_code == 400 and "limit" in bad.json()["error"]
     page = client.get("/nothing", headers={"Accept": "text/html"})
     assert page.status_code == 404 and "<html" in page.text and "Traceback" not in page.text
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:x"])
+def test_after_login_the_next_page_is_never_another_site(make_app, target):
+    client, _ = make_app(f"web.password={PASSWORD}")
+    token = csrf_of(client.get("/login").text)
+    response = client.post("/login", data={"password": PASSWORD, "csrf_token": token, "next": target},
+                           follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    back = client.post("/logout", data={"csrf_token": csrf_of(client.get("/events").text)}, follow_redirects=False)
+    assert back.status_code == 303 and client.get("/events", follow_redirects=False).status_code == 303

@@ -205,6 +205,7 @@ class WebConfig:
     login_attempts: int = _f(5, lo=1, hi=1000)
     jpeg_quality: int = _f(80, lo=10, hi=100)
     live_fps: float = _f(15.0, above=0.0, hi=120.0)
+    live_side: int = _f(640, lo=0, hi=16384)
 
 
 @dataclass(frozen=True)

@@ -37,19 +37,26 @@ log = logging.getLogger(__name__)
 _FIELDS = ("source", "frame", "time_s", "boxes", "names", "confidences", "tracks", "stale")
 
 
-def _jpeg(picture: np.ndarray, quality: int) -> bytes:
+def _jpeg(picture: np.ndarray, quality: int, max_side: int) -> bytes:
+    """``picture`` (RGB) as JPEG, shrunk first so that its longer side is at most ``max_side`` (0: as it is)."""
+    scale = max_side / max(picture.shape[:2]) if max_side else 1.0
+    if scale < 1.0:
+        size = (max(1, round(picture.shape[1] * scale)), max(1, round(picture.shape[0] * scale)))
+        picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     return data.tobytes() if ok else b""
 
 
-def packet(view: dict, quality: int, size: tuple[int, int] | None = None) -> tuple[bytes, tuple[int, int] | None]:
-    """The packet of one VIEW record (its picture, if any, encoded once) and the picture's ``(w, h)``
-    (``size``, the last one known, when the view carries none)."""
+def packet(view: dict, quality: int, size: tuple[int, int] | None = None,
+           max_side: int = 0) -> tuple[bytes, tuple[int, int] | None]:
+    """The packet of one VIEW record (its picture, if any, encoded once, its longer side at most
+    ``max_side``) and the frame's ``(w, h)`` (``size``, the last one known, when the view carries
+    none); the header's ``width``/``height`` are the frame's, in which the boxes are."""
     header = {k: view.get(k) for k in _FIELDS}
     picture = view.get("picture")
     jpeg = b""
     if isinstance(picture, np.ndarray) and picture.ndim == 3:
-        jpeg = _jpeg(picture, quality)
+        jpeg = _jpeg(picture, quality, max_side)
         size = (int(picture.shape[1]), int(picture.shape[0]))
     header["picture"] = bool(jpeg)
     header["width"], header["height"] = size or (0, 0)
@@ -110,8 +117,8 @@ class LiveFeed:
     """Reads ``hub``'s views on a thread, encodes each watched source's newest picture once, and
     hands the packets to the :class:`Viewer` of every page that views the source."""
 
-    def __init__(self, hub: Hub, quality: int = 80, fps: float = 15.0, maxsize: int = 64) -> None:
-        self.hub, self.quality, self.interval = hub, quality, 1.0 / fps
+    def __init__(self, hub: Hub, quality: int = 80, fps: float = 15.0, max_side: int = 0, maxsize: int = 64) -> None:
+        self.hub, self.quality, self.interval, self.max_side = hub, quality, 1.0 / fps, max_side
         self._sent_at: dict[str, float] = {}
         self.encoded = 0  # pictures encoded (one per update of a watched source)
         self._lock = threading.Lock()
@@ -188,7 +195,7 @@ class LiveFeed:
         if not viewers:
             return
         self._sent_at[source] = now
-        data, size = packet(view, self.quality, self._sizes.get(source))
+        data, size = packet(view, self.quality, self._sizes.get(source), self.max_side)
         self.encoded += "picture" in view
         with self._lock:
             self._sizes[source] = size

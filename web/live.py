@@ -27,7 +27,7 @@ def feed_of(context: WebContext) -> LiveFeed | None:
     with context._lock:
         if context.feed is None:
             web = context.config.web
-            context.feed = LiveFeed(context.hub, web.jpeg_quality, web.live_fps)
+            context.feed = LiveFeed(context.hub, web.jpeg_quality, web.live_fps, web.live_side)
         return context.feed
 
 

@@ -103,6 +103,18 @@ def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
     _run(scenario)
 
 
+def test_a_large_picture_is_shrunk_before_it_is_encoded_and_the_boxes_stay_in_frame_pixels():
+    import cv2
+
+    from web.feed import packet, read_packet
+
+    view = {**_view("door", 1, picture=False), "picture": np.zeros((720, 1280, 3), np.uint8)}
+    header, jpeg = read_packet(packet(view, 80, max_side=640)[0])
+    picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape[:2] == (360, 640) and (header["width"], header["height"]) == (1280, 720)
+    assert header["boxes"] == [[10.0, 20.0, 50.0, 60.0]]
+
+
 def test_at_most_live_fps_pictures_a_second_are_encoded_per_source():
     from realtime.hub import VIEW, Hub
     from web.feed import LiveFeed, Viewer

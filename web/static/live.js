@@ -51,6 +51,7 @@
       t.img.onload = () => { if (old) URL.revokeObjectURL(old); };
       t.img.src = url;
     }
+    if (h.width && h.height) t.frame.style.aspectRatio = `${h.width} / ${h.height}`;
     t.tile.dataset.frame = h.frame;
     drawBoxes(t, h);
     caption(t, h);

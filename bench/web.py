@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=60.0, help="how long each source plays (looped clips)")
     p.add_argument("--browsers", type=int, default=2, help="pages on the Live page during the --web run")
     p.add_argument("--calls", type=int, default=30, help="warm POST /api/recognize calls timed")
-    p.add_argument("--repeat", type=int, default=1, help="how many without/with pairs")
+    p.add_argument("--repeat", type=int, default=1, help="how many without/with pairs (0: only the latency)")
     args = parse_args(p, argv, "web")
     from playwright.sync_api import sync_playwright
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp, sync_playwright() as playwright:
         tmp = Path(tmp)
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        bundle, clips = prepare(args.overrides, tmp, args.seconds)
+        bundle, clips = prepare(args.overrides, tmp, args.seconds if args.repeat else 1.0)
         sources = [f"s{i + 1}={clips[i % len(clips)]}" for i in range(args.sources)]
         for _ in range(args.repeat):
             for kind in ("headless", "web"):
@@ -149,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                 print_table([rows[-1]], COLUMNS)
         chromium.close()
         latency = recognize_latency(bundle, args.overrides, args.calls, tmp)
-    print()
-    print_table(rows, COLUMNS)
+    if rows:
+        print()
+        print_table(rows, COLUMNS)
     print()
     print_table([latency], ["faces", "first_call_s", "calls", "p50_ms", "p90_ms", "max_ms", "models_p50_ms"])
     print(f"load average (1 min): {load_before} before, {load_average()} after")

@@ -39,9 +39,18 @@ class ImageRecognizer:
         if models is None:
             models = Models.build(config, backbone=bundle_exists(Path(config.train.model)))
         made = cls(config, models)
-        made._reload()
-        made.recognize(np.zeros((240, 320, 3), np.uint8))
+        made.warm_up()
         return made
+
+    def warm_up(self) -> None:
+        """Pay every first-call cost now, as face-live's engine does: the detector's on a blank
+        frame, and the backbone's graph compiled (run eagerly, a face costs several times more)."""
+        with self._lock:
+            self._reload()
+            side = self.config.detector.max_side
+            self.models.detector.detect(np.zeros((side * 3 // 4, side, 3), np.uint8))
+            if self.models.backbone is not None:
+                self.models.backbone.warm_up()
 
     def _reload(self) -> None:
         """(Re)build the recogniser when the bundle on disk is not the one in use."""

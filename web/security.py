@@ -113,12 +113,14 @@ class Sessions:
             return session
 
     def new(self, authenticated: bool = False) -> Session:
-        """A new session with a new id and CSRF token (the oldest go when there are too many)."""
+        """A new session with a new id and CSRF token. When there are too many, the oldest go, those
+        that never logged in first (a flood of new visitors cannot log anyone out)."""
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time() + self.seconds,
                           authenticated)
         with self._lock:
             if len(self._by_id) >= self.most:
-                for old in sorted(self._by_id.values(), key=lambda s: s.expires)[: self.most // 10 + 1]:
+                oldest = sorted(self._by_id.values(), key=lambda s: (s.authenticated, s.expires))
+                for old in oldest[: self.most // 10 + 1]:
                     del self._by_id[old.id]
             self._by_id[session.id] = session
         return session

@@ -149,3 +149,13 @@ def test_after_login_the_next_page_is_never_another_site(make_app, target):
     assert response.status_code == 303 and response.headers["location"] == "/"
     back = client.post("/logout", data={"csrf_token": csrf_of(client.get("/events").text)}, follow_redirects=False)
     assert back.status_code == 303 and client.get("/events", follow_redirects=False).status_code == 303
+
+
+def test_a_flood_of_new_visitors_does_not_log_anyone_out():
+    from web.security import Sessions
+
+    sessions = Sessions(hours=1, most=50)
+    logged = sessions.new(authenticated=True)
+    for _ in range(500):
+        sessions.new()
+    assert sessions.get(logged.id) is logged

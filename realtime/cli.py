@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local: one process (default); ray: camera actors and a recognizer deployment on Ray")
     p.add_argument("--ray-address", metavar="HOST:PORT",
                    help="with --engine ray: join this cluster (default: ray.address; none: start a local Ray)")
+    p.add_argument("--web", metavar="[HOST:]PORT",
+                   help="also serve the web app (live tiles, people, review, events, the API) there; "
+                        "127.0.0.1 unless a host is given (any other needs web.password)")
     add_common_options(p)
     return p
 
@@ -130,7 +133,7 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
     return Engine(stages, models.detector, recognizer)
 
 
-def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers) -> RunReport:
+def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers, web=None) -> RunReport:
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
     log, bundle), then the run on Ray, its rows and views relayed to a hub in this process."""
     from .ray_engine import require_ray
@@ -151,7 +154,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers) 
     keep = _keep_rules(config, bundle, args.workspace_root)
     with ExitStack() as stack:
         hub = Hub()
-        start_consumers(stack, config, hub, bundle, consumers)
+        start_consumers(stack, config, hub, bundle, _with_web(consumers, web, specs))
         return run_ray(config, specs, videos, args.max_frames, stop, _say, keep, hub)
 
 
@@ -176,6 +179,31 @@ def _keep_rules(config: Config, bundle: Bundle | None, root: Path | None = None)
     return KeepRules(config.faces, config.capture, tag, str(root or ""))
 
 
+def _web_server(args, config: Config):
+    """``--web``: the web app's starter, its address checked now (a bad one, or a host beyond loopback
+    without a password: one line, before anything opens); ``None`` without ``--web``. The web
+    package lies above this one: it is imported only here, only when asked for."""
+    if not args.web:
+        return None
+    from web.server import check_address, start_web
+
+    host, port = check_address(args.web, config)
+    return lambda hub, sources: start_web(config, args.workspace_root, hub, sources, host, port)
+
+
+def _with_web(consumers: Sequence[Consumer], web, specs: list) -> list[Consumer]:
+    """``consumers``, and the web app (when ``--web`` asked for it) as one more consumer of the hub."""
+    if web is None:
+        return list(consumers)
+
+    def serve(hub: Hub):
+        server = web(hub, [spec.name for spec in specs])
+        _say(f"web app: {server.url}")
+        return server.stop  # before the hub closes
+
+    return [*consumers, serve]
+
+
 def live(argv: list[str] | None = None, models: Models | None = None, stop: threading.Event | None = None,
          opener=None, consumers: Sequence[Consumer] = ()) -> RunReport:
     """Run ``face-live`` with ``argv``; errors are raised (``main`` turns them into exit codes).
@@ -190,8 +218,9 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         _say("warning: --snapshots is deprecated: write --faces DIR instead (read as that now)")
         args.faces = args.faces if args.faces is not None else args.snapshots
     config = load_command_config(args)
+    web = _web_server(args, config)
     if args.engine == "ray":
-        return _live_on_ray(args, config, stop, consumers)
+        return _live_on_ray(args, config, stop, consumers, web)
     if not args.headless:
         require_gui()
     specs, videos = check_before_start(args, config)
@@ -206,7 +235,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
         keep = _keep_rules(config, bundle, args.workspace_root)
         hub = Hub()  # what happened, for any consumer: rows as they are written, each step's view
-        start_consumers(stack, config, hub, bundle, consumers)  # they stop after the writer has drained
+        start_consumers(stack, config, hub, bundle, _with_web(consumers, web, specs))  # stop after the writer drained
         events = Writer(EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
                                  database=config.events.database, hub=hub))
         stack.callback(events.close)

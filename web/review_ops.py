@@ -23,7 +23,7 @@ from .desk import Desk
 from .jobs import Gone, Stale
 
 __all__ = ["clusters", "regroup", "face_path", "name", "discard", "merge", "correct", "undo", "named_faces",
-           "version_of", "FACE_ID"]
+           "corrections", "version_of", "FACE_ID"]
 
 FACE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,80}$")  # what a face id may look like (never a path)
 NAMED_SHOWN = 48  # named kept faces shown, newest first
@@ -69,6 +69,15 @@ def named_faces(desk: Desk) -> list[dict]:
     """The newest kept faces that have a name (face-live's, or given since), for "not NAME"."""
     faces = [f for f in desk.store().faces() if f.name != UNKNOWN]
     return [_face(f) for f in faces[::-1][:NAMED_SHOWN]]
+
+
+def corrections(desk: Desk) -> list[dict]:
+    """The counter-examples made of kept faces (``face-enroll list --corrections``), for undoing them:
+    ``person`` it is not, ``face`` id, ``when`` (ISO 8601, UTC)."""
+    from enroll.corrections import list_corrections
+
+    return [{"person": c.person, "face": c.face, "when": c.when.isoformat(timespec="seconds")}
+            for c in list_corrections(desk.data) if c.face]
 
 
 def face_path(desk: Desk, face_id: str):

@@ -195,6 +195,18 @@ class RayConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    password: str = ""
+    password_hash: str = ""
+    tokens: str = "data/web/tokens.json"
+    max_upload_mb: float = _f(10.0, above=0.0, hi=1024.0)
+    max_pixels: int = _f(40_000_000, lo=1, hi=1_000_000_000)
+    session_hours: float = _f(12.0, above=0.0, hi=24.0 * 365)
+    login_attempts: int = _f(5, lo=1, hi=1000)
+    jpeg_quality: int = _f(80, lo=10, hi=100)
+
+
+@dataclass(frozen=True)
 class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -211,6 +223,7 @@ class Config:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def sources(self) -> list[str]:

@@ -21,7 +21,8 @@ __all__ = ["workspace_dir", "in_workspace", "kept_paths", "nothing_kept_message"
 # the config keys that name where facecam keeps things: relative values lie in the workspace
 _KEPT_KEYS = ("train.data", "train.model", "train.cache_dir", "faces.folder", "review.sheets", "log.path",
               "log.registry", "events.database")  # what a workspace holds once anything was enrolled or kept
-STORAGE_KEYS = (*_KEPT_KEYS, "overlay.snapshot_dir")  # the `s` key's pictures are not kept data
+# the `s` key's pictures and the API tokens are not what is kept about people
+STORAGE_KEYS = (*_KEPT_KEYS, "overlay.snapshot_dir", "web.tokens")
 # the command-line flags that name where things are kept (see facecore.app.FLAG_KEYS)
 _PATH_FLAGS = ("data", "model", "faces", "log", "sheets", "snapshots")
 # A command's ``when_empty`` default says what it does in a workspace that holds nothing yet:

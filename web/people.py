@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
 
 from facecore.errors import FacecamError
 
@@ -89,10 +90,11 @@ async def _read_photos(photos: list[UploadFile], context: WebContext) -> list[tu
 
 
 @router.post("/people/add", include_in_schema=False)
-async def add(request: Request, name: str = Form(...), photos: list[UploadFile] = File(default=[]),
-              retrain: str = Form(""), context: WebContext = Depends(get_context)) -> Response:
+async def add(request: Request, name: str = Form(...), retrain: str = Form(""),
+              context: WebContext = Depends(get_context)) -> Response:
     desk = desk_of(context, request)
-    uploads = await _read_photos(photos, context)
+    form = await request.form()  # a file field left empty comes as a string: not a photo
+    uploads = await _read_photos([f for f in form.getlist("photos") if isinstance(f, UploadFile)], context)
     try:
         out = await _in_thread(people_ops.add_photos, desk, name, uploads)
     except FacecamError as exc:

@@ -11,7 +11,6 @@ finds it gone, or changed, and says so.
 from __future__ import annotations
 
 import hashlib
-import re
 
 from facecore.errors import UsageError
 from facecore.faces import UNKNOWN
@@ -20,12 +19,12 @@ from facecore.facestore import StoredFace
 from enroll.review import forget_cluster, review, saved_clusters
 
 from .desk import Desk
+from .files import valid_face_id
 from .jobs import Gone, Stale
 
 __all__ = ["clusters", "regroup", "face_path", "name", "discard", "merge", "correct", "undo", "named_faces",
-           "corrections", "version_of", "FACE_ID"]
+           "corrections", "version_of"]
 
-FACE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,80}$")  # what a face id may look like (never a path)
 NAMED_SHOWN = 48  # named kept faces shown, newest first
 
 
@@ -83,7 +82,7 @@ def corrections(desk: Desk) -> list[dict]:
 def face_path(desk: Desk, face_id: str):
     """The picture of the kept face ``face_id`` (an id, never a path; ``Gone`` when not kept)."""
     store = desk.store()
-    if not FACE_ID.match(face_id) or face_id not in store.ids():
+    if not valid_face_id(face_id) or face_id not in store.ids():
         raise Gone(f"no kept face {face_id!r}")
     return store.image_path(face_id)
 
@@ -186,7 +185,7 @@ def undo(desk: Desk, face_id: str) -> dict:
 
     from .people_ops import retrain
 
-    if not FACE_ID.match(face_id):
+    if not valid_face_id(face_id):
         raise Gone(f"no kept face {face_id!r}")
     lines = []
     with desk.changing():

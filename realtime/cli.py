@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local: one process (default); ray: camera actors and a recognizer deployment on Ray")
     p.add_argument("--ray-address", metavar="HOST:PORT",
                    help="with --engine ray: join this cluster (default: ray.address; none: start a local Ray)")
+    p.add_argument("--web", metavar="[HOST:]PORT",
+                   help="also serve the web app (live tiles, people, review, events, the API) there; "
+                        "127.0.0.1 unless a host is given (any other needs web.password)")
     add_common_options(p)
     return p
 
@@ -185,6 +188,21 @@ def _keep_rules(config: Config, bundle: Bundle | None, root: Path | None = None)
     return KeepRules(config.faces, config.capture, tag, str(root or ""))
 
 
+def _web_server(args, config: Config):
+    """``--web``: the web app's starter, its address checked now (a bad one, or a host beyond loopback
+    without a password: one line, before anything opens); ``None`` without ``--web``. The web
+    package lies above this one: it is imported only here, only when asked for."""
+    if not args.web:
+        return None
+    if args.engine == "ray":
+        raise UsageError("--web runs with --engine local for now: under --engine ray the views are not "
+                         "gathered in one process yet (face-web serves people, review, events and the API)")
+    from web.server import check_address, start_web
+
+    host, port = check_address(args.web, config)
+    return lambda hub, sources: start_web(config, args.workspace_root, hub, sources, host, port)
+
+
 def live(argv: list[str] | None = None, models: Models | None = None, stop: threading.Event | None = None,
          opener=None) -> RunReport:
     """Run ``face-live`` with ``argv``; errors are raised (``main`` turns them into exit codes).
@@ -194,6 +212,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     """
     args = build_parser().parse_args(argv)
     config = load_command_config(args)
+    web = _web_server(args, config)
     if args.engine == "ray":
         return _live_on_ray(args, config, stop)
     if not args.headless:
@@ -220,6 +239,10 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
         events = Writer(EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,
                                  database=config.events.database, hub=hub))
         stack.callback(events.close)
+        if web is not None:
+            server = web(hub, [spec.name for spec in specs])
+            stack.callback(server.stop)  # before the hub closes
+            _say(f"web app: {server.url}")
         if bundle is None:
             _say(f"no model bundle at {config.train.model}: every face is shown as unknown. {ENROLL_HINT}")
         window = stack.enter_context(_window(config, args.headless))

@@ -71,7 +71,8 @@ def decode_image(data: bytes, web: WebConfig, what: str = "the upload") -> np.nd
     except UnidentifiedImageError:
         raise HTTPException(400, f"{what} is not an image, or a format that cannot be read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise HTTPException(413, f"{what} is too large to decode safely") from None
+        raise HTTPException(413, f"{what} has too many pixels to decode safely (at most {web.max_pixels}, "
+                                 f"web.max_pixels)") from None
     except (OSError, ValueError, SyntaxError, MemoryError) as exc:
         raise HTTPException(400, f"{what} cannot be decoded ({str(exc).splitlines()[0] if str(exc) else 'damaged'})") \
             from None

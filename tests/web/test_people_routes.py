@@ -91,3 +91,14 @@ def test_retraining_shows_its_progress_and_the_list_then_says_the_model_knows_th
     assert client.app.state.desk.jobs.wait(300)["state"] == "done"
     assert 'data-person="Andy"' not in client.get("/people").text
     assert client.post("/people/remove", data={"name": "Andy"}, headers=csrf).status_code == 404
+
+
+def test_with_a_password_the_people_and_review_pages_and_their_actions_need_a_login(make_app, login):
+    client, _ = make_app("web.password=correct horse battery")
+    for url in ("/people", "/review", "/people/photos/Ann/0", "/people/retrain"):
+        answer = client.get(url, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login"), url
+    for url in ("/people/add", "/people/remove", "/people/retrain", "/review/name", "/review/discard"):
+        assert client.post(url, data={"name": "Ann"}, follow_redirects=False).status_code == 303, url
+    login(client)
+    assert client.get("/people").status_code == 200 and client.get("/review").status_code == 200

@@ -15,9 +15,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from facecore.errors import DataError, FacecamError, ImageError, NothingKept, UsageError
+from facecore.errors import FacecamError, UsageError
 
-__all__ = ["Job", "Jobs", "Busy", "Stale", "Gone", "TooLarge", "status_of", "CountingBackbone"]
+__all__ = ["Job", "Jobs", "Busy", "Stale", "Gone", "status_of", "CountingBackbone"]
 
 log = logging.getLogger(__name__)
 
@@ -40,25 +40,13 @@ class Gone(UsageError):
     status = 404
 
 
-class TooLarge(ImageError):
-    """An upload over the byte or pixel cap."""
-
-    status = 413
-
-
 def status_of(exc: FacecamError) -> int:
-    """The HTTP status for ``exc``: its own ``status``, else 400 for bad input (usage, an unreadable
-    image), 422 for data that cannot be used (too few photos, faces that do not match), 500 otherwise
-    (a model or a disk that failed)."""
-    if isinstance(getattr(exc, "status", None), int):
-        return exc.status
-    if isinstance(exc, NothingKept):
-        return 404
-    if isinstance(exc, (UsageError, ImageError)):
-        return 400
-    if isinstance(exc, DataError):
-        return 422
-    return 500
+    """The HTTP status for ``exc``: its own ``status`` (the errors above), else the app's rule
+    (:func:`web.errors.status_of`)."""
+    from .errors import status_of as app_status
+
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else app_status(exc)
 
 
 @dataclass

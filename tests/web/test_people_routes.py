@@ -70,7 +70,7 @@ def test_bad_names_empty_uploads_and_oversized_images_are_clear_errors(app):
     assert big.status_code == 413 and "web.max_upload_mb" in big.json()["error"]
     refused = client.post("/people/add", data={"name": "Ann"}, files=[("photos", ("x.jpg", b"not a photo", "image/jpeg"))],
                           headers=csrf)
-    assert refused.status_code == 422 and refused.json()["rejected"][0][0] == "x.jpg"
+    assert refused.status_code == 400 and refused.json()["rejected"][0][0] == "x.jpg"
 
 
 def test_retraining_shows_its_progress_and_the_list_then_says_the_model_knows_them(app):

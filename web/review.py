@@ -46,16 +46,18 @@ async def review_page(request: Request, context: WebContext = Depends(get_contex
     desk = desk_of(context, request)
     if not context.config.faces.folder:
         return context.render(request, "review.html", page="review", clusters=[], named=[], corrections=[],
-                              error="faces.folder is empty: face-live keeps no faces to review", face_url=face_url)
+                              ungrouped=0, error="faces.folder is empty: face-live keeps no faces to review",
+                              face_url=face_url)
     try:
         clusters = await run_in_threadpool(review_ops.clusters, desk)
         named = await run_in_threadpool(review_ops.named_faces, desk)
         corrections = await run_in_threadpool(review_ops.corrections, desk)
+        ungrouped = await run_in_threadpool(review_ops.ungrouped, desk)
     except FacecamError as exc:
         return failed(request, exc)
     people = [p["name"] for p in await run_in_threadpool(_people, desk)]
     return context.render(request, "review.html", page="review", clusters=clusters, named=named,
-                          corrections=corrections, people=people, error="", face_url=face_url)
+                          corrections=corrections, people=people, ungrouped=ungrouped, error="", face_url=face_url)
 
 
 def _people(desk):

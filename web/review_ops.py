@@ -23,7 +23,7 @@ from .files import valid_face_id
 from .jobs import Gone, Stale
 
 __all__ = ["clusters", "regroup", "face_path", "name", "discard", "merge", "correct", "undo", "named_faces",
-           "corrections", "version_of"]
+           "corrections", "ungrouped", "version_of"]
 
 NAMED_SHOWN = 48  # named kept faces shown, newest first
 
@@ -56,6 +56,15 @@ def clusters(desk: Desk) -> list[dict]:
                         "sources": sorted({f.source for f in faces}), "first_seen": min(f.time for f in faces),
                         "last_seen": max(f.time for f in faces)})
     return sorted(out, key=lambda c: (-len(c["faces"]), c["id"]))
+
+
+def ungrouped(desk: Desk) -> int:
+    """How many strangers' faces were kept since the last grouping (in no cluster of it)."""
+    try:
+        grouped = {i for ids in saved_clusters(desk.config).values() for i in ids}
+    except UsageError:
+        grouped = set()
+    return sum(f.name == UNKNOWN and f.id not in grouped for f in desk.store().faces())
 
 
 def regroup(desk: Desk) -> int:

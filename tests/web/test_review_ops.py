@@ -5,15 +5,18 @@ undo, and two windows naming one cluster at once."""
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
 from desks import keep_faces, workspace_config
 from facecore.errors import DataError
+from facecore.facestore import StoredFace, new_face_id
 from helpers import lfw_people
 from web.desk import Desk
 from web.jobs import Gone, Stale
-from web.review_ops import clusters, correct, discard, face_path, merge, name, named_faces, undo
+from web.review_ops import (clusters, correct, discard, face_path, merge, name, named_faces, regroup, undo,
+                            ungrouped)
 
 PEOPLE = ["Amelie_Mauresmo", "Andy_Roddick", "Ann_Veneman"]
 
@@ -40,6 +43,13 @@ def test_the_strangers_come_as_one_cluster_per_person_each_with_a_version(desk):
     for bad in ("../people", "x/../../etc", "nope"):
         with pytest.raises(Gone):
             face_path(desk, bad)
+    assert ungrouped(desk) == 0
+    late = lfw_people([PEOPLE[0]], 4, 5)[PEOPLE[0]][0]
+    desk.store().add(StoredFace(new_face_id(datetime.now(timezone.utc)), datetime.now(timezone.utc).isoformat(),
+                                "cam", 99, 99, "unknown", 0.5, (0, 0, 250, 250), {"score": 0.9}), late.read_bytes())
+    assert ungrouped(desk) == 1 and len(clusters(desk)) == 3  # shown once grouped again
+    assert regroup(desk) == 3 and ungrouped(desk) == 0
+    assert sum(len(c["faces"]) for c in clusters(desk)) == 13
 
 
 def test_naming_a_selection_enrolls_those_faces_and_leaves_the_rest_in_the_cluster(desk):

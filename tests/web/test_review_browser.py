@@ -50,3 +50,47 @@ def test_a_cluster_named_by_clicking_is_recognised_by_the_next_run(serve, page, 
     assert [f["name"] for f in after["faces"]] == ["Ann"], after
     page.goto(f"{url}/people")
     assert page.locator('tr[data-person="Ann"] td.in-model').inner_text() == "yes"
+
+
+def _reloaded(page, action) -> None:
+    """Run ``action`` (a click whose answer reloads the page) and wait for the new page."""
+    try:
+        with page.expect_navigation(timeout=120_000):
+            action()
+    except Exception:
+        raise AssertionError(f"the page did not reload; it says: {page.inner_text('#message')!r}") from None
+
+
+def test_merge_correct_undo_and_discard_by_clicking(serve, page, workspace, facenet_config, facenet_models,
+                                                    monkeypatch):
+    monkeypatch.setattr(Models, "build", classmethod(lambda cls, config, **kw: facenet_models))
+    config = workspace_config(facenet_config, workspace)
+    known = lfw_people(["Amelie_Mauresmo", "Andy_Roddick"], 0, 4)
+    copy_people(workspace / "data" / "people", {"Amelie": known["Amelie_Mauresmo"], "Andy": known["Andy_Roddick"]})
+    strangers = lfw_people(["Ann_Veneman", "Bill_Clinton"], 0, 3)
+    keep_faces(config, strangers["Ann_Veneman"] + strangers["Bill_Clinton"])
+    url, _ = serve(config=config)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{url}/review", timeout=120_000)
+    assert page.locator("section.cluster").count() == 2
+    first = page.locator("section.cluster").first
+    _reloaded(page, lambda: first.locator(".merge-cluster button").click())
+    assert page.locator("section.cluster").count() == 1 and page.locator("section.cluster .face").count() == 6
+
+    face = page.locator("section.cluster .face").first
+    face_id = face.get_attribute("data-face")
+    face.locator("summary").click()
+    face.locator("input[name=person]").fill("Amelie")
+    _reloaded(page, lambda: face.locator("button[value=is]").click())
+    named = page.locator(f'#named .face[data-face="{face_id}"]')
+    assert named.get_attribute("data-name") == "Amelie"
+    _reloaded(page, lambda: named.locator("button[value=not]").click())
+    assert page.locator(f'#corrections tr[data-face="{face_id}"]').count() == 1
+    assert (workspace / "data" / "people" / "Amelie" / "not" / f"{face_id}.jpg").is_file()
+    _reloaded(page, lambda: page.locator(f'#corrections tr[data-face="{face_id}"] button').click())
+    assert page.locator("#corrections").count() == 0
+    assert not (workspace / "data" / "people" / "Amelie" / "not" / f"{face_id}.jpg").exists()
+
+    cluster = page.locator("section.cluster").first
+    _reloaded(page, lambda: cluster.locator(".discard-cluster button").click())
+    assert page.locator("section.cluster").count() == 0 and page.locator("#no-clusters").count() == 1

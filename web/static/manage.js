@@ -91,8 +91,7 @@ function cardOf(form) {
   return {card, id: card.dataset.cluster, version: card.dataset.version, faces};
 }
 
-async function reviewAction(form, submitter) {
-  const data = new FormData(form, submitter);
+async function reviewAction(form, data) {
   if (form.closest(".cluster") && !form.classList.contains("correct-face")) {
     const {id, version, faces} = cardOf(form);
     if (form.classList.contains("merge-cluster")) {
@@ -128,12 +127,13 @@ document.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
   const button = event.submitter;
+  const data = new FormData(form, button);  // before the button is disabled: a disabled one is left out
   if (button) button.disabled = true;
   try {
     if (form.id === "add-person") await addPhotos(form);
-    else if (page === "review") await reviewAction(form, button);
+    else if (page === "review") await reviewAction(form, data);
     else {
-      const out = await manage.send(form.action, new FormData(form));
+      const out = await manage.send(form.action, data);
       if (out) { manage.say(out.lines || "done"); if (out.job && out.job.state === "running") manage.follow(); else setTimeout(() => location.reload(), 1200); }
     }
   } finally {

@@ -19,6 +19,7 @@ import threading
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from facecore.errors import FacecamError
@@ -96,10 +97,11 @@ async def add(request: Request, name: str = Form(...), retrain: str = Form(""),
     form = await request.form()  # a file field left empty comes as a string: not a photo
     uploads = await _read_photos([f for f in form.getlist("photos") if isinstance(f, UploadFile)], context)
     try:
-        out = await _in_thread(people_ops.add_photos, desk, name, uploads)
+        out = await run_in_threadpool(people_ops.add_photos, desk, name, uploads)
+    except people_ops.NothingImported as exc:
+        return failed(request, exc, rejected=exc.result["rejected"], hints=exc.result["hints"])
     except FacecamError as exc:
-        result = getattr(exc, "result", None)
-        return failed(request, exc, **({"rejected": result["rejected"], "hints": result["hints"]} if result else {}))
+        return failed(request, exc)
     if retrain == "1":
         out["job"] = _start_retrain(desk)
     return JSONResponse(out)
@@ -113,19 +115,12 @@ def _start_retrain(desk: Desk) -> dict:
     return desk.jobs.state()
 
 
-async def _in_thread(fn, *args, **kwargs):
-    """``fn(*args, **kwargs)`` on a worker thread: the server goes on answering meanwhile."""
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args, **kwargs)
-
-
 @router.post("/people/remove", include_in_schema=False)
 async def remove(request: Request, name: str = Form(...), everywhere: str = Form(""),
                  context: WebContext = Depends(get_context)) -> Response:
     desk = desk_of(context, request)
     try:
-        out = await _in_thread(people_ops.remove, desk, name, everywhere == "1")
+        out = await run_in_threadpool(people_ops.remove, desk, name, everywhere == "1")
     except FacecamError as exc:
         return failed(request, exc)
     out["job"] = desk.jobs.state()

@@ -28,9 +28,18 @@ from enroll.people import existing_names, import_photos, list_people, person_fol
 from .desk import Desk
 from .jobs import CountingBackbone, Gone, Job
 
-__all__ = ["people", "photo_path", "add_photos", "remove", "retrain", "SHOWN_PHOTOS"]
+__all__ = ["people", "photo_path", "add_photos", "remove", "retrain", "NothingImported", "SHOWN_PHOTOS"]
 
 SHOWN_PHOTOS = 4  # photos shown per person
+
+
+class NothingImported(DataError):
+    """No uploaded photo passed the gate; ``result``: what :func:`add_photos` would have returned
+    (each photo's reason in ``rejected``)."""
+
+    def __init__(self, message: str, result: dict) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def _threshold(meta: dict, name: str) -> tuple[float | None, bool]:
@@ -79,7 +88,7 @@ def add_photos(desk: Desk, name: str, uploads: list[tuple[str, bytes]]) -> dict:
     """Import ``uploads`` (``(filename, bytes)``, already within the size caps) as photos of ``name``
     through the gate of ``face-enroll import --relax``. Returns ``name`` (as saved), ``saved`` (the
     uploaded names kept), ``rejected`` (``[filename, reason]``), ``hints`` (the size hint the CLI
-    prints). ``UsageError`` for a bad name or no photo; ``DataError`` (with ``.result``) when no photo
+    prints). ``UsageError`` for a bad name or no photo; :class:`NothingImported` when no photo
     passed."""
     from enroll.people_cli import _size_hint
 
@@ -100,9 +109,7 @@ def add_photos(desk: Desk, name: str, uploads: list[tuple[str, bytes]]) -> dict:
            "rejected": [[given[path], reason] for path, reason in result.rejected],
            "hints": _size_hint(result, desk.config)}
     if not result.saved:
-        error = DataError(f"no photo of {name} passed the quality gate: nothing imported")
-        error.result = out
-        raise error
+        raise NothingImported(f"no photo of {name} passed the quality gate: nothing imported", out)
     return out
 
 

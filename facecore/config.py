@@ -204,6 +204,7 @@ class WebConfig:
     session_hours: float = _f(12.0, above=0.0, hi=24.0 * 365)
     login_attempts: int = _f(5, lo=1, hi=1000)
     jpeg_quality: int = _f(80, lo=10, hi=100)
+    live_fps: float = _f(15.0, above=0.0, hi=120.0)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class WebContext:
     recognizer_factory: Callable[[Config], Any] | None = None
     security: Security = field(init=False)
     templates: Jinja2Templates = field(init=False)
+    feed: Any = field(default=None, init=False)  # the Live page's web.feed.LiveFeed, started on first use
     _recognizer: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facecore.errors import BundleError, DataError, FacecamError, ImageError, NothingKept, UsageError
 
-from .guard import LoginNeeded, is_api
+from .guard import PUBLIC_PATHS, LoginNeeded, check_login, is_api
 
 __all__ = ["install_error_handlers", "error_response", "status_of"]
 
@@ -68,6 +68,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code in (404, 405) and not request.url.path.startswith(PUBLIC_PATHS):
+            try:
+                check_login(request)  # no route: still nothing said before logging in
+            except LoginNeeded as login:
+                return RedirectResponse(login.target, status_code=303)
+            except StarletteHTTPException as refused:
+                return error_response(request, refused.status_code, str(refused.detail))
         return error_response(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)

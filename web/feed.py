@@ -2,7 +2,9 @@
 update whatever the number of viewers, handed to every page that shows that source.
 
 One :class:`LiveFeed` per app reads the hub's :data:`~realtime.hub.VIEW` records on its own
-thread. While at least one page views a source, it watches that source on the hub
+thread, and sends at most ``web.live_fps`` views a second per source: a view that comes
+sooner waits for its turn, replaced by any newer one, and only the views sent are encoded.
+While at least one page views a source, it watches that source on the hub
 (:meth:`~realtime.hub.Hub.watch`: only then do its views carry the picture); the last page
 leaving stops it, so a run nobody looks at copies and encodes nothing.
 
@@ -18,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import struct
 import threading
+import time
 from typing import Callable, Iterable
 
 import cv2
@@ -106,8 +110,9 @@ class LiveFeed:
     """Reads ``hub``'s views on a thread, encodes each watched source's newest picture once, and
     hands the packets to the :class:`Viewer` of every page that views the source."""
 
-    def __init__(self, hub: Hub, quality: int = 80, maxsize: int = 64) -> None:
-        self.hub, self.quality = hub, quality
+    def __init__(self, hub: Hub, quality: int = 80, fps: float = 15.0, maxsize: int = 64) -> None:
+        self.hub, self.quality, self.interval = hub, quality, 1.0 / fps
+        self._sent_at: dict[str, float] = {}
         self.encoded = 0  # pictures encoded (one per update of a watched source)
         self._lock = threading.Lock()
         self._viewers: set[Viewer] = set()
@@ -153,8 +158,9 @@ class LiveFeed:
         self._thread.join(5.0)
 
     def _newest(self) -> dict[str, dict] | None:
-        """The newest view of each source among those waiting (waits for one); ``None`` once closed."""
-        first = self._subscription.get(timeout=1.0)
+        """The newest view of each source among those waiting (waits for one, at most a frame
+        interval); ``None`` once closed."""
+        first = self._subscription.get(timeout=min(1.0, self.interval))
         if first is None:
             return None if self._subscription.closed else {}
         newest = {first.record.get("source"): first.record}
@@ -166,18 +172,22 @@ class LiveFeed:
         return newest
 
     def _run(self) -> None:
+        held: dict[str, dict] = {}  # the newest view of each source, until its turn comes
         while (newest := self._newest()) is not None:
-            for source, view in newest.items():
+            held.update(newest)
+            now = time.monotonic()
+            for source in [s for s in held if now - self._sent_at.get(s, -math.inf) >= self.interval]:
                 try:
-                    self._send(str(source), view)
+                    self._send(str(source), held.pop(source), now)
                 except Exception:  # one bad view never ends the feed
                     log.exception("the live feed could not send a view of %s", source)
 
-    def _send(self, source: str, view: dict) -> None:
+    def _send(self, source: str, view: dict, now: float) -> None:
         with self._lock:
             viewers = [v for v in self._viewers if source in v.sources]
         if not viewers:
             return
+        self._sent_at[source] = now
         data, size = packet(view, self.quality, self._sizes.get(source))
         self.encoded += "picture" in view
         with self._lock:

@@ -6,6 +6,7 @@ Rules (see :mod:`web.security`):
 
 - a request is let in when its session logged in, or it carries a valid Bearer API token, or
   no password is set (then only with a loopback ``Host``: DNS rebinding is refused);
+- a WebSocket opened by a page of another site (its ``Origin`` is not this host) is closed;
 - otherwise a page redirects to ``/login``, an API call gets 401, a WebSocket is closed (1008);
 - a POST (PUT, PATCH, DELETE) must carry its session's CSRF token (form field ``csrf_token`` or
   header ``X-CSRF-Token``), or a valid Bearer token; without a password a local program's
@@ -29,7 +30,8 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 from .context import WebContext, session_of
 from .security import LOOPBACK_NAMES, Security
 
-__all__ = ["SessionMiddleware", "guard", "require_csrf", "LoginNeeded", "COOKIE", "PUBLIC_PATHS", "is_api"]
+__all__ = ["SessionMiddleware", "guard", "require_csrf", "check_login", "logged_in", "LoginNeeded", "COOKIE",
+           "PUBLIC_PATHS", "is_api"]
 
 COOKIE = "facecam_session"
 PUBLIC_PATHS = ("/login", "/static/")  # reachable before logging in
@@ -125,21 +127,47 @@ def _host_ok(conn: HTTPConnection) -> bool:
     return name in LOOPBACK_NAMES
 
 
+def logged_in(conn: HTTPConnection) -> bool:
+    """Whether the request may go in: no password is set, or its session logged in, or it carries a
+    valid API token."""
+    security = conn.app.state.context.security
+    session = session_of(conn)
+    return not security.password_required or (session is not None and session.authenticated) or \
+        security.bearer_ok(conn.headers.get("authorization"))
+
+
+def _same_origin(conn: HTTPConnection) -> bool:
+    """Whether a WebSocket was opened by a page of this site (or by a program, which sends no
+    ``Origin``): browsers let any page open a WebSocket anywhere, cookies and all."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    return origin.split("://", 1)[-1].rstrip("/").lower() == (conn.headers.get("host") or "").lower()
+
+
+def check_login(conn: HTTPConnection) -> None:
+    """Refuse a request that is not :func:`logged_in`: 401 for the API and WebSockets, a redirect to
+    ``/login`` (:class:`LoginNeeded`) for a page. Also for a page that does not exist: what a site
+    holds is nobody's business before logging in."""
+    if logged_in(conn):
+        return
+    if conn.scope["type"] == "websocket" or is_api(conn):
+        _refuse(conn, 401, "login required (or an API token: Authorization: Bearer TOKEN)")
+    target = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
+    raise LoginNeeded(f"/login?next={quote(target, safe='')}")
+
+
 async def guard(conn: HTTPConnection) -> None:
     """Dependency of every route: let the request in, or refuse it (see the module's rules)."""
-    context: WebContext = conn.app.state.context
-    security = context.security
-    session = session_of(conn)
-    bearer = security.bearer_ok(conn.headers.get("authorization"))
+    security = conn.app.state.context.security
     if not security.password_required and not _host_ok(conn):
         _refuse(conn, 403, "this address is not served: use 127.0.0.1 (or set web.password)")
-    public = conn.url.path.startswith(PUBLIC_PATHS)
-    if not public and not bearer and not (session is not None and session.authenticated):
-        if conn.scope["type"] == "websocket" or is_api(conn):
-            _refuse(conn, 401, "login required (or an API token: Authorization: Bearer TOKEN)")
-        target = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
-        raise LoginNeeded(f"/login?next={quote(target, safe='')}")
-    if conn.scope["type"] == "http" and conn.scope["method"] in _UNSAFE and not bearer:
+    if conn.scope["type"] == "websocket" and not _same_origin(conn):
+        _refuse(conn, 403, "a WebSocket from another site")
+    if not conn.url.path.startswith(PUBLIC_PATHS):
+        check_login(conn)
+    if conn.scope["type"] == "http" and conn.scope["method"] in _UNSAFE \
+            and not security.bearer_ok(conn.headers.get("authorization")):
         await require_csrf(conn)
 
 

@@ -25,10 +25,10 @@ def feed_of(context: WebContext) -> LiveFeed | None:
     if context.hub is None:
         return None
     with context._lock:
-        feed = getattr(context, "feed", None)
-        if feed is None:
-            feed = context.feed = LiveFeed(context.hub, context.config.web.jpeg_quality)
-        return feed
+        if context.feed is None:
+            web = context.config.web
+            context.feed = LiveFeed(context.hub, web.jpeg_quality, web.live_fps)
+        return context.feed
 
 
 @router.get("/", include_in_schema=False)

@@ -29,16 +29,15 @@ class ImageRecognizer:
         self._lock = threading.Lock()  # one image at a time: TensorFlow models are not shared across calls
 
     @classmethod
-    def build(cls, config: Config) -> "ImageRecognizer":
-        """Build the detector and the backbone (seconds), the recogniser of the current bundle
-        (if any), and warm them up on a blank frame."""
+    def build(cls, config: Config, models=None) -> "ImageRecognizer":
+        """Build the detector and the backbone (seconds; ``models``: built before, used instead), the
+        recogniser of the current bundle (if any), and warm them up on a blank frame."""
         from facecore.app import load_tensorflow
         from facecore.models import Models
 
         load_tensorflow()
-        model = Path(config.train.model)
-        has_bundle = bundle_exists(model)
-        models = Models.build(config, backbone=has_bundle)
+        if models is None:
+            models = Models.build(config, backbone=bundle_exists(Path(config.train.model)))
         made = cls(config, models)
         made._reload()
         made.recognize(np.zeros((240, 320, 3), np.uint8))

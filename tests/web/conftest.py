@@ -121,3 +121,17 @@ def logged_in_page(page):
 
     return log_in
 
+
+
+@pytest.fixture(scope="session")
+def biden_bundle(tmp_path_factory, facenet_config, facenet_models):
+    """A bundle of Biden and Obama, trained (facenet) from the clips' stills, copied to tmp."""
+    from enroll.training import train
+    from helpers import VIDEOS, copy_people, need
+
+    stills = {name: sorted(p for p in need(VIDEOS / "obama-biden" / "enroll" / name).iterdir() if p.is_file())
+              for name in ("biden", "obama")}
+    root = tmp_path_factory.mktemp("web-enrolled")
+    data = copy_people(root / "people", stills)
+    config = facenet_config.replace(train={"min_images": 1, "cache_dir": str(root / "cache")})
+    return train(config, data, root / "model", models=facenet_models, progress=False).path

@@ -24,6 +24,25 @@ def _view(source: str, frame: int, picture: bool = True) -> dict:
     return record
 
 
+def _run(scenario) -> None:
+    """``asyncio.run(scenario())`` on a thread of its own (the browser tests' Playwright keeps an event
+    loop in the main thread)."""
+    failure = []
+
+    def run():
+        try:
+            asyncio.run(scenario())
+        except BaseException as exc:  # handed to the test
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the scenario did not finish"
+    if failure:
+        raise failure[0]
+
+
 def _wait(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -37,7 +56,7 @@ def test_a_source_is_watched_only_while_a_viewer_shows_it_and_each_update_is_enc
 
     async def scenario():
         hub = Hub()
-        feed = LiveFeed(hub)
+        feed = LiveFeed(hub, fps=1000)
         loop = asyncio.get_running_loop()
         a, b = Viewer(loop, ["door"]), Viewer(loop, ["door", "yard"])
         assert hub.watching() == frozenset()
@@ -58,7 +77,7 @@ def test_a_source_is_watched_only_while_a_viewer_shows_it_and_each_update_is_enc
         assert hub.watching() == frozenset()
         feed.close()
 
-    asyncio.run(scenario())
+    _run(scenario)
 
 
 def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
@@ -67,7 +86,7 @@ def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
 
     async def scenario():
         hub = Hub()
-        feed = LiveFeed(hub)
+        feed = LiveFeed(hub, fps=1000)
         viewer = Viewer(asyncio.get_running_loop(), ["door", "yard"])
         feed.join(viewer)
         for frame in range(20):
@@ -81,7 +100,27 @@ def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
         feed.leave(viewer)
         feed.close()
 
-    asyncio.run(scenario())
+    _run(scenario)
+
+
+def test_at_most_live_fps_pictures_a_second_are_encoded_per_source():
+    from realtime.hub import VIEW, Hub
+    from web.feed import LiveFeed, Viewer
+
+    async def scenario():
+        hub = Hub()
+        feed = LiveFeed(hub, fps=5)
+        feed.join(Viewer(asyncio.get_running_loop(), ["door", "yard"]))
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:
+            for source in ("door", "yard"):
+                hub.publish(VIEW, _view(source, 1))
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        assert 4 <= feed.encoded <= 2 * 6  # 5 a second per source, not the ~100 published
+        feed.close()
+
+    _run(scenario)
 
 
 def test_the_live_websocket_carries_every_tile_and_unwatches_when_the_page_goes(make_app):
@@ -156,3 +195,30 @@ def test_face_live_refuses_a_bad_web_address_in_one_line_with_exit_2(tmp_path, e
                          timeout=120)
     assert run.returncode == 2, run.stderr
     assert words in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_a_websocket_opened_by_another_site_is_refused(make_app):
+    from realtime.hub import Hub
+    from starlette.websockets import WebSocketDisconnect
+
+    client, _ = make_app(hub=Hub(), sources=["door"])
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with client.websocket_connect("ws://127.0.0.1/live/ws", headers={"Origin": "http://evil.example"}) as socket:
+            socket.receive_bytes()
+    assert refused.value.code == 1008
+    with client.websocket_connect("ws://127.0.0.1/live/ws", headers={"Origin": "http://127.0.0.1"}):
+        pass
+
+
+def test_without_a_password_a_local_program_hears_the_sightings_as_they_are_logged(make_app):
+    from realtime.hub import SIGHTING, Hub
+
+    hub = Hub()
+    client, _ = make_app(hub=hub, sources=["door"])
+    with client.websocket_connect("ws://127.0.0.1/api/sightings") as socket:
+        _wait(lambda: hub.subscribers() > 0)
+        hub.publish(SIGHTING, {"time": "2026-12-07T09:00:00+00:00", "name": "ada", "source": "door",
+                               "snapshot": "data/faces/20261207T090000000-0123abcd.jpg", "event": 7})
+        heard = socket.receive_json()
+    assert heard["name"] == "ada" and heard["event"] == 7
+    assert heard["face_url"] == "/faces/20261207T090000000-0123abcd.jpg"

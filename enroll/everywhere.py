@@ -112,8 +112,8 @@ def _paths(paths: list) -> str:
     return shown + (f" and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else "")
 
 
-def report_everywhere(config: Config, name: str, found: Everywhere, enrolled: bool) -> None:
-    """Print what was done on stdout; ``UsageError`` when ``name`` was not enrolled and nothing
+def report_everywhere(config: Config, name: str, found: Everywhere, enrolled: bool, say=print) -> None:
+    """Say what was done (``say(line)``: on stdout); ``UsageError`` when ``name`` was not enrolled and nothing
     mentioned them, ``FacecamError`` (exit 1) when a log could not be cleaned or a file still
     mentions them."""
     done = found.done
@@ -121,25 +121,25 @@ def report_everywhere(config: Config, name: str, found: Everywhere, enrolled: bo
         raise UsageError(f"nobody named {name!r} is enrolled in {config.train.data}, and nothing face-live kept "
                          f"mentions them: nothing to forget")
     if not enrolled:
-        print(f"nobody named {name} is enrolled in {config.train.data}, but face-live kept traces of them")
+        say(f"nobody named {name} is enrolled in {config.train.data}, but face-live kept traces of them")
     damaged = f" ({done.damaged} of them damaged records that may show them)" if done.damaged else ""
-    print(f"forgot {name} everywhere: {counted(done.rows, 'CSV log row')} in {counted(len(found.logs), 'log')}, "
+    say(f"forgot {name} everywhere: {counted(done.rows, 'CSV log row')} in {counted(len(found.logs), 'log')}, "
           f"{counted(found.events, 'event database row')} and {counted(done.faces + done.damaged, 'kept face')} "
           f"deleted{damaged}, review sheets cleared")
     command = f"face-enroll remove {name!r} --everywhere --log PATH"
     failed = {path for path, _ in done.failed}
     cleaned_outside = [p for p in found.outside if p not in failed and p not in found.missing]
     if cleaned_outside:
-        print(f"also cleaned logs outside this workspace: {_paths(cleaned_outside)} (a copy of one elsewhere "
+        say(f"also cleaned logs outside this workspace: {_paths(cleaned_outside)} (a copy of one elsewhere "
               f"is not: clean it with {command})")
     if found.missing:
-        print(f"logs outside this workspace not found now (on a disk not mounted?): {_paths(found.missing)}; "
+        say(f"logs outside this workspace not found now (on a disk not mounted?): {_paths(found.missing)}; "
               f"when one is back, clean it with {command}")
     if found.registry_damaged:
-        print(f"warning: the outputs registry {config.log.registry} is damaged ({found.registry_damaged}): a log it "
+        say(f"warning: the outputs registry {config.log.registry} is damaged ({found.registry_damaged}): a log it "
               f"listed may have been missed; clean one with {command}")
     if found.videos:
-        print(f"annotated videos face-live wrote may still show {name} (videos are not edited; delete them if "
+        say(f"annotated videos face-live wrote may still show {name} (videos are not edited; delete them if "
               f"they do): {_paths(found.videos)}")
     if done.failed:
         path, why = done.failed[0]

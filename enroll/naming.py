@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +34,8 @@ from facecore.images import list_images, read_image
 from .linkage import constrained_clusters, unit_vectors
 from .people import ImportResult, import_photos, person_folder
 
-__all__ = ["take_faces", "standing_apart", "most_different", "photo_features", "judge_and_import", "APART"]
+__all__ = ["take_faces", "standing_apart", "most_different", "photo_features", "judge_and_import", "APART",
+           "Named", "name_cluster"]
 
 # cosine distance: 99.5% of LFW genuine pairs are closer (unknown-dev/lfw and lfw-dev, 3,701 pairs:
 # 0.614; python -m bench.review); an average over several faces varies less than one pair
@@ -132,3 +135,46 @@ def judge_and_import(config: Config, store: FaceStore, faces: list[StoredFace], 
         target = person_folder(data, name, create=True)
         saved = [write_private(target / p.name, p.read_bytes(), overwrite=False) for p in result.saved]
     return ImportResult(result.total, saved, result.rejected, result.small)
+
+
+@dataclass
+class Named:
+    """What :func:`name_cluster` did: the cluster's ``faces`` it named, those ``rest``ing in it, what
+    the import gate ``result`` kept of them, and the ``detector`` it used (for the retraining)."""
+
+    faces: list
+    rest: list
+    result: ImportResult
+    detector: object
+
+
+def name_cluster(config: Config, store: FaceStore, data: Path, number: int, name: str, only: str | None = None,
+                 leave: str | None = None, force: bool = False, detector_for=None, models=None) -> Named:
+    """Name cluster ``number`` of the last review ``name`` (``face-enroll review --name``): check its faces
+    (as ``only``/``leave`` say) look like one person and like ``name``'s photos, import the most different
+    of them, name them, and keep the rest in the cluster. Nothing is written when the check fails (unless
+    ``force``: ``DataError`` naming the faces) or the faces would leave ``name`` with too few photos.
+    ``models``: built ``Models`` (or a function building them), needed when features must be computed;
+    ``detector_for(config)`` builds a detector when no models were built."""
+    from facecore.models import Models
+
+    from .review import Cluster, forget_cluster, load_cluster, save_clusters, with_features
+
+    cluster = load_cluster(config, number)
+    build = models if callable(models) else (lambda: models) if models is not None else (lambda: Models.build(config))
+    built = functools.cache(build)
+    faces = with_features(config, store, take_faces(cluster, only, leave), built)
+    x = np.stack([f.features for f in faces])
+    apart = standing_apart(x, photo_features(config, data / name, built))
+    if apart and not force:
+        raise DataError(f"these faces of cluster {number} do not look like the others"
+                        f"{' or like ' + name + chr(39) + 's photos' if (data / name).is_dir() else ''}: "
+                        f"{', '.join(faces[i].id for i in apart)}; leave them out (--except), or --force")
+    order = most_different(x, np.array([f.score for f in faces]))
+    detector = built().detector if built.cache_info().currsize or detector_for is None else detector_for(config)
+    result = judge_and_import(config, store, [faces[i] for i in order], name, data, detector, number)
+    for face in faces:
+        store.update(face, name=name)
+    rest = [f for f in cluster if f.id not in {g.id for g in faces}]
+    forget_cluster(config, number) if not rest else save_clusters(config, store, [Cluster(number, rest)])
+    return Named(faces, rest, result, detector)

@@ -23,7 +23,7 @@ from .constraints import video_constraints
 from .review import Cluster, forget_cluster, group_faces, load_cluster, merge_distance_for, save_clusters, \
     saved_clusters
 
-__all__ = ["merge_clusters", "split_cluster", "SPLIT_FACTOR"]
+__all__ = ["merge_clusters", "join_clusters", "split_cluster", "SPLIT_FACTOR"]
 
 SPLIT_FACTOR = 0.75
 
@@ -34,7 +34,15 @@ def _features(faces) -> list:
 
 
 def merge_clusters(config: Config, store: FaceStore, a: int, b: int, force: bool = False) -> int:
-    """Cluster ``b``'s faces join cluster ``a``; exit code 0."""
+    """Cluster ``b``'s faces join cluster ``a`` (:func:`join_clusters`), said on stdout; exit code 0."""
+    merged = join_clusters(config, store, a, b, force)
+    print(f"cluster {b} joined cluster {a}: {counted(len(merged.faces), 'face')}")
+    return 0
+
+
+def join_clusters(config: Config, store: FaceStore, a: int, b: int, force: bool = False) -> Cluster:
+    """Cluster ``b``'s faces join cluster ``a`` of the last review; ``DataError`` when two of their faces
+    were seen in one frame (two people), unless ``force``. Returns the cluster ``a`` they make."""
     if a == b:
         raise UsageError(f"--merge {a} {b}: give two different clusters")
     first, second = load_cluster(config, a), load_cluster(config, b)
@@ -50,8 +58,7 @@ def merge_clusters(config: Config, store: FaceStore, a: int, b: int, force: bool
     merged = sorted(first + second, key=lambda f: -f.score)
     forget_cluster(config, b)
     save_clusters(config, store, [Cluster(a, merged)])
-    print(f"cluster {b} joined cluster {a}: {counted(len(merged), 'face')}")
-    return 0
+    return Cluster(a, merged)
 
 
 def split_cluster(config: Config, store: FaceStore, number: int) -> int:

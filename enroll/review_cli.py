@@ -12,12 +12,10 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from facecore.app import add_common_options, load_command_config, print_table
 from facecore.config import Config
@@ -30,7 +28,7 @@ from facecore.words import counted
 
 from .people import person_folder
 
-__all__ = ["register"]
+__all__ = ["register", "not_them", "is_them"]
 
 
 def _where(p) -> None:
@@ -133,37 +131,17 @@ def cmd_review(args) -> int:
 
 
 def _name_cluster(args, config: Config, data: Path, model: Path, store: FaceStore) -> int:
-    """Check the cluster's faces (taken as ``--only``/``--except`` say) look like one person and like
-    NAME's photos, import the most different of them, name them, retrain. Nothing is written when
-    the check fails (unless ``--force``) or the faces would leave NAME with too few photos."""
-    from facecore.models import Models
-
-    from .naming import judge_and_import, most_different, photo_features, standing_apart, take_faces
+    """``review --name ID NAME``: :func:`enroll.naming.name_cluster`, what it did said, then retrain."""
+    from .naming import name_cluster
     from .people_cli import _report_import, _retrain
-    from .review import Cluster, forget_cluster, load_cluster, save_clusters, with_features
 
     number, name = _cluster_number(args.name[0]), person_folder(data, args.name[1]).name
-    cluster = load_cluster(config, number)
-    models = functools.cache(lambda: Models.build(config))  # built only when some features must be computed
-    faces = with_features(config, store, take_faces(cluster, args.only, args.leave), models)
-    x = np.stack([f.features for f in faces])
-    apart = standing_apart(x, photo_features(config, data / name, models))
-    if apart and not args.force:
-        raise DataError(f"these faces of cluster {number} do not look like the others"
-                        f"{' or like ' + name + chr(39) + 's photos' if (data / name).is_dir() else ''}: "
-                        f"{', '.join(faces[i].id for i in apart)}; leave them out (--except), or --force")
-    order = most_different(x, np.array([f.score for f in faces]))
-    detector = models().detector if models.cache_info().currsize else _detector_for(config)
-    result = judge_and_import(config, store, [faces[i] for i in order], name, data, detector, number)
-    _report_import(result, name, data / name)
-    for face in faces:
-        store.update(face, name=name)
-    rest = [f for f in cluster if f.id not in {g.id for g in faces}]
-    forget_cluster(config, number) if not rest else save_clusters(config, store, [Cluster(number, rest)])
-    print(f"cluster {number} ({counted(len(faces), 'face')}) is now {name}"
-          + (f"; {counted(len(rest), 'face')} left in it" if rest else ""))
+    named = name_cluster(config, store, data, number, name, args.only, args.leave, args.force, _detector_for)
+    _report_import(named.result, name, data / name)
+    print(f"cluster {number} ({counted(len(named.faces), 'face')}) is now {name}"
+          + (f"; {counted(len(named.rest), 'face')} left in it" if named.rest else ""))
     if not args.no_train:
-        _retrain(config, data, model, detector)
+        _retrain(config, data, model, named.detector)
     return 0
 
 
@@ -201,9 +179,9 @@ def cmd_correct(args) -> int:
 
     detector = _detector(config)
     if args.not_name is not None:
-        name = _not_them(config, data, store, face, args.not_name, detector)
+        name = not_them(config, data, store, face, args.not_name, detector)
     else:
-        name = _is_them(config, data, store, face, args.is_name, detector)
+        name = is_them(config, data, store, face, args.is_name, detector)
     print(f"{store.image_path(face.id)} is {'not ' if args.not_name is not None else ''}{name}")
     if not args.no_train:
         _retrain(config, data, model, detector)
@@ -226,8 +204,10 @@ def _undo(args) -> int:
     return 0
 
 
-def _not_them(config: Config, data: Path, store: FaceStore, face: StoredFace, given: str, detector) -> str:
-    """Keep ``face``'s picture in ``<data>/<name>/not/``; a face named so becomes unknown again."""
+def not_them(config: Config, data: Path, store: FaceStore, face: StoredFace, given: str, detector,
+             say=print) -> str:
+    """``correct FACE --not NAME``: keep ``face``'s picture in ``<data>/<name>/not/``; a face named so
+    becomes unknown again. ``say(line)``: what was done. Returns the person's name as enrolled."""
     from facecore.images import read_image
 
     folder = person_folder(data, given)
@@ -243,14 +223,16 @@ def _not_them(config: Config, data: Path, store: FaceStore, face: StoredFace, gi
     write_private(path, picture.read_bytes(), overwrite=False)
     if face.name == folder.name:
         store.update(face, name=UNKNOWN)
-    print(f"kept as a counter-example of {folder.name}: {path}")
+    say(f"kept as a counter-example of {folder.name}: {path}")
     return folder.name
 
 
-def _is_them(config: Config, data: Path, store: FaceStore, face: StoredFace, given: str, detector) -> str:
-    """Name ``face`` so (always), then try to add its picture to the person's photos through the
-    import gate, judging the face at its own stored box (a group scene's picture shows
-    neighbours too); a refusal is said, and the face keeps its new name."""
+def is_them(config: Config, data: Path, store: FaceStore, face: StoredFace, given: str, detector,
+            say=print) -> str:
+    """``correct FACE --is NAME``: name ``face`` so (always), then try to add its picture to the
+    person's photos through the import gate, judging the face at its own stored box (a group
+    scene's picture shows neighbours too); a refusal is said (``say(line)``), and the face keeps
+    its new name. Returns the name as enrolled."""
     from facecore.facestore import box_in_crop
     from facecore.images import read_image
 
@@ -265,7 +247,7 @@ def _is_them(config: Config, data: Path, store: FaceStore, face: StoredFace, giv
         boxes = {picture: box_in_crop(face.box, shape, config.capture.image_margin, config.capture.image_px)}
     result = import_photos(config, name, [picture], data, detector, relax=True, boxes=boxes)
     if result.saved:
-        print(f"relabelled and added to {name}'s photos: {result.saved[0]}")
+        say(f"relabelled and added to {name}'s photos: {result.saved[0]}")
     else:
-        print(f"relabelled; not added as a photo: {result.rejected[0][1]}")
+        say(f"relabelled; not added as a photo: {result.rejected[0][1]}")
     return name

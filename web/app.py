@@ -27,7 +27,8 @@ ROUTERS = (
     "web.events_page",  # /events, /events.csv
     "web.api",  # /api/recognize, /api/events, /api/people, /api/sightings
     "web.docs",  # /docs: the API's reference, from its OpenAPI schema
-    # the People and Review pages: "web.people", "web.review"
+    "web.people",  # /people: enrolled people, upload, remove, retrain
+    "web.review",  # /review: the strangers' clusters, naming, merging, discarding, corrections
 )
 
 

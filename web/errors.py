@@ -41,7 +41,11 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
 
 
 def status_of(exc: FacecamError) -> int:
-    """The HTTP status of one of facecam's errors."""
+    """The HTTP status of one of facecam's errors: its own ``status`` when it has one (the web's
+    conflicts and missing things, :mod:`web.jobs`), else by its kind."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return status
     if isinstance(exc, NothingKept):
         return 404
     if isinstance(exc, (UsageError, ImageError, DataError)):

@@ -17,7 +17,7 @@ from typing import Callable
 
 from facecore.errors import FacecamError, UsageError
 
-__all__ = ["Job", "Jobs", "Busy", "Stale", "Gone", "status_of", "CountingBackbone"]
+__all__ = ["Job", "Jobs", "Busy", "Stale", "Gone", "CountingBackbone"]
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,6 @@ class Gone(UsageError):
     """The thing asked for is not there (a person, a photo, a cluster, a face)."""
 
     status = 404
-
-
-def status_of(exc: FacecamError) -> int:
-    """The HTTP status for ``exc``: its own ``status`` (the errors above), else the app's rule
-    (:func:`web.errors.status_of`)."""
-    from .errors import status_of as app_status
-
-    status = getattr(exc, "status", None)
-    return status if isinstance(status, int) else app_status(exc)
 
 
 @dataclass

@@ -29,7 +29,8 @@ from .context import WebContext, get_context
 from .desk import Desk
 from .errors import error_response
 from .files import send_inside
-from .jobs import Busy, status_of
+from .errors import status_of
+from .jobs import Busy
 from .uploads import decode_image, read_upload
 
 __all__ = ["router", "desk_of", "failed"]
@@ -48,7 +49,7 @@ def desk_of(context: WebContext, request: Request) -> Desk:
 
 
 def failed(request: Request, exc: FacecamError, **extra) -> Response:
-    """``exc`` as ``{"error": ...}`` (plus ``extra``) with its status (:func:`web.jobs.status_of`)."""
+    """``exc`` as ``{"error": ...}`` (plus ``extra``) with its status (:func:`web.errors.status_of`)."""
     if extra:
         return JSONResponse({"error": str(exc), **extra}, status_code=status_of(exc))
     return error_response(request, status_of(exc), str(exc))

@@ -159,3 +159,11 @@ def test_a_flood_of_new_visitors_does_not_log_anyone_out():
     for _ in range(500):
         sessions.new()
     assert sessions.get(logged.id) is logged
+
+
+def test_an_error_with_its_own_status_keeps_it_in_the_apps_one_rule():
+    from facecore.errors import UsageError
+    from web.errors import status_of
+    from web.jobs import Busy, Gone, Stale
+
+    assert [status_of(e("x")) for e in (Gone, Stale, Busy, UsageError)] == [404, 409, 409, 400]

@@ -7,8 +7,6 @@ Converted as they are, in float32: no quantisation, so the numbers stay TensorFl
 
 from __future__ import annotations
 
-import contextlib
-import io
 from importlib import metadata
 from typing import Any
 
@@ -25,11 +23,9 @@ def converter_version() -> str:
 
 def keras_to_tflite(model: Any) -> bytes:
     """The ``.tflite`` bytes of the Keras ``model`` (its inputs' unknown sizes stay dynamic)."""
-    from ..app import load_tensorflow, native_stderr_silenced
+    from ..app import load_tensorflow
 
     load_tensorflow()
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    with native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):  # its MLIR and export lines
-        return converter.convert()
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pytest
 
+from facecore.backbones import build_backbone
 from facecore.config import load_config
 from facecore.litert.backbone import LiteBackbone, build_lite_backbone
 from facecore.runtime import gpu_visible, litert_threads, resolve_runtime
@@ -43,15 +44,16 @@ def test_threads_given_or_chosen_within_the_cores():
 
 
 @pytest.mark.slow
-def test_litert_features_are_tensorflows(facenet_config, facenet_models, litert_cache, caplog):
-    with caplog.at_level(logging.WARNING):
+def test_litert_features_are_tensorflows(facenet_config, litert_cache, caplog):
+    tensorflow = build_backbone(facenet_config.backbone)
+    with caplog.at_level(logging.INFO):
         lite = build_lite_backbone(facenet_config.backbone, (1, 2, 4, 8, 16), 2, litert_cache)
     assert isinstance(lite, LiteBackbone) and caplog.records == []  # read from the cache: nothing converted
-    assert lite.output_shape == (128,) and lite.weights_id == facenet_models.backbone.weights_id
+    assert lite.output_shape == (128,) and lite.weights_id == tensorflow.weights_id
     crops = np.random.default_rng(0).integers(0, 256, (19, 160, 160, 3)).astype(np.uint8)
     assert [size for *_, size in lite.batch_plan(19)] == [16, 3]  # never padded
     for n, mirror in ((0, False), (1, False), (5, True), (19, False)):
-        want = facenet_models.backbone.features(crops[:n], mirror=mirror)
+        want = tensorflow.features(crops[:n], mirror=mirror)
         got = lite.features(crops[:n], mirror=mirror)
         assert got.shape == want.shape == (n, 128) and got.dtype == np.float32
         np.testing.assert_allclose(got, want, atol=1e-5)

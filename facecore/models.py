@@ -14,8 +14,8 @@ from typing import Callable
 
 from .backbones import Backbone
 from .config import Config
-from .detector import FaceDetector, build_detector
-from .runtime import litert_threads, resolve_runtime, runtime_backbone
+from .detector import FaceDetector
+from .runtime import runtime_backbone, runtime_detector
 
 __all__ = ["Models"]
 
@@ -34,8 +34,7 @@ class Models:
         """Build the detector (on TensorFlow ``device``, when TensorFlow runs it) and, with
         ``backbone``, ``config``'s backbone; ``mark(part)`` is called after each (start-up figures)."""
         mark = mark or (lambda part: None)
-        rec = config.recognition
-        detector = build_detector(config.detector, resolve_runtime(rec), device=device, threads=litert_threads(rec))
+        detector = runtime_detector(config, device)
         mark("detector")
         built = runtime_backbone(config) if backbone else None
         if built is not None:

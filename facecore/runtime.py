@@ -21,8 +21,10 @@ from typing import Mapping
 
 from .backbones import Backbone, build_backbone
 from .config import Config, RecognitionConfig
+from .detector import FaceDetector, build_detector
 
-__all__ = ["RUNTIMES", "LITERT_THREADS", "gpu_visible", "resolve_runtime", "litert_threads", "runtime_backbone"]
+__all__ = ["RUNTIMES", "LITERT_THREADS", "gpu_visible", "resolve_runtime", "litert_threads", "runtime_backbone",
+           "runtime_detector"]
 
 RUNTIMES = ("auto", "litert", "tensorflow")
 LITERT_THREADS = 2  # measured in docs/benchmarks.md (bench.recognize --threads): more gave no more here
@@ -56,6 +58,13 @@ def litert_threads(recognition: RecognitionConfig) -> int:
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     return max(1, min(LITERT_THREADS, cores))
+
+
+def runtime_detector(config: Config, device: str = "CPU:0") -> FaceDetector:
+    """``config``'s MTCNN detector, run by the runtime it chooses here (on TensorFlow ``device``
+    when TensorFlow runs it)."""
+    rec = config.recognition
+    return build_detector(config.detector, resolve_runtime(rec), device=device, threads=litert_threads(rec))
 
 
 def runtime_backbone(config: Config) -> Backbone:

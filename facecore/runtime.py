@@ -19,7 +19,8 @@ import glob
 import os
 from typing import Mapping
 
-from .backbones import Backbone, build_backbone
+from . import backbones
+from .backbones import Backbone
 from .config import Config, RecognitionConfig
 from .detector import FaceDetector, build_detector
 
@@ -70,4 +71,5 @@ def runtime_detector(config: Config, device: str = "CPU:0") -> FaceDetector:
 def runtime_backbone(config: Config) -> Backbone:
     """``config``'s backbone, run by the runtime it chooses here (``ModelError`` as ``build_backbone``)."""
     rec = config.recognition
-    return build_backbone(config.backbone, rec.batch_sizes, resolve_runtime(rec), litert_threads(rec))
+    return backbones.build_backbone(config.backbone, rec.batch_sizes, resolve_runtime(rec), litert_threads(rec))
+

@@ -143,7 +143,7 @@ def test_one_batched_model_call_per_step_for_several_faces(facenet_config, facen
     first_calls, first_faces, _ = calls_per_step[0]
     assert first_faces >= 3, "the crowd's first frame should show several faces"
     crops = first_faces * (2 if recognizer.crop.mirror else 1)  # mirror images go in the same call
-    assert first_calls == 1 and spy.batches == [real.batch_plan(crops)[0][2]]  # padded on TensorFlow
+    assert first_calls == 1 and spy.batches[0] == real.batch_plan(crops)[0][2]  # padded on TensorFlow
     for calls, faces, detected in calls_per_step:
         assert calls == (1 if faces else 0)
         assert faces == 0 or detected  # recognition only on detection frames

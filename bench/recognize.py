@@ -3,7 +3,8 @@
 For each backbone and each batch size ``n``, ``n`` crops go through the backbone as ``n``
 calls of one crop (``per_face``) and as one call of ``n`` crops (``batched``), both through
 ``Backbone.features``, the path recognition takes. Every batch size is traced before it is
-timed (warm-up), so the figures are steady-state. ``speedup`` is batched over per-face
+timed (warm-up), so the figures are steady-state; the runtimes (and LiteRT's thread counts)
+take turns within each repeat, so that they see the same load. ``speedup`` is batched over per-face
 faces/s, the median of the ratios of each repeat. The crops are random pixels: the cost of
 these networks does not depend on what they see. ``vgg16`` runs with ``weights = "none"``
 (random weights cost the same as ImageNet ones and need no download).
@@ -46,32 +47,42 @@ def faces_per_second(backbone, crops: np.ndarray, per_face: bool) -> float:
     return len(crops) / (time.perf_counter() - start)
 
 
-def measure(name: str, sizes: list[int], repeats: int, runtime: str, threads: int) -> list[dict]:
+def measure(name: str, sizes: list[int], repeats: int, runs: list[tuple[str, int]]) -> list[dict]:
+    """Rows for backbone ``name`` on each ``(runtime, threads)`` of ``runs``. The runs take turns
+    within each repeat (their order rotating), so that all of them see the same load."""
     from facecore.backbones import build_backbone
     from facecore.config import BackboneConfig
 
-    # every size is one call of exactly that size (no padding to another size)
-    backbone = build_backbone(BackboneConfig(name=name, weights=WEIGHTS[name]), sorted({1, *sizes}), runtime,
-                              threads)
-    backbone.warm_up(every_size=True)
+    built = []
+    for runtime, threads in runs:  # every size is one call of exactly that size (no padding to another)
+        backbone = build_backbone(BackboneConfig(name=name, weights=WEIGHTS[name]), sorted({1, *sizes}), runtime,
+                                  threads)
+        backbone.warm_up(every_size=True)
+        built.append(backbone)
     rng = np.random.default_rng(0)
-    crops = rng.integers(0, 256, (max(sizes), backbone.input_size, backbone.input_size, 3), dtype=np.uint8)
+    crops = rng.integers(0, 256, (max(sizes), built[0].input_size, built[0].input_size, 3), dtype=np.uint8)
     rows = []
     for n in sizes:
-        runs = []
-        for repeat in range(repeats):  # alternate which mode goes first: the load drifts
+        timings: list[list[tuple[float, float]]] = [[] for _ in runs]
+        for repeat in range(repeats):  # alternate which mode goes first, rotate which run: the load drifts
             order = (True, False) if repeat % 2 == 0 else (False, True)
-            fps = {mode: faces_per_second(backbone, crops[:n], mode) for mode in order}
-            runs.append((fps[True], fps[False]))
-        rows.append({
-            "backbone": name, "runtime": runtime, "threads": threads if runtime == "litert" else "",
-            "keras_backend": _keras_backend() if runtime == "tensorflow" else "", "batch": n,
-            "per_face_fps": median([a for a, _ in runs]), "batched_fps": median([b for _, b in runs]),
-            "speedup": median([b / a for a, b in runs]), "runs": repeats,
-            "raw": [[round(a, 3), round(b, 3)] for a, b in runs], "load_average": load_average(),
-            "tensorflow_loaded": "tensorflow" in sys.modules,
-        })
+            for k in [(repeat + i) % len(runs) for i in range(len(runs))]:
+                fps = {mode: faces_per_second(built[k], crops[:n], mode) for mode in order}
+                timings[k].append((fps[True], fps[False]))
+        for (runtime, threads), got in zip(runs, timings):
+            rows.append(_row(name, runtime, threads, n, got))
     return rows
+
+
+def _row(name: str, runtime: str, threads: int, n: int, runs: list[tuple[float, float]]) -> dict:
+    return {
+        "backbone": name, "runtime": runtime, "threads": threads if runtime == "litert" else "",
+        "keras_backend": _keras_backend() if runtime == "tensorflow" else "", "batch": n,
+        "per_face_fps": median([a for a, _ in runs]), "batched_fps": median([b for _, b in runs]),
+        "speedup": median([b / a for a, b in runs]), "runs": len(runs),
+        "raw": [[round(a, 3), round(b, 3)] for a, b in runs], "load_average": load_average(),
+        "tensorflow_loaded": "tensorflow" in sys.modules,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     runs = [(runtime, threads) for runtime in args.runtimes
             for threads in (args.threads if runtime == "litert" else [0])]
-    rows = [row for name in args.backbones for runtime, threads in runs
-            for row in measure(name, args.sizes, args.repeats, runtime, threads)]
+    rows = [row for name in args.backbones for row in measure(name, args.sizes, args.repeats, runs)]
     print_table(rows, COLUMNS)
     print(f"load average (1 min): {load_before} before, {load_average()} after")
     write_results(args.name, {"args": vars(args), "rows": rows, "load_average_1min": [load_before, load_average()]})

@@ -186,11 +186,17 @@ def retrace(config, frame: np.ndarray, steady_calls: int = 3) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.detect", description=__doc__.split("\n\n")[0])
+def clip_arguments(prog: str, doc: str) -> argparse.ArgumentParser:
+    """A parser with the options of the detection benchmarks: ``--clips``, ``--frames``, ``--repeats``."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
     p.add_argument("--clips", nargs="*", metavar="CLIP", help="clips under ../shared/data/videos (default: all)")
     p.add_argument("--frames", type=int, default=10, help="frames per clip, spread over it")
     p.add_argument("--repeats", type=int, default=3)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = clip_arguments("python -m bench.detect", __doc__)
     p.add_argument("--retrace", action="store_true", help="also measure the cost of new input sizes")
     args = parse_args(p, argv, "detect", facenet=False)
     from mtcnn import MTCNN

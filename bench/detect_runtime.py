@@ -20,7 +20,6 @@ Prints tables and writes JSON to ``bench/results/detect_runtime.json`` (``--name
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -32,7 +31,7 @@ import cv2
 import numpy as np
 
 from .common import REPO, SHARED, clips, load_average, median, parse_args, print_table, write_results
-from .detect import sample_frames
+from .detect import clip_arguments, sample_frames
 
 SPEED_COLUMNS = ["variant", "size", "frames", "ms", "vs_tensorflow", "faces", "runs"]
 AGREE_COLUMNS = ["set", "images", "tf_faces", "litert_faces", "matched", "min_iou", "max_landmark_px"]
@@ -131,10 +130,7 @@ def fresh_process(runtime: str, frame: np.ndarray, repeats: int, folder: Path) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.detect_runtime", description=__doc__.split("\n\n")[0])
-    p.add_argument("--clips", nargs="*", metavar="CLIP", help="clips under ../shared/data/videos (default: all)")
-    p.add_argument("--frames", type=int, default=10, help="frames per clip, spread over it")
-    p.add_argument("--repeats", type=int, default=3)
+    p = clip_arguments("python -m bench.detect_runtime", __doc__)
     p.add_argument("--size", default="640x480", help="WxH the speed frames are resized to")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="LiteRT thread counts to time")
     p.add_argument("--lfw-every", type=int, default=4, help="agreement on every N-th LFW photo (0: none)")

@@ -37,6 +37,7 @@ SPEED_COLUMNS = ["variant", "size", "frames", "ms", "vs_tensorflow", "faces", "r
 AGREE_COLUMNS = ["set", "images", "tf_faces", "litert_faces", "matched", "min_iou", "max_landmark_px"]
 PROCESS_COLUMNS = ["runtime", "ready_s", "peak_rss_mb", "tensorflow_imported", "runs"]
 
+SINGLE = "litert, 1 thread, one PNet interpreter"
 PROCESS = """
 import json, sys, time
 start = time.perf_counter()
@@ -44,6 +45,9 @@ import numpy as np
 from facecore.config import DetectorConfig
 from facecore.detector import build_detector
 detector = build_detector(DetectorConfig(), sys.argv[1])
+if sys.argv[3] == "single":
+    from bench.detect_runtime import one_pnet_interpreter
+    one_pnet_interpreter(detector)
 faces = detector.detect(np.load(sys.argv[2]))
 print(json.dumps({"ready_s": time.perf_counter() - start, "faces": len(faces),
                   "peak_rss_mb": next(int(line.split()[1]) for line in open("/proc/self/status")
@@ -60,15 +64,21 @@ def variants(config, threads: list[int]) -> dict:
     """name -> detector, for the speed table."""
     from facecore.detector import Detector
     from facecore.litert.mtcnn import LiteDetector
-    from facecore.litert.runner import Runner
 
     found = {"tensorflow": Detector(config.detector)}
     for n in threads:
         found[lite_name(n)] = LiteDetector(config.detector, threads=n)
-    single = LiteDetector(config.detector, threads=1)
-    single._nets = type(single._nets)(Runner(single._nets.pnet.path, 1), single._nets.rnet, single._nets.onet)
-    found["litert, 1 thread, one PNet interpreter"] = single
+    found[SINGLE] = one_pnet_interpreter(LiteDetector(config.detector, threads=1))
     return found
+
+
+def one_pnet_interpreter(detector):
+    """``detector`` (a ``LiteDetector``) with one PNet interpreter, resized at every pyramid level."""
+    from facecore.litert.runner import Runner
+
+    nets = detector._nets
+    detector._nets = type(nets)(Runner(nets.pnet.path, 1), nets.rnet, nets.onet)
+    return detector
 
 
 def speed(detectors: dict, frames: list[np.ndarray], repeats: int) -> list[dict]:
@@ -114,17 +124,19 @@ def agreement(name: str, images: list[np.ndarray], theirs, ours) -> dict:
     return row
 
 
-def fresh_process(runtime: str, frame: np.ndarray, repeats: int, folder: Path) -> dict:
-    """Wall time to the first faces and peak RSS of a new process (see the module's docstring)."""
+def fresh_process(variant: str, frame: np.ndarray, repeats: int, folder: Path) -> dict:
+    """Wall time to the first faces and peak RSS of a new process (see the module's docstring);
+    ``variant``: ``tensorflow``, ``litert`` or :data:`SINGLE`."""
     path = folder / "frame.npy"
     np.save(path, frame)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     runs = []
     for _ in range(repeats):
-        done = subprocess.run([sys.executable, "-c", PROCESS, runtime, str(path)], env=env, capture_output=True,
-                              text=True, check=True)
+        runtime, how = ("litert", "single") if variant == SINGLE else (variant, "default")
+        done = subprocess.run([sys.executable, "-c", PROCESS, runtime, str(path), how], env=env,
+                              capture_output=True, text=True, check=True)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {"runtime": runtime, "ready_s": median([r["ready_s"] for r in runs]),
+    return {"runtime": variant, "ready_s": median([r["ready_s"] for r in runs]),
             "peak_rss_mb": median([r["peak_rss_mb"] for r in runs]),
             "tensorflow_imported": runs[0]["tensorflow_imported"], "runs": repeats, "each": runs}
 
@@ -156,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         photos = sorted((SHARED / "data" / "lfw-dev").glob("*/*.jpg"))[::args.lfw_every]
         agree_rows.append(agreement("LFW photos", [read_image(p) for p in photos], tf_detector, lite))
     with tempfile.TemporaryDirectory() as folder:
-        process_rows = [fresh_process(r, resized[0], args.repeats, Path(folder)) for r in ("tensorflow", "litert")]
+        process_rows = [fresh_process(v, resized[0], args.repeats, Path(folder))
+                        for v in ("tensorflow", "litert", SINGLE)]
     for rows, columns in ((speed_rows, SPEED_COLUMNS), (agree_rows, AGREE_COLUMNS), (process_rows, PROCESS_COLUMNS)):
         print_table(rows, columns)
         print()

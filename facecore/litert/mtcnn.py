@@ -14,6 +14,7 @@ inside the NumPy pipeline of :mod:`facecore.mtcnn_numpy`.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections import OrderedDict
 from importlib import metadata
 from pathlib import Path
@@ -103,12 +104,14 @@ class _BySize:
     def __init__(self, path: Path, threads: int) -> None:
         self.path, self.threads = path, threads
         self._runners: OrderedDict[tuple, Runner] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __call__(self, images: np.ndarray) -> list[np.ndarray]:
-        runner = self._runners.pop(images.shape, None) or Runner(self.path, self.threads)
-        self._runners[images.shape] = runner
-        while len(self._runners) > PNET_SIZES:
-            self._runners.popitem(last=False)
+        with self._lock:
+            runner = self._runners.pop(images.shape, None) or Runner(self.path, self.threads)
+            self._runners[images.shape] = runner
+            while len(self._runners) > PNET_SIZES:
+                self._runners.popitem(last=False)
         return runner(images)
 
 

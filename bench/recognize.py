@@ -33,18 +33,21 @@ import numpy as np
 
 from .common import FACENET_H5, load_average, median, print_table, write_results
 
-COLUMNS = ["backbone", "runtime", "threads", "batch", "per_face_fps", "batched_fps", "speedup", "runs"]
+COLUMNS = ["backbone", "runtime", "threads", "batch", "per_face_fps", "batched_fps", "speedup", "per_face_cpu_ms",
+           "batched_cpu_ms", "runs"]
 WEIGHTS = {"vgg16": "none", "facenet": str(FACENET_H5)}
 
 
-def faces_per_second(backbone, crops: np.ndarray, per_face: bool) -> float:
-    start = time.perf_counter()
+def faces_per_second(backbone, crops: np.ndarray, per_face: bool) -> tuple[float, float]:
+    """Faces per second of wall time, and milliseconds of the process's CPU time (all its threads)
+    per face: on a shared machine the second depends far less on what else runs."""
+    start, cpu = time.perf_counter(), time.process_time()
     if per_face:
         for i in range(len(crops)):
             backbone.features(crops[i:i + 1])
     else:
         backbone.features(crops)
-    return len(crops) / (time.perf_counter() - start)
+    return len(crops) / (time.perf_counter() - start), (time.process_time() - cpu) * 1000 / len(crops)
 
 
 def measure(name: str, sizes: list[int], repeats: int, runs: list[tuple[str, int]]) -> list[dict]:
@@ -63,24 +66,27 @@ def measure(name: str, sizes: list[int], repeats: int, runs: list[tuple[str, int
     crops = rng.integers(0, 256, (max(sizes), built[0].input_size, built[0].input_size, 3), dtype=np.uint8)
     rows = []
     for n in sizes:
-        timings: list[list[tuple[float, float]]] = [[] for _ in runs]
+        timings: list[list[tuple]] = [[] for _ in runs]
         for repeat in range(repeats):  # alternate which mode goes first, rotate which run: the load drifts
             order = (True, False) if repeat % 2 == 0 else (False, True)
             for k in [(repeat + i) % len(runs) for i in range(len(runs))]:
-                fps = {mode: faces_per_second(built[k], crops[:n], mode) for mode in order}
-                timings[k].append((fps[True], fps[False]))
+                got = {mode: faces_per_second(built[k], crops[:n], mode) for mode in order}
+                timings[k].append((got[True][0], got[False][0], got[True][1], got[False][1]))
         for (runtime, threads), got in zip(runs, timings):
             rows.append(_row(name, runtime, threads, n, got))
     return rows
 
 
-def _row(name: str, runtime: str, threads: int, n: int, runs: list[tuple[float, float]]) -> dict:
+def _row(name: str, runtime: str, threads: int, n: int, runs: list[tuple]) -> dict:
+    """``runs``: (per-face fps, batched fps, per-face CPU ms/face, batched CPU ms/face) per repeat."""
     return {
         "backbone": name, "runtime": runtime, "threads": threads if runtime == "litert" else "",
         "keras_backend": _keras_backend() if runtime == "tensorflow" else "", "batch": n,
-        "per_face_fps": median([a for a, _ in runs]), "batched_fps": median([b for _, b in runs]),
-        "speedup": median([b / a for a, b in runs]), "runs": len(runs),
-        "raw": [[round(a, 3), round(b, 3)] for a, b in runs], "load_average": load_average(),
+        "per_face_fps": median([r[0] for r in runs]), "batched_fps": median([r[1] for r in runs]),
+        "speedup": median([r[1] / r[0] for r in runs]), "runs": len(runs),
+        "per_face_cpu_ms": round(median([r[2] for r in runs]), 1),
+        "batched_cpu_ms": round(median([r[3] for r in runs]), 1),
+        "raw": [[round(x, 3) for x in r] for r in runs], "load_average": load_average(),
         "tensorflow_loaded": "tensorflow" in sys.modules,
     }
 

@@ -70,7 +70,7 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
     def cell(v):
         return f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
 
-    widths = [max(len(c), *(len(cell(r.get(c))) for r in rows)) for c in columns]
+    widths = [max([len(c), *(len(cell(r.get(c))) for r in rows)]) for c in columns]  # no rows: the headers
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
     print("  ".join("-" * w for w in widths))
     for r in rows:

@@ -46,11 +46,20 @@ RETRACE_SIZES = [(270, 480), (360, 480), (250, 250), (480, 320), (300, 400)]
 
 
 def sample_frames(clip, count: int) -> list[np.ndarray]:
-    """``count`` RGB frames spread evenly over ``clip``."""
+    """``count`` RGB frames spread evenly over ``clip``; only those are kept in memory when the
+    clip declares its frame count (a 1080p clip held whole is hundreds of MB)."""
     from facecore.camera import Camera
 
+    capture = cv2.VideoCapture(str(clip))
+    declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    capture.release()
+    frames, wanted = [], None
+    if declared > 0:
+        wanted = set(np.linspace(0, declared - 1, min(count, declared)).round().astype(int).tolist())
     with Camera(str(clip)) as camera:
-        frames = [frame.image for frame in camera]
+        frames = [frame.image for i, frame in enumerate(camera) if wanted is None or i in wanted]
+    if wanted is not None and len(frames) == len(wanted):
+        return frames
     picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
     return [frames[i] for i in picks]
 
@@ -177,11 +186,17 @@ def retrace(config, frame: np.ndarray, steady_calls: int = 3) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.detect", description=__doc__.split("\n\n")[0])
+def clip_arguments(prog: str, doc: str) -> argparse.ArgumentParser:
+    """A parser with the options of the detection benchmarks: ``--clips``, ``--frames``, ``--repeats``."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
     p.add_argument("--clips", nargs="*", metavar="CLIP", help="clips under ../shared/data/videos (default: all)")
     p.add_argument("--frames", type=int, default=10, help="frames per clip, spread over it")
     p.add_argument("--repeats", type=int, default=3)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = clip_arguments("python -m bench.detect", __doc__)
     p.add_argument("--retrace", action="store_true", help="also measure the cost of new input sizes")
     args = parse_args(p, argv, "detect", facenet=False)
     from mtcnn import MTCNN

@@ -59,14 +59,18 @@ def _genuine(head: Head, final: Head, x: np.ndarray, y: np.ndarray, va: np.ndarr
     return head.scores(x[va])[np.arange(len(va)), y[va]], y[va]
 
 
+BOUND_MARGIN = 1e-5  # far above a score's rounding between batches, far below any real difference
+
+
 def _person_bounds(threshold: float, counter: np.ndarray, counter_y: np.ndarray, genuine: np.ndarray,
                    genuine_y: np.ndarray) -> dict:
-    """For each person with counter-examples: ``bound``, the lowest score none of them reaches (they
-    are named only at ``max(threshold, bound)``), and the held-out genuine photos of theirs that
-    the stricter threshold refuses beyond the common one (the cost of the corrections)."""
+    """For each person with counter-examples: ``bound``, a score none of them reaches (they are named
+    only at ``max(threshold, bound)``): their best score and ``BOUND_MARGIN``, as the same face's
+    score moves by about 1e-7 with the batch it is computed in; and the held-out genuine photos of
+    theirs that the stricter threshold refuses beyond the common one (the cost of the corrections)."""
     out = {}
     for c in np.unique(counter_y):
-        bound = float(min(1.0, np.nextafter(counter[counter_y == c].max(), np.inf)))
+        bound = float(min(1.0, float(counter[counter_y == c].max()) + BOUND_MARGIN))
         own = genuine[genuine_y == c]
         refused = int(np.sum((own >= threshold) & (own < max(threshold, bound))))
         out[int(c)] = {"bound": bound, "counter_examples": int(np.sum(counter_y == c)), "genuine": int(len(own)),

@@ -1,8 +1,15 @@
-"""Face detection with MTCNN (the ``mtcnn`` package) on a downscaled copy of the frame."""
+"""Face detection with MTCNN on a downscaled copy of the frame.
+
+:class:`FaceDetector` holds what does not depend on how the three networks run (the
+downscale, the configuration, the rows to :class:`Faces`); :class:`Detector` runs them with
+the ``mtcnn`` package on TensorFlow, :class:`facecore.litert.mtcnn.LiteDetector` with LiteRT
+and NumPy. :func:`build_detector` picks one for a runtime.
+"""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,7 +19,9 @@ from .config import DetectorConfig
 from .faces import Faces
 from .mtcnn_stages import ROW, build_stages, run_stages, trace_counts
 
-__all__ = ["Detector", "check_frame", "search_size"]
+__all__ = ["FaceDetector", "Detector", "build_detector", "check_frame", "search_size", "RUNTIMES"]
+
+RUNTIMES = ("tensorflow", "litert")  # how the networks run: the mtcnn package on TensorFlow, or LiteRT
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +56,16 @@ def _downscaled(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA), scale
 
 
-class Detector:
-    """MTCNN face detector.
+class FaceDetector:
+    """An MTCNN face detector; subclasses say how its networks run (:meth:`_run`).
 
     Faces are searched on a copy of the frame whose longest side is at most
     ``config.max_side`` (detecting at full resolution costs much more and finds
     nothing more at webcam distances); boxes and landmarks come back in the
-    frame's own pixels. Build it once: building MTCNN loads three networks (and, with
-    ``config.compiled``, traces each one for every input size, about 1 s). What it relies
-    on inside the ``mtcnn`` package is in :mod:`facecore.mtcnn_stages`; an mtcnn release it
-    was not checked against is a ``ModelError`` here.
+    frame's own pixels.
     """
 
-    def __init__(self, config: DetectorConfig | None = None, device: str = "CPU:0") -> None:
-        load_tensorflow()
-        self.config = config or DetectorConfig()
-        self._mtcnn = build_stages("signature" if self.config.compiled else "eager", device=device)
-
-    def trace_counts(self) -> list[int] | None:
-        """How often each stage's graph was traced (PNet, RNet, ONet); ``None`` when eager."""
-        return trace_counts(self._mtcnn)
+    config: DetectorConfig
 
     def detect(self, frame: np.ndarray) -> Faces:
         """Faces in one RGB uint8 ``(h, w, 3)`` frame, best score first.
@@ -89,9 +88,14 @@ class Detector:
         """MTCNN's rows (:data:`facecore.mtcnn_stages.ROW`) in ``fine``'s pixels: PNet on
         ``small``, RNet and ONet on ``fine`` (``factor`` times larger), where small faces keep
         the detail that the downscale took."""
+        raise NotImplementedError
+
+    def _stage_args(self) -> dict:
+        """The pipeline's keyword arguments from the configuration: the smallest face PNet's
+        pyramid looks for (:func:`search_size`) and the three networks' thresholds."""
         c = self.config
-        return run_stages(self._mtcnn, small, fine, factor, search_px=search_size(c.min_face_size),
-                          thresholds=(c.threshold_pnet, c.threshold_rnet, c.threshold_onet))
+        return {"search_px": search_size(c.min_face_size),
+                "thresholds": (c.threshold_pnet, c.threshold_rnet, c.threshold_onet)}
 
     def _to_faces(self, raw: np.ndarray, shape: tuple, factor: float) -> Faces:
         raw = raw[raw[:, ROW.score] >= self.config.min_score]
@@ -104,3 +108,39 @@ class Detector:
         order = np.argsort(-raw[:, ROW.score], kind="stable")
         landmarks = np.stack([raw[:, ROW.landmarks_x], raw[:, ROW.landmarks_y]], axis=2) * factor
         return Faces(boxes[order], raw[order, ROW.score], landmarks[order])
+
+
+class Detector(FaceDetector):
+    """MTCNN run by the ``mtcnn`` package on TensorFlow.
+
+    Build it once: building MTCNN loads three networks (and, with ``config.compiled``,
+    traces each one for every input size, about 1 s). What it relies on inside the
+    ``mtcnn`` package is in :mod:`facecore.mtcnn_stages`; an mtcnn release it was not
+    checked against is a ``ModelError`` here.
+    """
+
+    def __init__(self, config: DetectorConfig | None = None, device: str = "CPU:0") -> None:
+        load_tensorflow()
+        self.config = config or DetectorConfig()
+        self._mtcnn = build_stages("signature" if self.config.compiled else "eager", device=device)
+
+    def trace_counts(self) -> list[int] | None:
+        """How often each stage's graph was traced (PNet, RNet, ONet); ``None`` when eager."""
+        return trace_counts(self._mtcnn)
+
+    def _run(self, small: np.ndarray, fine: np.ndarray, factor: float) -> np.ndarray:
+        return run_stages(self._mtcnn, small, fine, factor, **self._stage_args())
+
+
+def build_detector(config: DetectorConfig | None = None, runtime: str = "tensorflow", *, device: str = "CPU:0",
+                   threads: int | None = None, folder: Path | None = None) -> FaceDetector:
+    """The detector for ``runtime`` (one of :data:`RUNTIMES`): :class:`Detector` on TensorFlow
+    ``device``, or LiteRT's on ``threads`` CPU threads, its networks converted once into the
+    cache ``folder`` (default: :func:`facecore.litert.cache.cache_folder`)."""
+    if runtime == "tensorflow":
+        return Detector(config, device=device)
+    if runtime == "litert":
+        from .litert.mtcnn import LiteDetector
+
+        return LiteDetector(config, threads=threads, folder=folder)
+    raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")

@@ -52,7 +52,8 @@ class RecognizerReplica:
     def __init__(self, config: Config) -> None:
         from .device import select_device
 
-        select_device(config.recognition.device)  # on a GPU: memory growth, not all of its memory
+        # on a GPU: memory growth, not all of its memory; on LiteRT, TensorFlow is not imported
+        select_device(config.recognition.device, runtime=config.recognition.runtime)
         self.config, self.recognizer, self.backbone = config, None, None
         self.calls, self.faces, self.requests, self.cpu0 = 0, 0, 0, time.process_time()
         self.watcher = BundleWatcher(config.train.model, None, every_s=2.0)
@@ -103,11 +104,11 @@ class RecognizerReplica:
 
 
 def build_detector(config: Config):
-    """The detector of a camera actor: the one place it is built, so that the runtime behind it can
-    be chosen here."""
-    from facecore.detector import Detector
+    """The detector of a camera actor, on the configured runtime (``recognition.runtime``: LiteRT on a
+    CPU, so that the actor never imports TensorFlow)."""
+    from facecore.runtime import runtime_detector
 
-    return Detector(config.detector)
+    return runtime_detector(config)
 
 
 class RemoteRecognizer:

@@ -54,8 +54,8 @@ class ImageRecognizer:
 
     def _reload(self) -> None:
         """(Re)build the recogniser when the bundle on disk is not the one in use."""
-        from facecore.backbones import build_backbone
         from facecore.recognizer import Recognizer
+        from facecore.runtime import runtime_backbone
 
         model = Path(self.config.train.model)
         if not bundle_exists(model):
@@ -66,7 +66,7 @@ class ImageRecognizer:
             return
         bundle = load_bundle(model)
         if self.models.backbone is None:
-            self.models.backbone = build_backbone(self.config.backbone, self.config.recognition.batch_sizes)
+            self.models.backbone = runtime_backbone(self.config)
         self._recognizer = Recognizer.from_bundle(bundle, self.config, backbone=self.models.backbone)
         self._bundle = current
 

@@ -152,7 +152,7 @@ def _train_process(data, model, cache, stderr=None):
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("when", ["while writing the bundle", "after 3 s"])
+@pytest.mark.parametrize("when", ["while writing the bundle", "after 1 s"])
 def test_kill_9_during_training_keeps_a_loadable_bundle(enrolled, tmp_path, when):
     import signal
     import time
@@ -163,9 +163,9 @@ def test_kill_9_during_training_keeps_a_loadable_bundle(enrolled, tmp_path, when
     shutil.copytree(enrolled["data"], data)
     copy_people(data, lfw_people(["Halle_Berry"], 0, 3))
     proc = _train_process(data, model, enrolled["root"] / "cache")
-    deadline = time.monotonic() + (3 if when == "after 3 s" else 240)
+    deadline = time.monotonic() + (1 if when == "after 1 s" else 240)  # on LiteRT the retrain can end within 3 s
     while time.monotonic() < deadline and proc.poll() is None:
-        if when != "after 3 s" and any(p.name.startswith(".model.tmp-") for p in tmp_path.iterdir()):
+        if when != "after 1 s" and any(p.name.startswith(".model.tmp-") for p in tmp_path.iterdir()):
             break
         time.sleep(0.002)
     assert proc.poll() is None, "training ended before it could be killed"

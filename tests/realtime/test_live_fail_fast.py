@@ -79,9 +79,10 @@ def test_a_broken_source_or_output_is_one_line_before_tensorflow_is_imported(tmp
 
 
 def test_a_good_source_and_outputs_get_past_the_checks_to_the_models(tmp_path, no_tensorflow):
-    """The same stand-in proves the checks above ran first: with nothing wrong, TensorFlow is reached."""
+    """The same stand-in proves the checks above ran first: with nothing wrong, TensorFlow is reached
+    (the runtime that imports it, chosen here: on a CPU, LiteRT would run without it)."""
     result = run_command("realtime.cli", "--source", str(need(OBAMA)), "--headless", "--log", str(tmp_path / "l.csv"),
                          "--output", str(tmp_path / "out" / "run.mp4"), "--set", f"train.model={tmp_path / 'none'}",
-                         env=no_tensorflow, timeout=60, cwd=tmp_path)
+                         "--set", "recognition.runtime=tensorflow", env=no_tensorflow, timeout=60, cwd=tmp_path)
     assert result.returncode == 1 and "TensorFlow was imported" in result.stderr, result.stderr
     assert (tmp_path / "out").is_dir()  # the video's folder was made by the check

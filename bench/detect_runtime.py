@@ -4,8 +4,10 @@ MTCNN on LiteRT (``LiteDetector``: the converted networks inside facecam's NumPy
 - ``speed``: ``--frames`` frames spread over each clip, resized to ``--size`` (640x480 by
   default: a webcam's frame), detected by every variant in turn, ``--repeats`` times; the
   first call of each variant is not timed. ``ms`` is the median over repeats of the mean time
-  per frame. Variants: TensorFlow; LiteRT on each of ``--threads``; LiteRT on 1 thread with
-  one PNet interpreter resized at every pyramid level (instead of one per level size).
+  per frame; ``vs_tensorflow`` the median over repeats of TensorFlow's time over the variant's
+  (both timed in the same repeat, under the same load). Variants: TensorFlow; LiteRT on each
+  of ``--threads``; LiteRT on 1 thread with one PNet interpreter resized at every pyramid level
+  (instead of one per level size).
 - ``agreement``: the clips' frames at their own size and every ``--lfw-every``-th LFW photo,
   detected by both with the default configuration; faces matched one-to-one (IoU >= 0.5);
   the smallest IoU of a matched pair and the largest distance between matched landmarks.
@@ -98,10 +100,10 @@ def speed(detectors: dict, frames: list[np.ndarray], repeats: int) -> list[dict]
         for name, value in spent.items():
             times[name].append(1000.0 * value / len(frames))
     h, w = frames[0].shape[:2]
-    base = median(times["tensorflow"])
+    base = times["tensorflow"]
     return [{"variant": name, "size": f"{w}x{h}", "frames": len(frames), "ms": median(t),
-             "vs_tensorflow": base / median(t), "faces": faces[name], "runs": repeats, "times_ms": t}
-            for name, t in times.items()]
+             "vs_tensorflow": median([b / x for b, x in zip(base, t)]), "faces": faces[name], "runs": repeats,
+             "times_ms": t} for name, t in times.items()]
 
 
 def agreement(name: str, images: list[np.ndarray], theirs, ours) -> dict:

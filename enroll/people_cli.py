@@ -80,13 +80,13 @@ def _setup(args) -> tuple[Config, Path, Path]:
 
 def _retrain(config: Config, data: Path, model: Path, detector=None, force: bool = False) -> None:
     """Retrain the bundle (other people's features come from the cache) and say how long it took."""
-    from facecore.backbones import build_backbone
     from facecore.models import Models
+    from facecore.runtime import runtime_backbone
 
     from .training import threshold_lines, train_reporting
 
     start = time.monotonic()
-    backbone = build_backbone(config.backbone, config.recognition.batch_sizes)
+    backbone = runtime_backbone(config)
     models = Models(detector, backbone) if detector is not None else Models(_detector(config), backbone)
     built = time.monotonic() - start
     result = train_reporting(sys.stderr, config, data, model, models=models, progress=False, force=force)
@@ -118,9 +118,9 @@ def _retrain_kept(config: Config, data: Path, model: Path, detector, name: str) 
 
 
 def _detector(config: Config):
-    from facecore.detector import Detector
+    from facecore.runtime import runtime_detector
 
-    return Detector(config.detector)
+    return runtime_detector(config)
 
 
 def _print_reasons(reasons) -> None:

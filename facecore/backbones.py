@@ -22,7 +22,8 @@ from .app import load_tensorflow
 from .errors import ModelError
 from .weights import file_sha256, keras_weights_file, resolve_weights, weights_advice
 
-__all__ = ["Backbone", "build_backbone", "check_weights", "weights_identity", "pad_batches", "INPUT_SIZES"]
+__all__ = ["Backbone", "build_backbone", "keras_backbone", "check_weights", "weights_identity", "pad_batches",
+           "INPUT_SIZES"]
 
 log = logging.getLogger(__name__)
 
@@ -144,11 +145,16 @@ class Backbone:
         if len(crops) == 0:
             return np.zeros((0, *self.output_shape), np.float32)
         out = []
-        for start, stop, size in pad_batches(len(crops), list(self.batch_sizes)):
+        for start, stop, size in self.batch_plan(len(crops)):
             batch = np.zeros((size, *crops.shape[1:]), np.float32)
             batch[: stop - start] = crops[start:stop]
             out.append(self.run_batch(batch)[: stop - start])
         return np.concatenate(out)
+
+    def batch_plan(self, n: int) -> list[tuple[int, int, int]]:
+        """The calls ``features`` makes for ``n`` crops: ``[(start, stop, padded_size)]``, padded to
+        the fixed batch sizes (a graph traced for one size serves it again)."""
+        return pad_batches(n, list(self.batch_sizes))
 
     @property
     def output_shape(self) -> tuple:
@@ -229,13 +235,26 @@ def check_weights(config: BackboneConfig) -> None:
         _vgg16_base("imagenet")  # downloads into the Keras cache, or says how to do without
 
 
-def build_backbone(config: BackboneConfig, batch_sizes: tuple | list = (1, 2, 4, 8, 16)) -> Backbone:
-    """Build the backbone ``config.name`` with ``config.weights`` (raises ``ModelError``)."""
+def keras_backbone(config: BackboneConfig):
+    """The Keras model of the backbone ``config`` (imports TensorFlow; raises ``ModelError``)."""
+    if config.name not in INPUT_SIZES:
+        raise ModelError(f"unknown backbone {config.name!r} (known: {', '.join(INPUT_SIZES)})")
+    _load_runtime()
+    return (_build_vgg16 if config.name == "vgg16" else _build_facenet)(config)
+
+
+def build_backbone(config: BackboneConfig, batch_sizes: tuple | list = (1, 2, 4, 8, 16),
+                   runtime: str = "tensorflow", threads: int = 2) -> Backbone:
+    """Build the backbone ``config.name`` with ``config.weights`` (raises ``ModelError``), run by
+    ``runtime``: ``tensorflow``, or ``litert`` on ``threads`` CPU threads (converted once, cached:
+    see ``facecore.litert``). Callers with a config choose the runtime with ``facecore.runtime``."""
     if config.name not in INPUT_SIZES:
         raise ModelError(f"unknown backbone {config.name!r} (known: {', '.join(INPUT_SIZES)})")
     identity = weights_identity(config)
-    _load_runtime()
-    builder = _build_vgg16 if config.name == "vgg16" else _build_facenet
-    model = builder(config)
+    if runtime == "litert":
+        from .litert.backbone import build_lite_backbone
+
+        return build_lite_backbone(config, batch_sizes, threads)
+    model = keras_backbone(config)
     log.debug("backbone %s ready (weights %s)", config.name, identity)
     return Backbone(config.name, INPUT_SIZES[config.name], identity, model, tuple(sorted(set(batch_sizes))))

@@ -111,6 +111,8 @@ class RecognitionConfig:
     threshold: float = _f(0.5, lo=0.0, hi=1.0)
     batch_sizes: list = _f([1, 2, 4, 8, 16], items=(1, 1024), length=(1, 16))
     device: str = _f("auto", choices=("auto", "cpu", "gpu"))
+    runtime: str = _f("auto", choices=("auto", "litert", "tensorflow"))
+    threads: int = _f(0, lo=0, hi=256)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ scores (``calibrate_threshold``). Weights travel as plain NumPy arrays.
 - ``linear``: softmax regression on unit features (Adam).
 - ``mlp``: Flatten -> Dense 1024 relu -> Dense 256 relu -> Dense k softmax, Adam,
   categorical cross-entropy (the original design).
+
+``linear`` and ``mlp`` train with Keras; every head scores with NumPy alone, so a head loaded
+from a bundle never imports Keras (nor TensorFlow).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from .config import HeadConfig
 from .progress import Progress
 
 __all__ = ["Head", "CentroidHead", "SoftmaxHead", "make_head", "load_head", "unit_features", "calibrate_threshold",
-           "tail_threshold", "HEAD_KINDS"]
+           "tail_threshold", "dense_forward", "HEAD_KINDS"]
 
 HEAD_KINDS = ("centroid", "linear", "mlp")
 _LINEAR_SCALE = 16.0  # unit features times this: lets a softmax on cosines become confident
@@ -133,14 +136,30 @@ class CentroidHead(Head):
         return head
 
 
+def dense_forward(x: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
+    """The ``linear``/``mlp`` heads' layers in NumPy: ``x`` ``(n, ...)`` flattened, then each
+    ``(kernel, bias)`` pair of ``weights`` as a Dense layer, relu between them and a softmax
+    after the last. Returns float32 ``(n, k)`` probabilities (Keras's own to ~1e-6)."""
+    h = np.asarray(x, np.float32).reshape(len(x), -1)
+    pairs = list(zip(weights[0::2], weights[1::2]))
+    for kernel, bias in pairs[:-1]:
+        h = np.maximum(h @ kernel + bias, 0.0)
+    logits = h @ pairs[-1][0] + pairs[-1][1]
+    logits = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 class SoftmaxHead(Head):
-    """``linear`` or ``mlp``: a Keras classifier trained with Adam and cross-entropy."""
+    """``linear`` or ``mlp``: a classifier trained with Keras (Adam, cross-entropy), scored with
+    NumPy from its weights (:func:`dense_forward`)."""
 
     def __init__(self, config: HeadConfig, seed: int = 42) -> None:
         self.kind = config.kind
         self.config = config
         self.seed = seed
-        self.model = None
+        self.model = None  # the Keras model while fitting; None once loaded from arrays
+        self.weights: list[np.ndarray] = []  # kernel, bias, kernel, bias, ... (Keras's order)
         self.input_shape: tuple = ()
 
     def clone(self) -> "SoftmaxHead":
@@ -188,24 +207,24 @@ class SoftmaxHead(Head):
                 verbose=0,
                 callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.update())],
             )
+        self.weights = [np.asarray(w, np.float32) for w in model.get_weights()]
         return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
     def scores(self, x) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, self.n_classes), np.float32)
-        return np.asarray(self.model.predict_on_batch(self._prepare(x)), np.float32)
+        return dense_forward(self._prepare(x), self.weights)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        weights = {f"w{i}": w for i, w in enumerate(self.model.get_weights())}
+        weights = {f"w{i}": w for i, w in enumerate(self.weights)}
         return {"input_shape": np.asarray(self.input_shape, np.int64), **weights}
 
     @classmethod
     def from_arrays(cls, arrays: dict, config: HeadConfig) -> "SoftmaxHead":
         head = cls(config)
-        weights = [np.asarray(arrays[f"w{i}"]) for i in range(sum(k.startswith("w") for k in arrays))]
-        n_classes = int(weights[-1].shape[0])
-        head._build(tuple(int(d) for d in arrays["input_shape"]), n_classes)
-        head.model.set_weights(weights)
+        head.weights = [np.asarray(arrays[f"w{i}"], np.float32) for i in range(sum(k.startswith("w") for k in arrays))]
+        head.input_shape = tuple(int(d) for d in arrays["input_shape"])
+        head.n_classes = int(head.weights[-1].shape[0])
         return head
 
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backbones import Backbone, build_backbone, weights_identity
+from .backbones import Backbone, weights_identity
 from .bundle import Bundle
 from .config import Config, CropConfig
 from .crops import extract_crops
 from .errors import BundleError
 from .faces import UNKNOWN, Faces
 from .heads import Head, load_head, unit_features
+from .runtime import runtime_backbone
 
 __all__ = ["Recognizer", "Decision", "check_bundle"]
 
@@ -119,7 +120,7 @@ class Recognizer:
             raise BundleError(f"model bundle is corrupt: {head.n_classes} classes but {len(bundle.labels)} labels")
         rec = config.recognition
         threshold = meta.get("threshold", rec.threshold) if rec.use_calibrated else rec.threshold
-        backbone = backbone or build_backbone(config.backbone, rec.batch_sizes)
+        backbone = backbone or runtime_backbone(config)
         return cls(backbone, head, bundle.labels, threshold, crop, meta.get("person_thresholds"))
 
     def decide(self, scores: np.ndarray, features: np.ndarray | None = None) -> Decision:

@@ -251,8 +251,8 @@ def _build(config: Config, specs: list, bundle: Bundle | None, models: Models | 
            mark) -> tuple[Models, Engine]:
     """On the loader's thread: TensorFlow and the device, the models (unless given), the engine
     around them, warmed up; ``mark(part)`` after each part."""
-    device = select_device(config.recognition.device)
-    mark("tensorflow")
+    device = select_device(config.recognition.device, runtime=config.recognition.runtime)
+    mark("runtime")
     _say(f"device: {device.description}")
     models = models or Models.build(config, device.name, backbone=bundle is not None, mark=mark)
     engine = _engine(config, specs, bundle, models)

@@ -1,8 +1,10 @@
-"""Choosing where TensorFlow runs: ``auto`` (a GPU when one is visible), ``cpu`` or ``gpu``.
+"""Choosing where the networks run: ``auto`` (a GPU when one is visible), ``cpu`` or ``gpu``.
 
-Call :func:`select_device` before any model is built: on a GPU it turns on memory
-growth (otherwise TensorFlow takes all GPU memory at its first operation); for
-``cpu`` on a machine with a GPU it hides the GPUs from TensorFlow.
+Call :func:`select_device` before any model is built. When the configuration's runtime is
+LiteRT here (``facecore.runtime``: on a CPU by default), the networks run on the CPU and
+TensorFlow is not even imported. Otherwise TensorFlow is set up: on a GPU it turns on memory
+growth (otherwise TensorFlow takes all GPU memory at its first operation); for ``cpu`` on a
+machine with a GPU it hides the GPUs from TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import logging
 from dataclasses import dataclass
 
 from facecore.app import load_tensorflow
-from facecore.errors import FacecamError, UsageError
+from facecore.config import RecognitionConfig
+from facecore.errors import ConfigError, FacecamError, UsageError
+from facecore.runtime import resolve_runtime
 
 __all__ = ["Device", "select_device", "DEVICE_CHOICES"]
 
@@ -50,14 +54,20 @@ def _grow(tf_config, gpus: list) -> bool:
         return False
 
 
-def select_device(choice: str = "auto", tf_config=None) -> Device:
-    """Set TensorFlow up for ``choice`` and say which device is used.
+def select_device(choice: str = "auto", tf_config=None, runtime: str = "auto") -> Device:
+    """Set the device up for ``choice`` and the configured ``runtime`` (``recognition.runtime``)
+    and say which device is used.
 
     ``tf_config`` defaults to ``tf.config`` (tests of the GPU path pass a stand-in, as
     no GPU is there to run them). ``gpu`` without a visible GPU is an error (exit 1).
     """
     if choice not in DEVICE_CHOICES:
         raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {choice!r}")
+    if tf_config is None and resolve_runtime(RecognitionConfig(device=choice, runtime=runtime)) == "litert":
+        if choice == "gpu":
+            raise ConfigError("--device gpu: recognition.runtime = \"litert\" runs on the CPU only; use "
+                              "runtime \"auto\" or \"tensorflow\" for the GPU")
+        return Device("cpu", "CPU:0", "CPU (LiteRT)")
     if tf_config is None:
         load_tensorflow()  # its start-up lines kept off the terminal
         import tensorflow as tf

@@ -51,7 +51,8 @@ class RecognizerReplica:
     def __init__(self, config: Config) -> None:
         from .device import select_device
 
-        select_device(config.recognition.device)  # on a GPU: memory growth, not all of its memory
+        # on a GPU: memory growth, not all of its memory; on LiteRT, TensorFlow is not imported
+        select_device(config.recognition.device, runtime=config.recognition.runtime)
         self.config, self.recognizer, self.backbone = config, None, None
         self.calls, self.faces, self.requests, self.cpu0 = 0, 0, 0, time.process_time()
         self.watcher = BundleWatcher(config.train.model, None, every_s=2.0)
@@ -108,10 +109,10 @@ class CameraWorker:
 
     def __init__(self, spec: SourceSpec, config: Config, recognizer, writer, video: str | None = None,
                  keep: KeepRules | None = None) -> None:
-        from facecore.detector import Detector
+        from facecore.runtime import runtime_detector
 
         self.spec, self.config, self.recognizer, self.writer = spec, config, recognizer, writer
-        self.detector = Detector(config.detector)
+        self.detector = runtime_detector(config)
         self.stage = SourceStage(spec.name, config, self.detector, True, Path(spec.source).is_dir())
         self.maker = EventMaker(config.log, keep if config.faces.folder else None)
         self.video, self.overlay = video, Overlay(config.overlay)

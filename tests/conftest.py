@@ -34,3 +34,13 @@ def detector():
     from facecore.detector import Detector
 
     return Detector(DetectorConfig())
+
+
+@pytest.fixture(scope="session")
+def litert_cache(tmp_path_factory, facenet_config):
+    """A folder holding facenet converted for LiteRT (converted once for the whole session: ~20 s)."""
+    from facecore.litert.backbone import backbone_file
+
+    folder = tmp_path_factory.mktemp("litert-cache")
+    backbone_file(facenet_config.backbone, folder)
+    return folder

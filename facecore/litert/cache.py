@@ -5,9 +5,10 @@ together with the converter's version, see :func:`model_key`). Its file is
 ``<folder>/<name>-<key[:16]>.tflite`` with a sidecar ``<same>.json`` holding the whole key, the
 file's size and its SHA-256:
 
-- a file that is missing, whose sidecar is missing or names another key (stale), or whose size
-  or hash differs from its sidecar's (damaged, half-written by an older writer) is converted
-  again, with one line on the log saying so and why;
+- a file that is missing is converted, with one line saying so (at INFO level);
+- one whose sidecar is missing or names another key (stale), or whose size or hash differs
+  from its sidecar's (damaged, or half-written by something else) is converted again, with one
+  warning saying so and why. What the converter prints is kept off the terminal;
 - the file and then its sidecar are each written whole (a temporary sibling, flushed, renamed
   into place), so a reader sees an old pair, a new pair, or a new file with an old sidecar,
   which it takes as damaged and waits for;
@@ -20,7 +21,9 @@ The folder is ``$FACECAM_HOME/weights/litert/`` when ``FACECAM_HOME`` is set, el
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import io
 import hashlib
 import json
 import logging
@@ -29,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
+from ..app import native_stderr_silenced
 from ..errors import ModelError
 from ..files import make_dirs_private, write_private, writing
 from ..weights import cache_dir, file_sha256
@@ -106,8 +110,12 @@ def converted(name: str, key: str, make: Callable[[], bytes], folder: Path | Non
         problem = _problem(path, key)  # another process may have converted it meanwhile
         if not problem:
             return path
-        log.warning("converting %s for LiteRT into %s (%s)", name, path.parent, problem)
-        data = make()
+        if problem == "missing":
+            log.info("converting %s for LiteRT, once, into %s/ (not converted yet)", name, path.parent)
+        else:
+            log.warning("converting %s for LiteRT again, into %s/ (%s)", name, path.parent, problem)
+        with native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()):  # the converter's chatter
+            data = make()
         if not data:
             raise ModelError(f"converting {name} for LiteRT gave an empty model")
         write_private(path, data)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..app import native_stderr_silenced
 from ..errors import ModelError
 
 __all__ = ["Runner"]
@@ -45,6 +46,12 @@ class Runner:
         """Each input's shape as converted, ``-1`` where any size goes (e.g. ``(-1, 160, 160, 3)``)."""
         return [tuple(int(d) for d in i.get("shape_signature", i["shape"])) for i in self._inputs]
 
+    @property
+    def output_shapes(self) -> list[tuple]:
+        """Each output's shape as converted, ``-1`` where it follows an input's size."""
+        details = {d["index"]: d for d in self._interpreter.get_output_details()}
+        return [tuple(int(x) for x in details[i].get("shape_signature", details[i]["shape"])) for i in self._outputs]
+
     def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
         """The outputs for ``inputs`` (see the class docstring), as arrays of their own."""
         if len(inputs) != len(self._inputs):
@@ -53,14 +60,24 @@ class Runner:
         with self._lock:
             shapes = [a.shape for a in arrays]
             if shapes != self._shapes:
-                for detail, shape in zip(self._inputs, shapes):
-                    self._interpreter.resize_tensor_input(detail["index"], list(shape), strict=False)
-                self._interpreter.allocate_tensors()
-                self._shapes = shapes
+                self._allocate(shapes)
             for detail, array in zip(self._inputs, arrays):
                 self._interpreter.set_tensor(detail["index"], array)
             self._interpreter.invoke()
             return [self._interpreter.get_tensor(index) for index in self._outputs]
+
+
+    def _allocate(self, shapes: list[tuple]) -> None:
+        """Resize the inputs to ``shapes`` and allocate the tensors (the first time, with LiteRT's
+        line about its CPU delegate kept off the terminal)."""
+        for detail, shape in zip(self._inputs, shapes):
+            self._interpreter.resize_tensor_input(detail["index"], list(shape), strict=False)
+        if self._shapes is None:
+            with native_stderr_silenced():
+                self._interpreter.allocate_tensors()
+        else:
+            self._interpreter.allocate_tensors()
+        self._shapes = shapes
 
 
 def _ordered_outputs(interpreter) -> list[int]:

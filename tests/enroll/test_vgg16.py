@@ -18,7 +18,7 @@ from helpers import VIDEOS, copy_people, lfw_people, need, run_command
 
 @pytest.fixture(scope="module")
 def vgg_none():
-    config = load_config(None, ["backbone.weights=none"])
+    config = load_config(None, ["backbone.weights=none", "recognition.runtime=tensorflow"])  # the Keras model is looked into
     return config, Models.build(config)
 
 

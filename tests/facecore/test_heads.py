@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -59,3 +62,34 @@ def test_calibrate_threshold_bounds_false_accepts():
     assert np.mean(imp >= t - 0.002) > 0.01  # not needlessly high
     assert calibrate_threshold([], 0.01, fallback=0.42) == 0.42
     assert calibrate_threshold([0.3, 0.9], 0.0, fallback=0.5) > 0.9
+
+
+@pytest.mark.parametrize("kind", ["linear", "mlp"])
+def test_numpy_scores_are_the_keras_models_own(kind):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(12, 2, 2, 16)).astype(np.float32)  # feature maps: the mlp flattens them
+    y = np.arange(12) % 3
+    head = make_head(HeadConfig(kind=kind, hidden=[32, 8], epochs=5, batch_size=4, learning_rate=0.01), seed=2)
+    head.fit(x, y, 3)
+    keras_scores = np.asarray(head.model.predict_on_batch(head._prepare(x)))
+    np.testing.assert_allclose(head.scores(x), keras_scores, atol=1e-5)
+
+
+def test_a_loaded_head_scores_without_keras(tmp_path):
+    x, y = clusters(k=3, per=4, dim=8)
+    head = make_head(HeadConfig(kind="mlp", hidden=[8], epochs=3, batch_size=4), seed=1)
+    head.fit(x, y, 3)
+    np.savez(tmp_path / "head.npz", **head.arrays())
+    np.save(tmp_path / "x.npy", x)
+    code = (
+        "import sys, numpy as np\n"
+        "from facecore.config import HeadConfig\n"
+        "from facecore.heads import load_head\n"
+        "arrays = dict(np.load(sys.argv[1] + '/head.npz'))\n"
+        "scores = load_head('mlp', arrays, HeadConfig(kind='mlp', hidden=[8])).scores(np.load(sys.argv[1] + '/x.npy'))\n"
+        "np.save(sys.argv[1] + '/scores.npy', scores)\n"
+        "print('keras' in sys.modules, 'tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
+    np.testing.assert_allclose(np.load(tmp_path / "scores.npy"), head.scores(x), atol=1e-6)

@@ -28,13 +28,13 @@ class Maker:
 
 def test_converted_once_then_read_from_the_cache(tmp_path, caplog):
     make = Maker()
-    with caplog.at_level(logging.WARNING, logger="facecore.litert.cache"):
+    with caplog.at_level(logging.INFO, logger="facecore.litert.cache"):
         first = converted("facenet", KEY, make, tmp_path)
         second = converted("facenet", KEY, make, tmp_path)
     assert first == second == cached_path("facenet", KEY, tmp_path)
     assert make.calls == 1 and first.read_bytes().startswith(b"model #1")
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 1 and "converting facenet" in lines[0] and "missing" in lines[0]
+    assert len(lines) == 1 and "converting facenet for LiteRT, once" in lines[0] and "not converted yet" in lines[0]
 
 
 def test_a_new_key_makes_a_new_file(tmp_path):
@@ -49,7 +49,7 @@ def test_a_new_key_makes_a_new_file(tmp_path):
     (lambda p: p.write_bytes(p.read_bytes().replace(b"#1", b"#9")), "damaged"),  # same size, other bytes
     (lambda p: p.with_suffix(".json").unlink(), "damaged"),                      # no record (a crash between)
     (lambda p: p.with_suffix(".json").write_text('{"key": "other"}'), "stale"),
-    (lambda p: p.unlink(), "missing"),
+    (lambda p: p.unlink(), "not converted yet"),
 ])
 def test_a_damaged_stale_or_missing_file_is_converted_again(tmp_path, caplog, damage, why):
     make = Maker()
@@ -57,7 +57,7 @@ def test_a_damaged_stale_or_missing_file_is_converted_again(tmp_path, caplog, da
     damage(path)
     assert not is_current("pnet", KEY, tmp_path)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="facecore.litert.cache"):
+    with caplog.at_level(logging.INFO, logger="facecore.litert.cache"):
         again = converted("pnet", KEY, make, tmp_path)
     assert make.calls == 2 and again.read_bytes().startswith(b"model #2")
     assert [why in r.getMessage() for r in caplog.records] == [True]

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from facecore.config import OverlayConfig
-from facecore.errors import FacecamError
+from facecore.errors import ConfigError, FacecamError
 from facecore.faces import PENDING, UNKNOWN, Faces
-from realtime.device import select_device
+from realtime.device import Device, select_device
 from realtime.overlay import COLOURS, Mosaic, Overlay, draw_label, label_text
 
 
@@ -54,13 +54,26 @@ def test_panel_darkens_a_corner_and_writes_white_text():
 def test_select_device_on_this_machine_matches_what_tensorflow_sees():
     import tensorflow as tf
 
-    device = select_device("auto")
+    device = select_device("auto", runtime="tensorflow")
     if tf.config.list_physical_devices("GPU"):
         assert device.kind == "gpu" and device.description.startswith("GPU:0")
     else:
         assert (device.kind, device.name, device.description) == ("cpu", "CPU:0", "CPU")
         with pytest.raises(FacecamError, match="no GPU"):
-            select_device("gpu")
+            select_device("gpu", runtime="tensorflow")
+
+
+@pytest.mark.parametrize("choice, runtime, gpu", [("cpu", "auto", True), ("auto", "auto", False),
+                                                  ("auto", "litert", True)])
+def test_select_device_for_litert_never_asks_tensorflow(monkeypatch, choice, runtime, gpu):
+    monkeypatch.setattr("facecore.runtime.gpu_visible", lambda environ: gpu)
+    monkeypatch.setattr("realtime.device.load_tensorflow", lambda: pytest.fail("TensorFlow was loaded"))
+    assert select_device(choice, runtime=runtime) == Device("cpu", "CPU:0", "CPU (LiteRT)")
+
+
+def test_select_device_refuses_a_gpu_for_litert():
+    with pytest.raises(ConfigError, match="runs on the CPU only"):
+        select_device("gpu", runtime="litert")
 
 
 class FakeTfConfig:

@@ -54,12 +54,12 @@ def test_face_live_and_train_keep_native_start_up_lines_off_stderr(tmp_path, enr
     assert not NATIVE.findall(live.stderr), live.stderr
     ready = [line for line in live.stderr.splitlines() if line.startswith("face-live: models ready in ")]
     assert len(ready) == 1, live.stderr
-    for part in ("tensorflow", "detector", "backbone", "warm-up"):
+    for part in ("runtime", "detector", "backbone", "warm-up"):
         assert f"{part} " in ready[0]
     lines = live.stderr.splitlines()
     assert lines.index(ready[0]) < next(i for i, line in enumerate(lines) if " frames in " in line)
     startup = json.loads((tmp_path / "report.json").read_text())["startup"]
-    assert startup["models_s"] > 0 and set(startup["parts"]) == {"tensorflow", "detector", "backbone", "warm-up"}
+    assert startup["models_s"] > 0 and set(startup["parts"]) == {"runtime", "detector", "backbone", "warm-up"}
 
     people = copy_people(tmp_path / "people", {name: sorted((VIDEOS / "obama-biden" / "enroll" / name).iterdir())
                                                for name in ("obama", "biden")})

@@ -28,6 +28,7 @@ from ..mtcnn_numpy import Networks, run_pipeline
 from ..mtcnn_stages import check_version
 from ..weights import file_sha256
 from .cache import converted, model_key
+from .convert import converter_version
 from .runner import Runner
 
 __all__ = ["NETWORKS", "CONVERSION", "LiteDetector", "convert", "converted_networks", "network_key",
@@ -50,18 +51,18 @@ def weights_file(name: str) -> Path:
     return path
 
 
-def _version(package: str) -> str:
+def _mtcnn_version() -> str:
     try:
-        return metadata.version(package)
+        return metadata.version("mtcnn")
     except metadata.PackageNotFoundError:
         return "absent"
 
 
 def network_key(name: str) -> str:
-    """The cache key of network ``name`` converted: its weights, the mtcnn release, the TensorFlow
-    that converts it and :data:`CONVERSION`."""
-    return model_key(file_sha256(weights_file(name)), f"mtcnn {_version('mtcnn')}",
-                     f"tensorflow {_version('tensorflow')}", f"facecam mtcnn conversion {CONVERSION}")
+    """The cache key of network ``name`` converted: its weights, the mtcnn release, the converter
+    (TensorFlow's version) and :data:`CONVERSION`."""
+    return model_key(file_sha256(weights_file(name)), f"mtcnn {_mtcnn_version()}", converter_version(),
+                     f"facecam mtcnn conversion {CONVERSION}")
 
 
 def convert(name: str) -> bytes:

@@ -92,7 +92,10 @@ def test_another_release_or_converter_is_another_key(monkeypatch):
 
     key = mtcnn.network_key("onet")
     assert mtcnn.network_key("onet") == key and mtcnn.network_key("rnet") != key
-    monkeypatch.setattr(mtcnn, "_version", lambda package: "9.9" if package == "tensorflow" else "1.0.0")
+    monkeypatch.setattr(mtcnn, "converter_version", lambda: "tensorflow 9.9")
+    assert mtcnn.network_key("onet") != key
+    monkeypatch.undo()
+    monkeypatch.setattr(mtcnn, "_mtcnn_version", lambda: "1.0.1")
     assert mtcnn.network_key("onet") != key
 
 

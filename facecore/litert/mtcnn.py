@@ -36,7 +36,7 @@ __all__ = ["NETWORKS", "CONVERSION", "LiteDetector", "convert", "converted_netwo
 
 NETWORKS = {"pnet": (None, None), "rnet": (24, 24), "onet": (48, 48)}  # input height, width (None: any)
 CONVERSION = "1"  # what :func:`convert` writes: change it when the conversion changes
-PNET_SIZES = 24  # PNet interpreters kept, one per pyramid level size (a frame size gives ~8)
+PNET_SIZES = 24  # PNet interpreters made at most, one per pyramid level size (a frame size gives ~9)
 
 
 def weights_file(name: str) -> Path:
@@ -99,8 +99,10 @@ def converted_networks(folder: Path | None = None) -> dict[str, Path]:
 
 
 class _BySize:
-    """PNet run by one interpreter per input size, the last :data:`PNET_SIZES` sizes kept: each
-    frame meets the same few pyramid levels, and one interpreter would be resized at every one."""
+    """PNet run by one interpreter per input size: each frame of a source meets the same few
+    pyramid levels, and one interpreter resized at every level costs 1.6x (``bench.detect_runtime``).
+    At most :data:`PNET_SIZES` interpreters are made (making one costs ~0.1 s, resizing one a few
+    ms): past that, a new size takes over the least recently used interpreter, resized."""
 
     def __init__(self, path: Path, threads: int) -> None:
         self.path, self.threads = path, threads
@@ -109,11 +111,15 @@ class _BySize:
 
     def __call__(self, images: np.ndarray) -> list[np.ndarray]:
         with self._lock:
-            runner = self._runners.pop(images.shape, None) or Runner(self.path, self.threads)
-            self._runners[images.shape] = runner
-            while len(self._runners) > PNET_SIZES:
-                self._runners.popitem(last=False)
+            runner = self._runners.pop(images.shape, None)
+            if runner is None and len(self._runners) >= PNET_SIZES:
+                runner = self._runners.popitem(last=False)[1]
+            self._runners[images.shape] = runner = runner or Runner(self.path, self.threads)
         return runner(images)
+
+    def __len__(self) -> int:
+        """How many interpreters there are."""
+        return len(self._runners)
 
 
 class LiteDetector(FaceDetector):

@@ -101,8 +101,9 @@ def converted_networks(folder: Path | None = None) -> dict[str, Path]:
 class _BySize:
     """PNet run by one interpreter per input size: each frame of a source meets the same few
     pyramid levels, and one interpreter resized at every level costs 1.6x (``bench.detect_runtime``).
-    At most :data:`PNET_SIZES` interpreters are made (making one costs ~0.1 s, resizing one a few
-    ms): past that, a new size takes over the least recently used interpreter, resized."""
+    At most :data:`PNET_SIZES` interpreters are made, which bounds their memory (~24 MB for the
+    levels of one 640x480 source): past that, a new size takes over the least recently used
+    interpreter, resized."""
 
     def __init__(self, path: Path, threads: int) -> None:
         self.path, self.threads = path, threads

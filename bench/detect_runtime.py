@@ -4,11 +4,15 @@ MTCNN on LiteRT (``LiteDetector``: the converted networks inside facecam's NumPy
 - ``speed``: ``--frames`` frames spread over each clip, resized to ``--size`` (640x480 by
   default: a webcam's frame), detected by every variant in turn, ``--repeats`` times; the
   first call of each variant is not timed. ``ms`` is the median over repeats of the mean time
-  per frame. Variants: TensorFlow; LiteRT on each of ``--threads``; LiteRT on 1 thread with
-  one PNet interpreter resized at every pyramid level (instead of one per level size).
+  per frame; ``vs_tensorflow`` the median over repeats of TensorFlow's time over the variant's
+  (both timed in the same repeat, under the same load). Variants: TensorFlow; LiteRT on each
+  of ``--threads``; LiteRT on 1 thread with one PNet interpreter resized at every pyramid level
+  (instead of one per level size).
 - ``agreement``: the clips' frames at their own size and every ``--lfw-every``-th LFW photo,
   detected by both with the default configuration; faces matched one-to-one (IoU >= 0.5);
   the smallest IoU of a matched pair and the largest distance between matched landmarks.
+- ``pnet interpreter``: what a new image size costs PNet on LiteRT: making an interpreter, its
+  first call, a call that resizes it, a steady call.
 - ``process``: a fresh process imports facecam, builds the detector (LiteRT: from the cache)
   and detects one frame: its wall time to the first faces and its peak RSS (``VmHWM``: the
   ``ru_maxrss`` of a child started by a large parent reports the parent's).
@@ -35,6 +39,7 @@ from .detect import clip_arguments, sample_frames
 
 SPEED_COLUMNS = ["variant", "size", "frames", "ms", "vs_tensorflow", "faces", "runs"]
 AGREE_COLUMNS = ["set", "images", "tf_faces", "litert_faces", "matched", "min_iou", "max_landmark_px"]
+INTERPRETER_COLUMNS = ["make_ms", "first_call_ms", "resizing_call_ms", "steady_call_ms", "runs"]
 PROCESS_COLUMNS = ["runtime", "ready_s", "peak_rss_mb", "tensorflow_imported", "runs"]
 
 SINGLE = "litert, 1 thread, one PNet interpreter"
@@ -98,10 +103,10 @@ def speed(detectors: dict, frames: list[np.ndarray], repeats: int) -> list[dict]
         for name, value in spent.items():
             times[name].append(1000.0 * value / len(frames))
     h, w = frames[0].shape[:2]
-    base = median(times["tensorflow"])
+    base = times["tensorflow"]
     return [{"variant": name, "size": f"{w}x{h}", "frames": len(frames), "ms": median(t),
-             "vs_tensorflow": base / median(t), "faces": faces[name], "runs": repeats, "times_ms": t}
-            for name, t in times.items()]
+             "vs_tensorflow": median([b / x for b, x in zip(base, t)]), "faces": faces[name], "runs": repeats,
+             "times_ms": t} for name, t in times.items()]
 
 
 def agreement(name: str, images: list[np.ndarray], theirs, ours) -> dict:
@@ -141,6 +146,32 @@ def fresh_process(variant: str, frame: np.ndarray, repeats: int, folder: Path) -
             "tensorflow_imported": runs[0]["tensorflow_imported"], "runs": repeats, "each": runs}
 
 
+def interpreter_costs(path: Path, repeats: int) -> dict:
+    """What a new PNet image size costs LiteRT, on the first pyramid level of a 640x480 frame
+    (480x360 after the downscale, 360x270 at the first scale) and its next level: making an
+    interpreter, its first call, a call that resizes an interpreter, and a steady call (ms)."""
+    from facecore.litert.runner import Runner
+
+    a, b = np.zeros((1, 270, 360, 3), np.float32), np.zeros((1, 191, 255, 3), np.float32)
+    made, first, resized, steady = [], [], [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        runner = Runner(path, 1)
+        made.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        runner(a)
+        first.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        runner(a)
+        steady.append(time.perf_counter() - start)
+        runner(b)
+        start = time.perf_counter()
+        runner(a)
+        resized.append(time.perf_counter() - start)
+    return {"make_ms": 1000 * median(made), "first_call_ms": 1000 * median(first),
+            "resizing_call_ms": 1000 * median(resized), "steady_call_ms": 1000 * median(steady), "runs": repeats}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = clip_arguments("python -m bench.detect_runtime", __doc__)
     p.add_argument("--size", default="640x480", help="WxH the speed frames are resized to")
@@ -170,12 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         process_rows = [fresh_process(v, resized[0], args.repeats, Path(folder))
                         for v in ("tensorflow", "litert", SINGLE)]
-    for rows, columns in ((speed_rows, SPEED_COLUMNS), (agree_rows, AGREE_COLUMNS), (process_rows, PROCESS_COLUMNS)):
+    interpreter_rows = [interpreter_costs(lite._nets.pnet.path, 5 * args.repeats)]
+    for rows, columns in ((speed_rows, SPEED_COLUMNS), (agree_rows, AGREE_COLUMNS), (process_rows, PROCESS_COLUMNS),
+                          (interpreter_rows, INTERPRETER_COLUMNS)):
         print_table(rows, columns)
         print()
     print(f"load average (1 min): {load_before} before, {load_average()} after")
     write_results(args.name, {"args": vars(args), "speed": speed_rows, "agreement": agree_rows,
-                              "process": process_rows, "load_average_1min": [load_before, load_average()]})
+                              "process": process_rows, "pnet_interpreter": interpreter_rows,
+                              "load_average_1min": [load_before, load_average()]})
     return 0
 
 

@@ -166,24 +166,33 @@ def _sample_axis(lo: np.ndarray, hi: np.ndarray, extent: int, size: int):
 def crop_patches(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """Patches of ``image`` (``(H, W, 3)``) inside ``boxes`` (``(n, 4)`` x1, y1, x2, y2 pixels),
     resized bilinearly to ``(n, size, size, 3)`` float32, zero outside the image: what
-    ``tf.image.crop_and_resize`` gives for the boxes divided by the image's width and height."""
+    ``tf.image.crop_and_resize`` gives for the boxes divided by the image's width and height
+    (the same sums in the same order)."""
     h, w = image.shape[:2]
     fractions = (boxes[:, [1, 0, 3, 2]] / np.array([h, w, h, w], np.float64)).astype(np.float32)
     y0, y1, fy, in_y = _sample_axis(fractions[:, 0], fractions[:, 2], h, size)
     x0, x1, fx, in_x = _sample_axis(fractions[:, 1], fractions[:, 3], w, size)
-    fx = fx[:, None]  # (n, 1, size, 1)
-    fy = fy[:, :, None]  # (n, size, 1, 1)
+    pixels = image.reshape(-1, image.shape[2])
+    rows0, rows1 = (y0 * w)[:, :, None], (y1 * w)[:, :, None]
+    cols0, cols1 = x0[:, None, :], x1[:, None, :]
+    fx, fy = fx[:, None], fy[:, :, None]  # (n, 1, size, 1), (n, size, 1, 1)
 
-    def at(ys, xs):
-        return image[ys[:, :, None], xs[:, None, :]].astype(np.float32)
+    def along_x(rows: np.ndarray) -> np.ndarray:  # left + (right - left) * fx, in place
+        left = pixels.take(rows + cols0, axis=0).astype(np.float32)
+        right = pixels.take(rows + cols1, axis=0).astype(np.float32)
+        right -= left
+        right *= fx
+        left += right
+        return left
 
-    top_left = at(y0, x0)
-    top = top_left + (at(y0, x1) - top_left) * fx
-    bottom_left = at(y1, x0)
-    bottom = bottom_left + (at(y1, x1) - bottom_left) * fx
-    patches = top + (bottom - top) * fy
-    patches[~(in_y[:, :, None] & in_x[:, None, :])] = 0.0
-    return patches
+    top, bottom = along_x(rows0), along_x(rows1)
+    bottom -= top
+    bottom *= fy
+    top += bottom
+    inside = in_y[:, :, None] & in_x[:, None, :]
+    if not inside.all():
+        top *= inside[..., None]
+    return top
 
 
 def _propose(nets: Networks, small: np.ndarray, search_px: int, threshold: float) -> np.ndarray:

@@ -28,6 +28,7 @@ from ..mtcnn_numpy import Networks, run_pipeline
 from ..mtcnn_stages import check_version
 from ..weights import file_sha256
 from .cache import converted, model_key
+from .convert import converter_version
 from .runner import Runner
 
 __all__ = ["NETWORKS", "CONVERSION", "LiteDetector", "convert", "converted_networks", "network_key",
@@ -35,7 +36,7 @@ __all__ = ["NETWORKS", "CONVERSION", "LiteDetector", "convert", "converted_netwo
 
 NETWORKS = {"pnet": (None, None), "rnet": (24, 24), "onet": (48, 48)}  # input height, width (None: any)
 CONVERSION = "1"  # what :func:`convert` writes: change it when the conversion changes
-PNET_SIZES = 24  # PNet interpreters kept, one per pyramid level size (a frame size gives ~8)
+PNET_SIZES = 24  # PNet interpreters made at most, one per pyramid level size (a frame size gives ~9)
 
 
 def weights_file(name: str) -> Path:
@@ -50,18 +51,18 @@ def weights_file(name: str) -> Path:
     return path
 
 
-def _version(package: str) -> str:
+def _mtcnn_version() -> str:
     try:
-        return metadata.version(package)
+        return metadata.version("mtcnn")
     except metadata.PackageNotFoundError:
         return "absent"
 
 
 def network_key(name: str) -> str:
-    """The cache key of network ``name`` converted: its weights, the mtcnn release, the TensorFlow
-    that converts it and :data:`CONVERSION`."""
-    return model_key(file_sha256(weights_file(name)), f"mtcnn {_version('mtcnn')}",
-                     f"tensorflow {_version('tensorflow')}", f"facecam mtcnn conversion {CONVERSION}")
+    """The cache key of network ``name`` converted: its weights, the mtcnn release, the converter
+    (TensorFlow's version) and :data:`CONVERSION`."""
+    return model_key(file_sha256(weights_file(name)), f"mtcnn {_mtcnn_version()}", converter_version(),
+                     f"facecam mtcnn conversion {CONVERSION}")
 
 
 def convert(name: str) -> bytes:
@@ -98,8 +99,11 @@ def converted_networks(folder: Path | None = None) -> dict[str, Path]:
 
 
 class _BySize:
-    """PNet run by one interpreter per input size, the last :data:`PNET_SIZES` sizes kept: each
-    frame meets the same few pyramid levels, and one interpreter would be resized at every one."""
+    """PNet run by one interpreter per input size: each frame of a source meets the same few
+    pyramid levels, and one interpreter resized at every level costs 1.6x (``bench.detect_runtime``).
+    At most :data:`PNET_SIZES` interpreters are made, which bounds their memory (~24 MB for the
+    levels of one 640x480 source): past that, a new size takes over the least recently used
+    interpreter, resized."""
 
     def __init__(self, path: Path, threads: int) -> None:
         self.path, self.threads = path, threads
@@ -108,11 +112,15 @@ class _BySize:
 
     def __call__(self, images: np.ndarray) -> list[np.ndarray]:
         with self._lock:
-            runner = self._runners.pop(images.shape, None) or Runner(self.path, self.threads)
-            self._runners[images.shape] = runner
-            while len(self._runners) > PNET_SIZES:
-                self._runners.popitem(last=False)
+            runner = self._runners.pop(images.shape, None)
+            if runner is None and len(self._runners) >= PNET_SIZES:
+                runner = self._runners.popitem(last=False)[1]
+            self._runners[images.shape] = runner = runner or Runner(self.path, self.threads)
         return runner(images)
+
+    def __len__(self) -> int:
+        """How many interpreters there are."""
+        return len(self._runners)
 
 
 class LiteDetector(FaceDetector):

@@ -87,12 +87,40 @@ def test_a_damaged_converted_network_is_converted_again(cache, lite, tmp_path):
     assert np.allclose(after.boxes, before.boxes, atol=1e-3)
 
 
+def test_past_its_pnet_interpreters_a_new_size_resizes_one_and_finds_the_same(lite, cache, monkeypatch):
+    import cv2
+
+    from facecore.images import read_image
+    from facecore.litert import mtcnn
+
+    photo = read_image(need(DATA / "lfw-dev") / "Abdullah_Gul" / "Abdullah_Gul_0001.jpg")
+    images = (photo, cv2.resize(photo, (300, 240)), photo)  # 7 and 8 pyramid levels
+    expected = [lite.detect(image) for image in images]
+    made = []
+
+    class Counted(mtcnn.Runner):
+        def __init__(self, *args, **kwargs):
+            made.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(mtcnn, "PNET_SIZES", 3)
+    monkeypatch.setattr(mtcnn, "Runner", Counted)
+    few = mtcnn.LiteDetector(DetectorConfig(), folder=cache)
+    for image, theirs in zip(images, expected):
+        ours = few.detect(image)
+        assert len(ours) == len(theirs) >= 1 and np.allclose(ours.boxes, theirs.boxes, atol=1e-3)
+    assert len(few._nets.pnet) == 3 and sum("pnet" in Path(p).name for p in made) == 3
+
+
 def test_another_release_or_converter_is_another_key(monkeypatch):
     from facecore.litert import mtcnn
 
     key = mtcnn.network_key("onet")
     assert mtcnn.network_key("onet") == key and mtcnn.network_key("rnet") != key
-    monkeypatch.setattr(mtcnn, "_version", lambda package: "9.9" if package == "tensorflow" else "1.0.0")
+    monkeypatch.setattr(mtcnn, "converter_version", lambda: "tensorflow 9.9")
+    assert mtcnn.network_key("onet") != key
+    monkeypatch.undo()
+    monkeypatch.setattr(mtcnn, "_mtcnn_version", lambda: "1.0.1")
     assert mtcnn.network_key("onet") != key
 
 

@@ -151,7 +151,7 @@ def test_a_bundle_trained_on_another_backbone_gets_that_backbone_built_and_warme
         def warm_up(self, every_size: bool = False) -> None:
             self.warmed += 1
 
-    monkeypatch.setattr("facecore.recognizer.build_backbone", FakeBackbone)
+    monkeypatch.setattr("facecore.recognizer.runtime_backbone", lambda config: FakeBackbone(config.backbone))
     path = save_bundle(tmp_path / "model", Bundle({"centroids": np.eye(2, dtype=np.float32)}, ["ann", "bob"],
                                                   dict(BUNDLE_META)))
     config = Config().replace(backbone={"name": "vgg16", "weights": "imagenet"})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -17,7 +19,7 @@ import pytest
 
 from helpers import REPO
 
-TOOLS = ("xvfb-run", "xdotool", "import")
+TOOLS = ("Xvfb", "xauth", "xdotool", "import")
 
 
 def need_tools() -> None:
@@ -39,16 +41,65 @@ def x_env(info: Path) -> dict | None:
     return {**os.environ, "DISPLAY": lines[0], "XAUTHORITY": lines[1]}
 
 
+_COOKIE_NAME = b"MIT-MAGIC-COOKIE-1".hex()
+
+
+@contextmanager
+def virtual_screen(folder: Path, size: str = "1280x720x24", timeout: float = 60) -> Iterator[dict]:
+    """A private Xvfb server; yields the environment (``DISPLAY``, ``XAUTHORITY``) that reaches it.
+
+    The server picks its own free display number (``-displayfd``: it binds each number's
+    socket in turn, atomically) and writes it once it accepts connections, so a server
+    started at the same moment elsewhere (``xvfb-run -a`` only looks for lock files, then
+    starts) can never hand us its screen. The cookie (any display number) is ours, in
+    ``folder``; the server is stopped with SIGTERM so that it removes its socket."""
+    auth = folder / "xauthority"
+    entry = f"ffff 0000  0000  {len(_COOKIE_NAME) // 2:04x} {_COOKIE_NAME} 0010 {secrets.token_hex(16)}\n"
+    subprocess.run(["xauth", "-f", str(auth), "nmerge", "-"], input=entry, text=True, check=True,
+                   capture_output=True, timeout=30)
+    read, write = os.pipe()
+    with open(folder / "xvfb.txt", "w") as log:
+        server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-auth", str(auth), "-nolisten", "tcp",
+                                   "-screen", "0", size], pass_fds=(write,), stdout=log, stderr=log,
+                                  start_new_session=True)
+    os.close(write)
+    try:
+        number = _read_display_number(read, server, timeout)
+        yield {**os.environ, "DISPLAY": f":{number}", "XAUTHORITY": str(auth)}
+    finally:
+        os.close(read)
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+
+
+def _read_display_number(fd: int, server: subprocess.Popen, timeout: float) -> int:
+    """The number Xvfb writes on ``fd`` once it is ready; fails when it ends or is late."""
+    text, deadline = b"", time.monotonic() + timeout
+    while not text.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            pytest.fail(f"Xvfb gave no display number within {timeout:.0f} s")
+        chunk = os.read(fd, 16)
+        if not chunk:
+            pytest.fail(f"Xvfb ended before it was ready (exit code {server.poll()})")
+        text += chunk
+    return int(text)
+
+
 @contextmanager
 def under_xvfb(command: list[str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen, Path]]:
-    """Run ``command`` on a 1280x720 virtual screen; yields the process and the file where the
-    display's ``DISPLAY`` and ``XAUTHORITY`` appear (read it with :func:`x_env`). The process
-    group is killed afterwards if still running; its stderr goes to ``tmp_path/err.txt``."""
+    """Run ``command`` on a private 1280x720 virtual screen (:func:`virtual_screen`); yields the
+    process and the file holding the display's ``DISPLAY`` and ``XAUTHORITY`` (read it with
+    :func:`x_env`). The process group is killed afterwards if still running; its stderr goes
+    to ``tmp_path/err.txt``."""
     info = tmp_path / "x-display.txt"
-    script = 'printf "%s\\n%s\\n" "$DISPLAY" "$XAUTHORITY" > "$0"; exec "$@"'
-    with open(tmp_path / "err.txt", "w") as err:
-        proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", "bash", "-c", script, str(info),
-                                 *command], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
+    with virtual_screen(tmp_path) as env, open(tmp_path / "err.txt", "w") as err:
+        info.write_text(f"{env['DISPLAY']}\n{env['XAUTHORITY']}\n")
+        proc = subprocess.Popen(command, env={**env, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         try:
             yield proc, info
@@ -58,10 +109,15 @@ def under_xvfb(command: list[str], tmp_path: Path) -> Iterator[tuple[subprocess.
                 proc.wait(10)
 
 
+def window_ids(env: dict) -> list[str]:
+    """The X ids of the windows titled facecam (none before face-live has opened its window)."""
+    return subprocess.run(["xdotool", "search", "--name", "^facecam$"], env=env, capture_output=True,
+                          text=True, timeout=30).stdout.split()
+
+
 def press(env: dict, *keys: str) -> None:
     """Press ``keys`` in the window titled facecam."""
-    window = subprocess.run(["xdotool", "search", "--name", "^facecam$"], env=env, capture_output=True,
-                            text=True, timeout=30).stdout.split()
+    window = window_ids(env)
     assert window, "the window titled facecam was not found"
     for key in keys:
         subprocess.run(["xdotool", "windowfocus", "--sync", window[0], "key", key], env=env, timeout=30, check=True)

@@ -25,7 +25,8 @@ from facecore.bundle import load_bundle
 from facecore.camera import Camera
 from facecore.images import list_images, read_image
 from facecore.recognizer import Recognizer
-from helpers import REPO, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, write_clip
+from helpers import (REPO, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, virtual_screen,
+                     write_clip)
 
 CLIPS = VIDEOS / "obama-biden"
 
@@ -171,14 +172,16 @@ echo "rc=$rc quit_ms=$(( ($(date +%s%N) - start) / 1000000 ))"
 """
 
 
-@pytest.mark.skipif(not all(shutil.which(t) for t in ("xvfb-run", "xdotool", "import")),
-                    reason="needs xvfb-run, xdotool and imagemagick's import")
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("Xvfb", "xauth", "xdotool", "import")),
+                    reason="needs Xvfb, xauth, xdotool and imagemagick's import")
 @pytest.mark.skipif(not _has_gui(), reason="this OpenCV has no GUI (opencv-python-headless installed?)")
 def test_window_under_xvfb_shows_progress_and_q_stops_keeping_images(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PY": sys.executable, "TITLE": WINDOW_TITLE,
-           "CLIP": str(_clip(tmp_path, "obama-biden/biden.mp4")), "DATA": str(tmp_path / "people"), "OUT": str(tmp_path)}
-    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", "bash", "-c", DRIVER],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    clip = _clip(tmp_path, "obama-biden/biden.mp4")
+    with virtual_screen(tmp_path) as screen:
+        env = {**screen, "PYTHONPATH": str(REPO), "PY": sys.executable, "TITLE": WINDOW_TITLE, "CLIP": str(clip),
+               "DATA": str(tmp_path / "people"), "OUT": str(tmp_path)}
+        proc = subprocess.run(["bash", "-c", DRIVER], capture_output=True, text=True, timeout=300, env=env,
+                              cwd=tmp_path)
     out = (tmp_path / "out.txt").read_text() if (tmp_path / "out.txt").exists() else ""
     report = f"{proc.stdout}\n{out}\n{proc.stderr[-2000:]}"
     status = re.search(r"rc=(\d+) quit_ms=(\d+)", proc.stdout)

@@ -62,6 +62,7 @@ def _check_images(paths, detector, max_similarity: float) -> None:
         assert np.mean(np.abs(greys[i] - greys[j])) > 3.0  # and not the same pixels either
 
 
+@pytest.mark.slow  # capture, train and recognise end to end on the real models
 def test_biden_clip_gives_ten_varied_faces_and_a_bundle_that_names_him(tmp_path, facenet_config, facenet_models):
     config = facenet_config.replace(train={"cache_dir": str(tmp_path / "cache")})
     data = copy_people(tmp_path / "people", lfw_people(2, last=4))  # two people already enrolled
@@ -172,6 +173,7 @@ echo "rc=$rc quit_ms=$(( ($(date +%s%N) - start) / 1000000 ))"
 """
 
 
+@pytest.mark.slow  # a real capture process in a real window, as face-live's window tests
 @pytest.mark.skipif(not all(shutil.which(t) for t in ("Xvfb", "xauth", "xdotool", "import")),
                     reason="needs Xvfb, xauth, xdotool and imagemagick's import")
 @pytest.mark.skipif(not _has_gui(), reason="this OpenCV has no GUI (opencv-python-headless installed?)")
@@ -212,6 +214,7 @@ def _progress_shown(region: np.ndarray) -> int:
     return best_n
 
 
+@pytest.mark.slow  # a real capture process on the real clip
 def test_sigterm_during_capture_exits_143_keeping_whole_images(tmp_path):
     """SIGTERM once the first image is saved: one line, exit 143, the saved images (and frames)
     whole and readable, no temporary file, no retraining."""

@@ -152,6 +152,7 @@ def _train_process(data, model, cache, stderr=None):
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL)
 
 
+@pytest.mark.slow  # real training processes, each starting TensorFlow
 @pytest.mark.parametrize("when", ["while writing the bundle", "after 3 s"])
 def test_kill_9_during_training_keeps_a_loadable_bundle(enrolled, tmp_path, when):
     import signal
@@ -210,6 +211,7 @@ def _wait_for(proc, ready, limit_s: float) -> None:
     assert proc.poll() is None, "training ended before it could be terminated"
 
 
+@pytest.mark.slow  # real training processes, each starting TensorFlow
 @pytest.mark.parametrize("when", ["while caching features", "while writing the bundle", "after 3 s"])
 def test_sigterm_during_training_exits_143_with_whole_files_and_no_temporary_ones(enrolled, tmp_path, when):
     """SIGTERM (what a service manager or ``kill`` sends) winds training up like Ctrl-C: one line,

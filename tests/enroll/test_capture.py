@@ -84,6 +84,7 @@ def test_biden_clip_gives_ten_varied_faces_and_a_bundle_that_names_him(tmp_path,
         assert list(named.names) == ["biden"], still.name
 
 
+@pytest.mark.slow  # MTCNN over the real clip, twice
 def test_obama_clip_two_sessions_add_never_overwrite(tmp_path, detector, facenet_config):
     clip, data = _clip(tmp_path, "obama-biden/obama.mp4"), tmp_path / "people"
     result = capture_person(facenet_config, "obama", str(clip), data, detector, count=4, headless=True, keep_frames=True)
@@ -102,6 +103,7 @@ def test_obama_clip_two_sessions_add_never_overwrite(tmp_path, detector, facenet
     _check_images(saved, detector, 0.92)  # the second session knew the first one's images
 
 
+@pytest.mark.slow  # MTCNN over 40 full-HD frames of a crowd
 def test_crowd_clip_saves_nothing_and_says_more_than_one_face(tmp_path, capsys):
     clip = write_clip(need(VIDEOS / "crowd-unknown" / "video.mp4"), tmp_path / "crowd.mp4", frames=40)  # 1.6 s, 1920x1080
     data = tmp_path / "people"
@@ -113,6 +115,7 @@ def test_crowd_clip_saves_nothing_and_says_more_than_one_face(tmp_path, capsys):
     assert captured.err.strip().splitlines()[-1].startswith("face-enroll: error: no image was good enough")
 
 
+@pytest.mark.slow  # a real capture process, its models built
 def test_source_that_ends_early_keeps_images_and_exits_1(tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()

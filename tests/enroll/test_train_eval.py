@@ -118,6 +118,7 @@ def test_bundle_for_another_backbone_is_refused(enrolled):
         Recognizer.from_bundle(load_bundle(enrolled["result"].path), config)
 
 
+@pytest.mark.slow  # real eval processes on the real models
 def test_cli_eval_json_and_exit_codes(enrolled, tmp_path):
     sets = ["--set", "backbone.name=facenet", "--set", f"backbone.weights={FACENET_H5}"]
     model = str(enrolled["result"].path)

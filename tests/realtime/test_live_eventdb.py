@@ -61,6 +61,7 @@ def real_run(tmp_path_factory, enrolled_bundle, facenet_models):
     return folder, [body for _, _, body in receiver.posts]
 
 
+@pytest.mark.slow  # face-live end to end on the real models (and the bundle trained first)
 def test_every_csv_row_is_a_sighting_in_the_database(real_run):
     folder, _ = real_run
     rows = read_log(folder / "log.csv")
@@ -150,6 +151,7 @@ def test_the_writer_prunes_the_database_at_start_with_the_faces_retention(tmp_pa
     assert [s[1] for s in _sightings(database)] == ["recent"]
 
 
+@pytest.mark.slow  # face-live end to end on the real models (and the bundle trained first)
 def test_rows_of_a_real_run_reach_a_webhook_through_the_writer_and_the_hub(real_run):
     """End to end on the real models: each CSV row face-live writes is published by its writer and
     POSTed by the webhook target, with the event database's event id; nothing is lost at the end."""

@@ -1,13 +1,18 @@
-"""Helpers for tests: where the real data lives, copying it, running the commands."""
+"""Helpers for tests: where the real data lives, copying it, running the commands, a private
+virtual screen."""
 
 from __future__ import annotations
 
 import os
+import secrets
+import select
 import shutil
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -124,3 +129,52 @@ def leftovers(*roots: Path) -> list[Path]:
 BUNDLE_META = {"backbone": {"name": "vgg16", "input_size": 224, "weights_id": "none", "weights": "none"},
                "head": {"kind": "centroid"}, "crop": {"margin": 0.0, "align": True, "mirror": True},
                "threshold": 0.6}
+
+
+_COOKIE_NAME = b"MIT-MAGIC-COOKIE-1".hex()
+
+
+@contextmanager
+def virtual_screen(folder: Path, size: str = "1280x720x24", timeout: float = 60) -> Iterator[dict]:
+    """A private Xvfb server; yields the environment (``DISPLAY``, ``XAUTHORITY``) that reaches it.
+
+    The server picks its own free display number (``-displayfd``: it binds each number's
+    socket in turn, atomically) and writes it once it accepts connections, so a server
+    started at the same moment elsewhere (``xvfb-run -a`` only looks for lock files, then
+    starts) can never hand us its screen. The cookie (any display number) is ours, in
+    ``folder``; the server is stopped with SIGTERM so that it removes its socket."""
+    auth = folder / "xauthority"
+    entry = f"ffff 0000  0000  {len(_COOKIE_NAME) // 2:04x} {_COOKIE_NAME} 0010 {secrets.token_hex(16)}\n"
+    subprocess.run(["xauth", "-f", str(auth), "nmerge", "-"], input=entry, text=True, check=True,
+                   capture_output=True, timeout=30)
+    read, write = os.pipe()
+    with open(folder / "xvfb.txt", "w") as log:
+        server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-auth", str(auth), "-nolisten", "tcp",
+                                   "-screen", "0", size], pass_fds=(write,), stdout=log, stderr=log,
+                                  start_new_session=True)
+    os.close(write)
+    try:
+        number = _read_display_number(read, server, timeout)
+        yield {**os.environ, "DISPLAY": f":{number}", "XAUTHORITY": str(auth)}
+    finally:
+        os.close(read)
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+
+
+def _read_display_number(fd: int, server: subprocess.Popen, timeout: float) -> int:
+    """The number Xvfb writes on ``fd`` once it is ready; fails when it ends or is late."""
+    text, deadline = b"", time.monotonic() + timeout
+    while not text.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            pytest.fail(f"Xvfb gave no display number within {timeout:.0f} s")
+        chunk = os.read(fd, 16)
+        if not chunk:
+            pytest.fail(f"Xvfb ended before it was ready (exit code {server.poll()})")
+        text += chunk
+    return int(text)

@@ -25,7 +25,8 @@ from facecore.bundle import load_bundle
 from facecore.camera import Camera
 from facecore.images import list_images, read_image
 from facecore.recognizer import Recognizer
-from helpers import REPO, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, write_clip
+from helpers import (REPO, VIDEOS, copy_people, leftovers, lfw_people, need, run_command, virtual_screen,
+                     write_clip)
 
 CLIPS = VIDEOS / "obama-biden"
 
@@ -61,6 +62,7 @@ def _check_images(paths, detector, max_similarity: float) -> None:
         assert np.mean(np.abs(greys[i] - greys[j])) > 3.0  # and not the same pixels either
 
 
+@pytest.mark.slow  # capture, train and recognise end to end on the real models
 def test_biden_clip_gives_ten_varied_faces_and_a_bundle_that_names_him(tmp_path, facenet_config, facenet_models):
     config = facenet_config.replace(train={"cache_dir": str(tmp_path / "cache")})
     data = copy_people(tmp_path / "people", lfw_people(2, last=4))  # two people already enrolled
@@ -82,6 +84,7 @@ def test_biden_clip_gives_ten_varied_faces_and_a_bundle_that_names_him(tmp_path,
         assert list(named.names) == ["biden"], still.name
 
 
+@pytest.mark.slow  # MTCNN over the real clip, twice
 def test_obama_clip_two_sessions_add_never_overwrite(tmp_path, detector, facenet_config):
     clip, data = _clip(tmp_path, "obama-biden/obama.mp4"), tmp_path / "people"
     result = capture_person(facenet_config, "obama", str(clip), data, detector, count=4, headless=True, keep_frames=True)
@@ -100,6 +103,7 @@ def test_obama_clip_two_sessions_add_never_overwrite(tmp_path, detector, facenet
     _check_images(saved, detector, 0.92)  # the second session knew the first one's images
 
 
+@pytest.mark.slow  # MTCNN over 40 full-HD frames of a crowd
 def test_crowd_clip_saves_nothing_and_says_more_than_one_face(tmp_path, capsys):
     clip = write_clip(need(VIDEOS / "crowd-unknown" / "video.mp4"), tmp_path / "crowd.mp4", frames=40)  # 1.6 s, 1920x1080
     data = tmp_path / "people"
@@ -111,6 +115,7 @@ def test_crowd_clip_saves_nothing_and_says_more_than_one_face(tmp_path, capsys):
     assert captured.err.strip().splitlines()[-1].startswith("face-enroll: error: no image was good enough")
 
 
+@pytest.mark.slow  # a real capture process, its models built
 def test_source_that_ends_early_keeps_images_and_exits_1(tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -171,14 +176,17 @@ echo "rc=$rc quit_ms=$(( ($(date +%s%N) - start) / 1000000 ))"
 """
 
 
-@pytest.mark.skipif(not all(shutil.which(t) for t in ("xvfb-run", "xdotool", "import")),
-                    reason="needs xvfb-run, xdotool and imagemagick's import")
+@pytest.mark.slow  # a real capture process in a real window, as face-live's window tests
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("Xvfb", "xauth", "xdotool", "import")),
+                    reason="needs Xvfb, xauth, xdotool and imagemagick's import")
 @pytest.mark.skipif(not _has_gui(), reason="this OpenCV has no GUI (opencv-python-headless installed?)")
 def test_window_under_xvfb_shows_progress_and_q_stops_keeping_images(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PY": sys.executable, "TITLE": WINDOW_TITLE,
-           "CLIP": str(_clip(tmp_path, "obama-biden/biden.mp4")), "DATA": str(tmp_path / "people"), "OUT": str(tmp_path)}
-    proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", "bash", "-c", DRIVER],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    clip = _clip(tmp_path, "obama-biden/biden.mp4")
+    with virtual_screen(tmp_path) as screen:
+        env = {**screen, "PYTHONPATH": str(REPO), "PY": sys.executable, "TITLE": WINDOW_TITLE, "CLIP": str(clip),
+               "DATA": str(tmp_path / "people"), "OUT": str(tmp_path)}
+        proc = subprocess.run(["bash", "-c", DRIVER], capture_output=True, text=True, timeout=300, env=env,
+                              cwd=tmp_path)
     out = (tmp_path / "out.txt").read_text() if (tmp_path / "out.txt").exists() else ""
     report = f"{proc.stdout}\n{out}\n{proc.stderr[-2000:]}"
     status = re.search(r"rc=(\d+) quit_ms=(\d+)", proc.stdout)
@@ -209,6 +217,7 @@ def _progress_shown(region: np.ndarray) -> int:
     return best_n
 
 
+@pytest.mark.slow  # a real capture process on the real clip
 def test_sigterm_during_capture_exits_143_keeping_whole_images(tmp_path):
     """SIGTERM once the first image is saved: one line, exit 143, the saved images (and frames)
     whole and readable, no temporary file, no retraining."""

@@ -118,6 +118,7 @@ def test_bundle_for_another_backbone_is_refused(enrolled):
         Recognizer.from_bundle(load_bundle(enrolled["result"].path), config)
 
 
+@pytest.mark.slow  # real eval processes on the real models
 def test_cli_eval_json_and_exit_codes(enrolled, tmp_path):
     sets = ["--set", "backbone.name=facenet", "--set", f"backbone.weights={FACENET_H5}"]
     model = str(enrolled["result"].path)
@@ -152,6 +153,7 @@ def _train_process(data, model, cache, stderr=None):
     return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL)
 
 
+@pytest.mark.slow  # real training processes, each starting TensorFlow
 @pytest.mark.parametrize("when", ["while writing the bundle", "after 1 s"])
 def test_kill_9_during_training_keeps_a_loadable_bundle(enrolled, tmp_path, when):
     import signal
@@ -210,6 +212,7 @@ def _wait_for(proc, ready, limit_s: float) -> None:
     assert proc.poll() is None, "training ended before it could be terminated"
 
 
+@pytest.mark.slow  # real training processes, each starting TensorFlow
 @pytest.mark.parametrize("when", ["while caching features", "while writing the bundle", "after 3 s"])
 def test_sigterm_during_training_exits_143_with_whole_files_and_no_temporary_ones(enrolled, tmp_path, when):
     """SIGTERM (what a service manager or ``kill`` sends) winds training up like Ctrl-C: one line,

@@ -22,6 +22,7 @@ def vgg_none():
     return config, Models.build(config)
 
 
+@pytest.mark.slow  # VGG16 trained and evaluated end to end (the default backbone's one such test)
 def test_vgg16_train_and_eval_with_random_weights(vgg_none, tmp_path):
     config, models = vgg_none
     config = config.replace(train={"cache_dir": str(tmp_path / "cache")}, head={"kind": "mlp", "epochs": 3})

@@ -88,6 +88,7 @@ def test_eval_writes_its_plot_into_the_workspace_by_default(tmp_path, monkeypatc
     assert (tmp_path / "here" / "confusion.png").exists()
 
 
+@pytest.mark.slow  # a real face-live process, its models built
 def test_face_live_logs_into_the_workspace_it_names(tmp_path):
     clip = need(VIDEOS / "obama-biden" / "obama.mp4")
     done = run_command("realtime.cli", "--source", str(clip), "--headless", "--max-frames", "2",

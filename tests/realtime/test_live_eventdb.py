@@ -23,11 +23,6 @@ OBAMA = VIDEOS / "obama-biden" / "obama.mp4"
 BUSY = ["--set", "log.cooldown_s=0", "--set", "tracker.recognize_every=2", "--set", "detector.every_n_frames=2"]
 
 
-def _run(tmp_path, bundle, models, database, frames: int = 24) -> None:
-    live(["--source", f"podium={need(OBAMA)}", "--headless", "--model", str(bundle), "--log", str(tmp_path / "log.csv"),
-          "--set", f"events.database={database}", "--max-frames", str(frames), *facenet_sets(), *BUSY], models=models)
-
-
 def _sightings(path) -> list[tuple]:
     db = sqlite3.connect(path)
     try:
@@ -40,23 +35,57 @@ def _key(r: dict) -> tuple:
     return r["time"], r["name"], int(r["track"]), r["source"]
 
 
-def test_every_csv_row_is_a_sighting_in_the_database(tmp_path, enrolled_bundle, facenet_models):
-    database = tmp_path / "data" / "events.db"
-    _run(tmp_path, enrolled_bundle, facenet_models, database)
-    rows = read_log(tmp_path / "log.csv")
+def _rows(count: int) -> list[dict]:
+    """``count`` CSV rows of obama on track 1 at the podium, a second apart."""
+    return [{"time": f"2026-12-06T09:00:0{i}.000+00:00", "name": "obama", "confidence": 0.9, "track": 1, "frame": i,
+             "source_time": i / 10, "x1": 1, "y1": 2, "x2": 3, "y2": 4, "source": "podium"} for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory, enrolled_bundle, facenet_models):
+    """One face-live run on the real clip and models, with the event database and a webhook
+    receiver: its folder and the bodies POSTed (the tests below read what it left)."""
+    from outbound_helpers import Receiver
+
+    folder = tmp_path_factory.mktemp("eventdb-run")
+    receiver = Receiver()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(folder)  # face-live's default paths (data/faces) land there
+            live(["--source", f"podium={need(OBAMA)}", "--headless", "--model", str(enrolled_bundle),
+                  "--log", str(folder / "log.csv"), "--set", f"events.database={folder / 'data' / 'events.db'}",
+                  "--max-frames", "24", "--set", f'events.webhooks=["{receiver.url()}"]',
+                  "--set", "events.cooldown_s=0", *facenet_sets(), *BUSY], models=facenet_models)
+    finally:
+        receiver.close()
+    return folder, [body for _, _, body in receiver.posts]
+
+
+@pytest.mark.slow  # face-live end to end on the real models (and the bundle trained first)
+def test_every_csv_row_is_a_sighting_in_the_database(real_run):
+    folder, _ = real_run
+    rows = read_log(folder / "log.csv")
     assert len(rows) >= 3 and {r["name"] for r in rows} == {"obama"}
-    assert [s[:4] for s in _sightings(database)] == [_key(r) for r in rows]
+    assert [s[:4] for s in _sightings(folder / "data" / "events.db")] == [_key(r) for r in rows]
 
 
-def test_a_damaged_database_is_one_warning_and_the_csv_goes_on(tmp_path, enrolled_bundle, facenet_models, caplog):
+def test_a_damaged_database_is_one_warning_and_the_csv_goes_on(tmp_path, caplog):
+    """The writer face-live runs its rows through (``EventLog``), on a file that is not a database."""
+    from facecore.config import LogConfig
+    from facecore.csvlog import CsvLog
+    from realtime.events import Event, EventLog
+
     database = tmp_path / "events.db"
     garbage = b"not a database " * 700
     database.write_bytes(garbage)
     with caplog.at_level(logging.WARNING):
-        _run(tmp_path, enrolled_bundle, facenet_models, database)
+        events = EventLog(CsvLog(tmp_path / "log.csv"), LogConfig(), database=str(database))
+        for row in _rows(5):
+            events.write([Event(row=row)])
+        events.close()
     said = [r.getMessage() for r in caplog.records if "event database" in r.getMessage()]
     assert len(said) == 1 and f"the event database {database} is damaged" in said[0] and "\n" not in said[0]
-    assert len(read_log(tmp_path / "log.csv")) >= 3 and database.read_bytes() == garbage
+    assert len(read_log(tmp_path / "log.csv")) == 5 and database.read_bytes() == garbage
 
 
 @pytest.mark.slow
@@ -100,9 +129,7 @@ def test_the_ray_engines_log_actor_writes_the_database_too(tmp_path):
     config = Config().replace(log={"path": str(tmp_path / "log.csv")}, faces={"folder": ""},
                               events={"database": str(tmp_path / "events.db")})
     writer = LogWriter(config)
-    rows = [{"time": f"2026-12-06T09:00:0{i}.000+00:00", "name": "obama", "confidence": 0.9, "track": 1, "frame": i,
-             "source_time": i / 10, "x1": 1, "y1": 2, "x2": 3, "y2": 4, "source": "podium"} for i in range(3)]
-    assert writer.write([Event(row=r) for r in rows]) == 3
+    assert writer.write([Event(row=r) for r in _rows(3)]) == 3
     assert writer.close()["rows"] == 3
     assert [s[:4] for s in _sightings(tmp_path / "events.db")] == [_key(r) for r in read_log(tmp_path / "log.csv")]
     assert {s[4] for s in _sightings(tmp_path / "events.db")} == {1}
@@ -124,22 +151,12 @@ def test_the_writer_prunes_the_database_at_start_with_the_faces_retention(tmp_pa
     assert [s[1] for s in _sightings(database)] == ["recent"]
 
 
-def test_rows_of_a_real_run_reach_a_webhook_through_the_writer_and_the_hub(tmp_path, enrolled_bundle, facenet_models):
+@pytest.mark.slow  # face-live end to end on the real models (and the bundle trained first)
+def test_rows_of_a_real_run_reach_a_webhook_through_the_writer_and_the_hub(real_run):
     """End to end on the real models: each CSV row face-live writes is published by its writer and
     POSTed by the webhook target, with the event database's event id; nothing is lost at the end."""
-    from outbound_helpers import Receiver
-
-    receiver = Receiver()
-    try:
-        database = tmp_path / "data" / "events.db"
-        live(["--source", f"podium={need(OBAMA)}", "--headless", "--model", str(enrolled_bundle),
-              "--log", str(tmp_path / "log.csv"), "--set", f"events.database={database}", "--max-frames", "24",
-              "--set", f'events.webhooks=["{receiver.url()}"]', "--set", "events.cooldown_s=0", *facenet_sets(),
-              *BUSY], models=facenet_models)
-    finally:
-        receiver.close()
-    rows = read_log(tmp_path / "log.csv")
-    bodies = [body for _, _, body in receiver.posts]
+    folder, bodies = real_run
+    rows = read_log(folder / "log.csv")
     assert len(rows) >= 3 and len(bodies) == len(rows)  # cooldown 0: every row is a notification
     assert {(b["type"], b["name"], b["source"]) for b in bodies} == {("recognized", "obama", "podium")}
-    assert {b["event"] for b in bodies} == {s[4] for s in _sightings(database)}  # the database's event ids
+    assert {b["event"] for b in bodies} == {s[4] for s in _sightings(folder / "data" / "events.db")}  # its ids

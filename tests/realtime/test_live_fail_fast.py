@@ -6,8 +6,6 @@ check that came only after the models (which import TensorFlow) would end with a
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from helpers import REPO, VIDEOS, need, run_command
@@ -69,13 +67,10 @@ def test_a_broken_source_or_output_is_one_line_before_tensorflow_is_imported(tmp
     for flag, value in defaults.items():
         if flag not in args:
             args += [flag, value]
-    start = time.monotonic()
     result = run_command("realtime.cli", *args, "--headless", "--set", f"train.model={tmp_path / 'none'}",
                          env=no_tensorflow, timeout=60, cwd=tmp_path)
-    took = time.monotonic() - start
     assert result.returncode == code, result.stderr
     assert result.stderr.strip() == "face-live: error: " + words.replace("{t}", str(tmp_path)), result.stderr
-    assert took < 10  # no model was loaded (TensorFlow alone takes ~6 s to import)
 
 
 def test_a_good_source_and_outputs_get_past_the_checks_to_the_models(tmp_path, no_tensorflow):

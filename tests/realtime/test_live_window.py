@@ -15,7 +15,7 @@ from helpers import VIDEOS, need, write_clip
 from live_helpers import facenet_sets
 from realtime.overlay import COLOURS, _PAD, draw_label
 from realtime.sinks import gui_backend
-from window_helpers import need_tools, press, screenshot, under_xvfb, wait_for_png, x_env
+from window_helpers import need_tools, press, screenshot, under_xvfb, wait_for_png, window_ids, x_env
 
 
 def test_opencv_has_a_gui_backend():
@@ -38,18 +38,24 @@ def find_label(shot: np.ndarray, text: str, font_scale: float = 0.6) -> float:
 
 
 def wait_for_name(env_file: Path, shot_path: Path, proc, timeout: float = 200) -> tuple[dict, np.ndarray]:
-    """Screenshots until the window shows a green box labelled "obama"; returns the X env and the shot."""
-    deadline = time.monotonic() + timeout
+    """Screenshots until the window shows a green box labelled "obama"; returns the X env and the shot.
+    On failure it says how far face-live got: window opened or not, anything drawn or a black screen."""
+    deadline, opened, drawn = time.monotonic() + timeout, False, False
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(1.0)
         env = x_env(env_file)
         if env is None:
             continue
+        opened = opened or bool(window_ids(env))
         shot = screenshot(env, shot_path)
+        drawn = drawn or (shot is not None and int(shot.max()) > 0)
         known = 0 if shot is None else int(np.all(shot == np.array(COLOURS["known"], np.uint8), axis=2).sum())
         if known > 300 and find_label(shot, "obama") > 0.9:
             return env, shot
-    pytest.fail(f"no box labelled obama appeared on screen (process exit code {proc.poll()}); last shot {shot_path}")
+    err = env_file.with_name("err.txt").read_text()[-1500:]
+    pytest.fail(f"no box labelled obama appeared on screen within {timeout:.0f} s (process exit code {proc.poll()}, "
+                f"window {'opened' if opened else 'never opened'}, {'drawn' if drawn else 'screen all black'}); "
+                f"last shot {shot_path}; stderr: {err}")
 
 
 @pytest.mark.slow

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import REPO
+from helpers import REPO, virtual_screen
 
-TOOLS = ("xvfb-run", "xdotool", "import")
+TOOLS = ("Xvfb", "xauth", "xdotool", "import")
 
 
 def need_tools() -> None:
@@ -41,14 +41,14 @@ def x_env(info: Path) -> dict | None:
 
 @contextmanager
 def under_xvfb(command: list[str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen, Path]]:
-    """Run ``command`` on a 1280x720 virtual screen; yields the process and the file where the
-    display's ``DISPLAY`` and ``XAUTHORITY`` appear (read it with :func:`x_env`). The process
-    group is killed afterwards if still running; its stderr goes to ``tmp_path/err.txt``."""
+    """Run ``command`` on a private 1280x720 virtual screen (:func:`virtual_screen`); yields the
+    process and the file holding the display's ``DISPLAY`` and ``XAUTHORITY`` (read it with
+    :func:`x_env`). The process group is killed afterwards if still running; its stderr goes
+    to ``tmp_path/err.txt``."""
     info = tmp_path / "x-display.txt"
-    script = 'printf "%s\\n%s\\n" "$DISPLAY" "$XAUTHORITY" > "$0"; exec "$@"'
-    with open(tmp_path / "err.txt", "w") as err:
-        proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", "bash", "-c", script, str(info),
-                                 *command], env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
+    with virtual_screen(tmp_path) as env, open(tmp_path / "err.txt", "w") as err:
+        info.write_text(f"{env['DISPLAY']}\n{env['XAUTHORITY']}\n")
+        proc = subprocess.Popen(command, env={**env, "PYTHONPATH": str(REPO)}, cwd=tmp_path,
                                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         try:
             yield proc, info
@@ -58,10 +58,15 @@ def under_xvfb(command: list[str], tmp_path: Path) -> Iterator[tuple[subprocess.
                 proc.wait(10)
 
 
+def window_ids(env: dict) -> list[str]:
+    """The X ids of the windows titled facecam (none before face-live has opened its window)."""
+    return subprocess.run(["xdotool", "search", "--name", "^facecam$"], env=env, capture_output=True,
+                          text=True, timeout=30).stdout.split()
+
+
 def press(env: dict, *keys: str) -> None:
     """Press ``keys`` in the window titled facecam."""
-    window = subprocess.run(["xdotool", "search", "--name", "^facecam$"], env=env, capture_output=True,
-                            text=True, timeout=30).stdout.split()
+    window = window_ids(env)
     assert window, "the window titled facecam was not found"
     for key in keys:
         subprocess.run(["xdotool", "windowfocus", "--sync", window[0], "key", key], env=env, timeout=30, check=True)

@@ -72,9 +72,11 @@ def test_face_live_and_train_keep_native_start_up_lines_off_stderr(tmp_path, enr
 
 @pytest.mark.slow
 def test_debug_shows_what_native_code_prints(tmp_path, short_clip):
-    """The pattern above matches what TensorFlow really prints: with --debug it reaches stderr."""
+    """The pattern above matches what TensorFlow really prints: with --debug it reaches stderr (on the
+    TensorFlow runtime: LiteRT, the CPU's default, imports no TensorFlow once its networks are converted)."""
     done = run_clean("realtime.cli", "--headless", "--source", str(short_clip), "--log", "", "--max-frames", "2",
-                     "--debug", env={"TF_CPP_MIN_LOG_LEVEL": "0"}, cwd=tmp_path)
+                     "--debug", "--set", "recognition.runtime=tensorflow", env={"TF_CPP_MIN_LOG_LEVEL": "0"},
+                     cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert NATIVE.search(done.stderr), done.stderr
 
@@ -91,7 +93,8 @@ def loading_score(shot: np.ndarray) -> float:
 @pytest.mark.slow
 def test_window_shows_the_source_with_loading_models_before_the_models_are_ready(tmp_path, enrolled_bundle):
     """Under Xvfb: a screenshot taken before face-live said its models were ready shows the
-    clip's first frame and "loading models..." on it."""
+    clip's first frame and "loading models..." on it. On the TensorFlow runtime, whose seconds of
+    loading the screen is for (LiteRT is ready in under a second, too soon to photograph)."""
     need_tools()
     clip = need(OBAMA)
     capture = cv2.VideoCapture(str(clip))
@@ -101,7 +104,7 @@ def test_window_shows_the_source_with_loading_models_before_the_models_are_ready
     first = cv2.cvtColor(first, cv2.COLOR_BGR2RGB)
     patch = first[20:180, -220:-20]  # top right: away from the panels on the left
     command = [sys.executable, "-m", "realtime.cli", "--source", str(clip), "--model", str(enrolled_bundle),
-               "--log", "", *facenet_sets()]
+               "--log", "", *facenet_sets(), "--set", "recognition.runtime=tensorflow"]
     with under_xvfb(command, tmp_path) as (proc, info):
         deadline, seen = time.monotonic() + 120, None
         while time.monotonic() < deadline and proc.poll() is None and seen is None:

@@ -51,6 +51,7 @@ def _args(root: Path, config, *extra: str) -> list[str]:
             *[a for s in sets for a in ("--set", s)]]
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_a_face_corrected_as_not_someone_is_not_named_so_at_the_next_eval(workspace, facenet_models, capsys):
     root, config = workspace
     recognizer = Recognizer.from_bundle(load_bundle(config.train.model), config, facenet_models.backbone)

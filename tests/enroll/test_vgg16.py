@@ -54,6 +54,7 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
         build_backbone(load_config(None, [f"backbone.weights={tmp_path / 'junk.h5'}"]).backbone)
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_offline_imagenet_download_fails_with_advice(tmp_path):
     data = copy_people(tmp_path / "people", lfw_people(["Abdullah_Gul", "Andy_Roddick"], 0, 2))
     done = run_command("enroll.cli", "train", "--data", str(data), "--model", str(tmp_path / "m"),
@@ -89,6 +90,7 @@ def _both_ways_forward(line: str, keras: Path) -> None:
     assert "http" not in line and "Traceback" not in line
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_without_vgg16_weights_capture_and_import_refuse_before_anyone_poses(tmp_path):
     clip, still = need(VIDEOS / "obama-biden" / "obama.mp4"), need(VIDEOS / "obama-biden" / "enroll" / "obama")
     commands = (["capture", "Barack Obama", "--source", str(clip), "--headless"], ["import", "Barack Obama", str(still)])
@@ -102,6 +104,7 @@ def test_without_vgg16_weights_capture_and_import_refuse_before_anyone_poses(tmp
         assert not (tmp_path / "data").exists() and not (tmp_path / "models").exists()
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_weights_that_fail_after_the_photos_are_added_say_the_photos_are_kept(tmp_path):
     """A damaged file in the Keras cache passes the check at start; Keras then tries to download it
     again (offline: fails) when the model is retrained."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -95,6 +97,7 @@ def test_print_table_on_a_terminal_has_a_bold_ruled_header(tmp_path):
     assert three == twelve
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_scikit_learn_imports_as_usual_after_tensorflow_was_loaded_without_it(tmp_path):
     """load_tensorflow keeps Keras from importing scikit-learn (its wrappers are never used);
     afterwards scikit-learn imports normally, for clustering and calibration."""

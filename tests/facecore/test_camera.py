@@ -25,6 +25,7 @@ def test_video_file_gives_every_frame_in_order_as_rgb():
     assert abs(frames[30].time_s - 30 / cam.fps) < 1e-9
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_paced_file_behaves_like_a_camera_and_drops_stale_frames(tmp_path):
     clip = write_clip(need(OBAMA), tmp_path / "obama-2s.mp4", frames=60)  # 2 s at the clip's 29.97 fps
     with Camera(str(clip), CameraConfig(pace=True)) as cam:
@@ -145,6 +146,7 @@ def test_an_rtsp_stream_that_drops_is_reconnected_whatever_it_declares_mocked_ca
     assert not cam.recorded and len(frames) >= 1 and cam.status == "source lost" and FlakyCapture.opened == 3
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_a_video_file_served_over_http_ends_at_its_end_and_is_not_reconnected(caplog):
     """A real clip from a local HTTP server (a stream URL, read live): it is played at its own rate
     and ends once read to its end, with no reconnection and no status; today it would be

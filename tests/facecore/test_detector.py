@@ -66,6 +66,7 @@ def test_choose_subject_prefers_large_centred_face():
     assert np.allclose(chosen.boxes, [[80, 80, 118, 118]])
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_small_faces_of_a_crowd_are_checked_on_a_finer_copy():
     """In a 1080p crowd, faces 20-35 px across in the 480 px detection copy: RNet and ONet
     judging them on the 1280 px copy find more of them, and lose none of the others."""

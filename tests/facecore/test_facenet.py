@@ -52,6 +52,7 @@ def _lfw_faces() -> tuple[np.ndarray, np.ndarray]:
     return np.stack(faces).astype(np.float32), np.array(labels)
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_output_shape_dtype_and_unit_norm(model):
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (3, FACENET_INPUT_SIZE, FACENET_INPUT_SIZE, 3)).astype(np.float32)
@@ -126,6 +127,7 @@ def test_non_hdf5_file_raises_value_error(tmp_path):
         build_facenet(path)
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_backbone_runs_small_jobs_eagerly_then_compiles_with_the_same_features(model):
     from facecore.backbones import EAGER_CROPS, Backbone
 
@@ -143,6 +145,7 @@ def test_backbone_runs_small_jobs_eagerly_then_compiles_with_the_same_features(m
     assert fresh.compiled  # warm_up compiles at once (the live loop)
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_folded_batch_norms_give_the_file_layers_embeddings(model):
     """The default build folds each batch normalisation into the convolution or dense layer before
     it (fewer layers: a faster build, trace and run); the embeddings of real faces stay those of

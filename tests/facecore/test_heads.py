@@ -25,6 +25,7 @@ def test_unit_features_pools_maps():
     assert u.shape == (2, 8) and np.allclose(np.linalg.norm(u, axis=1), 1)
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 @pytest.mark.parametrize("kind", ["centroid", "linear", "mlp"])
 def test_heads_learn_and_round_trip(kind):
     x, y = clusters()
@@ -47,6 +48,7 @@ def test_centroid_impostor_scores_ignore_own_person():
     assert imp.shape == (len(x),) and np.all(imp < own)
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_softmax_impostor_scores_come_from_held_out_people():
     x, y = clusters(k=5)
     head = make_head(HeadConfig(kind="linear", epochs=30, learning_rate=0.01), seed=1)
@@ -64,6 +66,7 @@ def test_calibrate_threshold_bounds_false_accepts():
     assert calibrate_threshold([0.3, 0.9], 0.0, fallback=0.5) > 0.9
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 @pytest.mark.parametrize("kind", ["linear", "mlp"])
 def test_numpy_scores_are_the_keras_models_own(kind):
     rng = np.random.default_rng(3)

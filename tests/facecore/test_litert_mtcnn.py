@@ -48,6 +48,7 @@ def _images() -> list[tuple[str, np.ndarray]]:
     return images + [(p.name, read_image(p)) for p in photos]
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_the_same_faces_boxes_and_landmarks_as_the_mtcnn_package(detector, lite):
     """The issue's contract: matched boxes IoU >= 0.9, at most 1% more or fewer faces over the
     set, landmarks within 2 px."""

@@ -3,6 +3,8 @@ old rows and faces pruned, a person's rows and faces forgotten."""
 
 from __future__ import annotations
 
+import pytest
+
 import csv
 import subprocess
 import sys
@@ -29,6 +31,7 @@ with CsvLog(sys.argv[1]) as log:
 """
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_rewriting_while_a_real_process_appends_loses_and_tears_no_row(tmp_path):
     """The pruning side drops rows again and again (a rename over the log each time) while another
     process appends as fast as it can: every row it appended is there once, in order, whole."""

@@ -53,6 +53,7 @@ def test_cache_folder_is_xdg_cache_or_under_facecam_home(tmp_path, monkeypatch):
     assert facenet_cache_file(home) == tmp_path / "fh" / "weights" / "facenet_keras.h5"
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_weights_facenet_keeps_the_checked_file_and_facenet_needs_no_path_after(tmp_path, monkeypatch):
     real = need(FACENET_H5).read_bytes()
     links = tmp_path / "links"

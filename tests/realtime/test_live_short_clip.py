@@ -44,6 +44,7 @@ def test_face_live_on_a_truncated_clip_ends_with_exit_0_and_a_warning_of_frames_
     assert 20 < read < 140 and f"face-live: {read} frames in " in result.stderr  # played to its last good frame
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_a_truncated_clip_played_paced_is_warned_too(tmp_path, caplog):
     clip = _half_clip(tmp_path)
     with caplog.at_level(logging.WARNING, logger="facecore.camera"), \

@@ -69,6 +69,7 @@ except FacecamError as exc:
 """
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 @pytest.mark.parametrize("suffix", [".mp4", ".avi", ".mkv"])
 def test_a_video_cut_short_by_a_file_size_limit_is_an_error_at_close_without_warnings(tmp_path, suffix):
     """Each frame's write fails past 300 kB (OpenCV would warn for each); closing the sink reads the

@@ -173,6 +173,7 @@ def test_sigint_stops_everything_closes_the_csv_whole_and_leaves_no_ray_process(
     assert _ray_processes() - before == set(), "Ray processes were left behind"
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 @pytest.mark.parametrize("address, why", [("127.0.0.1:9", "connection refused"),
                                           ("nohost.invalid:6379", "no host named 'nohost.invalid' was found")])
 def test_an_unreachable_ray_address_is_one_line_at_once_exit_1(tmp_path, address, why):
@@ -187,6 +188,7 @@ def test_an_unreachable_ray_address_is_one_line_at_once_exit_1(tmp_path, address
                                                    f"{why}; check "), done.stderr
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 @pytest.mark.parametrize("address", ["garbage", "host:port", "10.0.0.5:99999", ":6379", "ray://"])
 def test_a_ray_address_that_is_not_host_port_is_a_usage_error(tmp_path, address):
     _ray()

@@ -92,6 +92,7 @@ def _size(path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_kill_9_of_twenty_real_logging_processes_leaves_only_whole_rows(tmp_path):
     """20 real processes append to one log through EventLog/CsvLog; each is killed with SIGKILL
     at a random moment while it logs. After each kill only the last line may be cut short (Linux
@@ -338,6 +339,7 @@ class ScreenStandIn:
         return -1
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 @pytest.mark.parametrize("source", [0, "rtsp://camera.local/stream"], ids=["camera", "stream"])
 def test_a_camera_that_drops_reconnects_and_says_so_on_screen_and_in_the_log_mocked_camera(detector, caplog, source):
     """Unplugged after 20 frames, the first reopening fails, the second works: the window keeps
@@ -365,6 +367,7 @@ def test_a_camera_that_drops_reconnects_and_says_so_on_screen_and_in_the_log_moc
     assert len(camera_plan.opened) == 3 and all(c.released for c in camera_plan.opened)
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_ends_the_run_with_camera_released_csv_and_video_closed_mocked_camera(tmp_path, detector, sig):
     """The real signal handler and ``live()``; the camera (index 0) is a clip behind ``opener``."""

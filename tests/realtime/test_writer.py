@@ -90,6 +90,7 @@ def test_a_hung_csv_disk_does_not_slow_the_steps_and_close_writes_every_row_in_o
     assert csv_log.threads == stored_on == {"facecam-writer"}
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_the_same_hung_disk_stalls_a_step_when_events_are_written_on_the_step_thread(tmp_path, engine):
     """What the writer's thread is for: the log applied inline waits for the disk."""
     csv_log = SlowCsv(tmp_path / "rec.csv", hang_s=0.1)

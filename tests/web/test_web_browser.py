@@ -26,6 +26,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+@pytest.mark.slow  # seconds, not a fraction of one: the full suite runs it, the fast lane does not
 def test_login_with_a_password_every_page_and_api_call_without_it_is_refused(serve, page, logged_in_page):
     url, context = serve(f"web.password={PASSWORD}")
     for path in ("/", "/people", "/review", "/events", "/events.csv", "/tokens", "/docs"):

@@ -53,7 +53,7 @@ class WebContext:
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
 
     def recognizer(self) -> Any:
-        """The image recogniser, built on first use (seconds: TensorFlow, MTCNN, the backbone), then kept warm."""
+        """The image recogniser, built on first use (seconds: MTCNN, the backbone), then kept warm."""
         with self._lock:
             if self._recognizer is None:
                 factory = self.recognizer_factory

@@ -32,11 +32,9 @@ class ImageRecognizer:
     def build(cls, config: Config, models=None) -> "ImageRecognizer":
         """Build the detector and the backbone (seconds; ``models``: built before, used instead), the
         recogniser of the current bundle (if any), and warm them up on a blank frame."""
-        from facecore.app import load_tensorflow
         from facecore.models import Models
 
-        load_tensorflow()
-        if models is None:
+        if models is None:  # on TensorFlow, its detector imports it (quietly); on LiteRT nothing does
             models = Models.build(config, backbone=bundle_exists(Path(config.train.model)))
         made = cls(config, models)
         made.warm_up()

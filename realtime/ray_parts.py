@@ -147,6 +147,7 @@ class CameraWorker:
         self.detector = (detector or build_detector)(config)
         self.stage = SourceStage(spec.name, config, self.detector, False, Path(spec.source).is_dir())  # until a spec
         self.engine = Engine([self.stage], self.detector, None)
+        self.engine.warm_up()  # as in the local engine: no frame of the run pays the detector's first calls
         self.maker = EventMaker(config.log, keep if config.faces.folder else None)
         self.video, self.overlay = video, Overlay(config.overlay)
         self._stop = threading.Event()
@@ -165,8 +166,11 @@ class CameraWorker:
         return {**figures, "pid": os.getpid()}
 
     def ready(self) -> bool:
-        """Whether the actor is built (its detector loaded): the engine starts every camera's run
-        once all are, so that no camera runs while the others still load their models."""
+        """Whether the actor is built (its detector loaded and warmed up): the engine starts every camera's run
+        once all are, so that no camera runs while the others still load their models. The first call
+        through the recogniser's handle is made here too: it sets up the handle's routing in this
+        process (a second or more on a busy machine), which no frame of the run should wait for."""
+        answer(self.recognizer.spec.remote())
         return True
 
     def _look(self) -> None:

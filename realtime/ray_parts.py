@@ -108,6 +108,8 @@ def build_detector(config: Config):
     CPU, so that the actor never imports TensorFlow)."""
     from facecore.runtime import runtime_detector
 
+    if not config.recognition.threads:  # as many LiteRT threads as the CPUs Ray gives the actor (at least one)
+        config = config.replace(recognition={"threads": max(1, int(config.ray.camera_cpus))})
     return runtime_detector(config)
 
 

@@ -400,3 +400,16 @@ def test_a_ray_run_sends_its_rows_to_webhooks_and_to_a_consumer_of_its_hub(tmp_p
     assert [m.record["frame"] for m in messages if m.kind == SIGHTING] == [int(r["frame"]) for r in rows]
     views = [m.record for m in messages if m.kind == VIEW]
     assert views and all(v["source"] == "podium" and v["picture"].shape[2] == 3 for v in views)
+
+
+@pytest.mark.parametrize("cpus, threads, expected", [(0.5, 0, 1), (2.0, 0, 2), (0.5, 3, 3)])
+def test_a_camera_actors_litert_threads_follow_the_cpus_ray_gives_it_unless_set(monkeypatch, cpus, threads, expected):
+    _ray()
+    import facecore.runtime
+    from facecore.config import load_config
+    from realtime import ray_parts
+
+    seen = []
+    monkeypatch.setattr(facecore.runtime, "runtime_detector", lambda config: seen.append(config.recognition.threads))
+    ray_parts.build_detector(load_config(None, [f"ray.camera_cpus={cpus}", f"recognition.threads={threads}"]))
+    assert seen == [expected]

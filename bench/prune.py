@@ -12,8 +12,9 @@ that the shared machine's load falls on both alike, and takes each step's time (
 and the events of every source, as the recognition thread does them):
 
 1. ``writer``: events go to :class:`realtime.writer.Writer` (the writer's own thread);
-   ``base``: no prune; ``prune``: the retention rules are applied again as soon as the writer
-   has caught up with the last prune, so that most steps run beside one;
+   ``base``: no prune; ``prune``: the retention rules are applied again as soon as the last
+   prune has ended (it runs in a child process while the writer goes on), so that most steps
+   run beside one;
 2. ``inline``: the same with :class:`realtime.events.EventLog` applied on the recognition thread
    (how face-live wrote before), a prune every 50 steps (2 % of the steps: the p99 sees them).
 
@@ -81,24 +82,24 @@ def engine(sources: int, model_ms: float):
 
 def phase(events, eng: Engine, images: dict, steps: int, start: int, every: int | None) -> dict:
     """``steps`` steps from frame ``start``. ``every``: ``None``, no prune; ``0``, a prune again as soon
-    as the writer has caught up with the last one; ``k``, a prune every ``k`` steps. Returns the
+    as the last one has ended; ``k``, a prune every ``k`` steps. Returns the
     step times in ms, the prunes' lengths in ms, and how many steps overlapped a prune."""
     from facecore.camera import Frame
 
     writer = events if isinstance(events, Writer) else None
     log = writer.events if writer is not None else events
-    spans, original = [], log._prune  # (start, end) of each prune, perf_counter seconds
+    spans, original = [], log._prune  # [start, end, pending prune] of each prune, perf_counter seconds
 
     def timed() -> None:
         begin = time.perf_counter()
         original()
-        spans.append((begin, time.perf_counter()))
+        spans.append([begin, time.perf_counter(), log.pruning])  # the writer's prune runs on in its process
         log._next_prune = float("inf")
 
     log._prune, log._next_prune = timed, float("inf")
     steps_at = []
     for i in range(start, start + steps):
-        if every is not None and ((every == 0 and writer.flush(0)) or (every and (i - start) % every == 0)):
+        if every is not None and ((every == 0 and log.pruning is None) or (every and (i - start) % every == 0)):
             log._next_prune = 0.0  # the next events applied prune first
         begin = time.perf_counter()
         frames = {name: Frame(i, image, i / 10.0) for name, image in images.items()}
@@ -107,7 +108,10 @@ def phase(events, eng: Engine, images: dict, steps: int, start: int, every: int 
         steps_at.append((begin, time.perf_counter()))
     if writer is not None:
         writer.flush()
+        while log.pruning is not None:  # the next phase starts with no prune running
+            time.sleep(0.05)
     log._prune = original
+    spans = [(s, pending.ended if pending is not None else e) for s, e, pending in spans]
     beside = sum(any(a < e and s < b for s, e in spans) for a, b in steps_at)
     return {"times": [(b - a) * 1000.0 for a, b in steps_at], "prunes": [(e - s) * 1000.0 for s, e in spans],
             "beside": beside}

@@ -168,7 +168,10 @@ class EventLog:
         self._store_error = ""
         self._kept: deque[str] = deque()  # ids in the store, oldest first
         self._next_prune = clock()
-        self.retain = prune  # how the retention rules are applied (the writer's thread: in a child process)
+        # how the retention rules are applied: here, or (the writer's thread) started in a child process,
+        # returning a pending prune (``done()``, ``result()``) while rows go on being written
+        self.retain = prune
+        self.pruning = None  # the pending prune, if one runs now
         if self.csv is not None:
             self._try_write()  # a file that is not a face-live log is refused here, untouched
             self._prune()
@@ -201,7 +204,8 @@ class EventLog:
         at its face); returns how many rows were due."""
         if self.csv is None:
             return 0
-        if self._clock() >= self._next_prune:
+        self.poll()
+        if self._clock() >= self._next_prune and self.pruning is None:
             self._prune()
         rows = 0
         for event in events:
@@ -223,6 +227,8 @@ class EventLog:
         """Try the waiting rows a last time, then close the CSV log."""
         if self.csv is None:
             return
+        if self.pruning is not None:
+            self._pruned(self.pruning)  # waited for: nothing is left half done
         if self._waiting or self.error:
             self._try_write()
         self.csv.close()
@@ -258,7 +264,27 @@ class EventLog:
         self._next_prune = self._clock() + PRUNE_S
         self.db.prune(time.time() - self.keep.faces.retention_days * 86400.0)
         try:
-            self.retain(self.store, self.csv.path, self.keep.faces, root=self.keep.root or None)
+            outcome = self.retain(self.store, self.csv.path, self.keep.faces, root=self.keep.root or None)
+        except UsageError:
+            raise
+        except FacecamError as exc:
+            log.warning("could not prune old faces and rows: %s", exc)
+            outcome = None
+        if hasattr(outcome, "done"):  # it runs on meanwhile; rows go on being appended (the CSV log's locks)
+            self.pruning = outcome
+        elif self.store is not None:
+            self._kept = deque(self.store.ids())
+
+    def poll(self) -> None:
+        """Finish the pending prune if it is done (any thread that applies events may ask)."""
+        if self.pruning is not None and self.pruning.done():
+            self._pruned(self.pruning)
+
+    def _pruned(self, pending) -> None:
+        """Wait for the prune ``pending`` to end, say why it failed if it did, and list the faces left."""
+        self.pruning = None
+        try:
+            pending.result()
         except UsageError:
             raise
         except FacecamError as exc:

@@ -10,17 +10,18 @@ track ids, stale marks; its picture only while a consumer watches it) is publish
 once, by the calling thread:
 publishing never blocks, and a live page is not held up behind a prune.
 
-The daily prune runs in a child process (:func:`prune_apart`) while the writer's thread waits
-for it: reading 10,000 face records and rewriting the CSV log is Python work that would hold the
-interpreter's lock against the recognition thread (measured: a thread reading face records
-tripled the 99th percentile step time; a process doing the same raised it by 15 %). The
-prune's process still takes a CPU core (docs/benchmarks.md).
+The daily prune runs in a child process (:func:`prune_apart`): reading 10,000 face records and
+rewriting the CSV log is Python work that would hold the interpreter's lock against the
+recognition thread (measured: a thread reading face records tripled the 99th percentile step
+time; a process doing the same raised it by 15 %). The writer's thread does not wait for it: it
+goes on applying events meanwhile (an append waits only while the prune swaps the CSV file, under
+the log's lock; faces added meanwhile are new, which the prune leaves alone), so no backlog of
+steps is applied in a burst after it (docs/benchmarks.md).
 
 The queue holds up to :data:`MAX_QUEUED` steps that called for events (most steps call for none).
 It is never a reason to block recognition: when it is full (the disk hangs for minutes), the
 oldest step's events are dropped, counted in :attr:`Writer.unwritten` (the run then ends with
-exit code 1, as when the CSV log fails) and said once. Prunes of 10,000 kept faces left at most
-15 steps waiting (``python -m bench.prune``).
+exit code 1, as when the CSV log fails) and said once.
 
 :meth:`Writer.close` drains the queue (every row made before it is written) and closes the log.
 Under ``--engine ray`` the log actor applies the same :class:`~realtime.events.EventLog` itself:
@@ -33,8 +34,9 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
@@ -45,10 +47,11 @@ from .events import Event, EventLog
 from .hub import VIEW
 from .pipeline import StepResult
 
-__all__ = ["Writer", "view_record", "prune_apart", "MAX_QUEUED"]
+__all__ = ["Writer", "view_record", "prune_apart", "PendingPrune", "MAX_QUEUED"]
 
 log = logging.getLogger(__name__)
 PRUNE_NICE = 19  # the prune's process yields the CPU to recognition
+PRUNE_LOOK_S = 0.2  # how often an idle writer looks at whether the prune it started has ended
 MAX_QUEUED = 10_000  # steps whose events wait for the writer's thread (the oldest is dropped beyond)
 
 
@@ -65,22 +68,47 @@ def view_record(result: StepResult) -> dict:
     }
 
 
-def prune_apart(store, log_path, config, root=None) -> Pruned:
-    """:func:`facecore.retention.prune` in a new child process (spawned: nothing of this one's
-    threads is copied; at the lowest CPU priority, :data:`PRUNE_NICE`), waited for without holding
-    this interpreter's lock; its errors are
-    raised here. When no process can be started, the prune runs here instead."""
+class PendingPrune:
+    """A prune running in a child process: :meth:`done`, and :meth:`result` (waits; raises its error).
+    ``started``/``ended``: ``time.perf_counter()`` when it began and ended."""
+
+    def __init__(self, future: Future, args: tuple) -> None:
+        self.future, self.args = future, args
+        self.started, self.ended = time.perf_counter(), None
+        future.add_done_callback(self._end)
+
+    def _end(self, _future) -> None:
+        self.ended = time.perf_counter()
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> Pruned:
+        store, log_path, config, root = self.args
+        try:
+            done = self.future.result()
+        except BrokenProcessPool as exc:
+            log.warning("the prune's child process failed (%s): pruning here", exc)
+            done = prune(store, log_path, config, root=root)
+        if done.faces or done.rows:
+            log.info("pruned %d faces and %d CSV rows older than %g days (or beyond %d faces)",
+                     done.faces, done.rows, config.retention_days, config.max_faces)
+        return done
+
+
+def prune_apart(store, log_path, config, root=None) -> PendingPrune | Pruned:
+    """:func:`facecore.retention.prune`, started in a new child process (spawned: nothing of this
+    one's threads is copied; at the lowest CPU priority, :data:`PRUNE_NICE`) and returned at once
+    as a :class:`PendingPrune`. When no process can be started, the prune runs here instead."""
     try:
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice,
-                                 initargs=(PRUNE_NICE,)) as pool:
-            done = pool.submit(prune, store, log_path, config, None, root).result()
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=os.nice,
+                                   initargs=(PRUNE_NICE,))
+        future = pool.submit(prune, store, log_path, config, None, root)
+        pool.shutdown(wait=False)  # its one process ends once the prune is done
     except (OSError, BrokenProcessPool) as exc:
         log.warning("cannot prune in a child process (%s): pruning here", exc)
         return prune(store, log_path, config, root=root)
-    if done.faces or done.rows:
-        log.info("pruned %d faces and %d CSV rows older than %g days (or beyond %d faces)",
-                 done.faces, done.rows, config.retention_days, config.max_faces)
-    return done
+    return PendingPrune(future, (store, log_path, config, root))
 
 
 class Writer:
@@ -174,12 +202,20 @@ class Writer:
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
-                self._cond.wait_for(lambda: self._queue or self._closing)
-                if not self._queue:
+                # while a prune runs, a look every 0.2 s at whether it ended (else: woken by events)
+                self._cond.wait_for(lambda: self._queue or self._closing,
+                                    PRUNE_LOOK_S if self.events.pruning is not None else None)
+                if not self._queue and not self._closing:
+                    events = None
+                elif not self._queue:
                     return
-                events, self._busy = self._queue.popleft(), True
+                else:
+                    events, self._busy = self._queue.popleft(), True
             try:
-                self.events.write(events)
+                if events is None:
+                    self.events.poll()
+                else:
+                    self.events.write(events)
             except BaseException as exc:  # handed to the recognition thread (next write) or to close()
                 log.debug("the event writer stopped", exc_info=True)
                 with self._cond:

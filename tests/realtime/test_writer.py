@@ -180,6 +180,56 @@ def test_the_daily_prune_beside_recognition_runs_in_a_child_process_and_deletes_
     assert len(with_old) == 1  # that row is still there, its cell emptied
 
 
+class HeldPrune:
+    """A prune in progress until ``release`` is set (as :class:`realtime.writer.PendingPrune`)."""
+
+    def __init__(self):
+        self.release, self.waited = threading.Event(), False
+
+    def done(self) -> bool:
+        return self.release.is_set()
+
+    def result(self):
+        self.waited = True
+        assert self.release.wait(5.0)
+
+
+def test_rows_go_on_being_written_while_the_daily_prune_runs_and_close_waits_for_it(tmp_path, engine):
+    now, clock = [0.0], lambda: now[0]
+    log = EventLog(CsvLog(tmp_path / "rec.csv"), LogConfig(cooldown_s=0.0), str(tmp_path / "faces"), clock=clock,
+                   keep=KeepRules(FacesConfig(retention_days=1), CaptureConfig()))
+    writer, started = Writer(log), []
+    log.retain = lambda *args, **kwargs: started.append(HeldPrune()) or started[-1]
+    now[0] += PRUNE_S  # a day later: the next events applied start a prune
+    _, due = run_steps(engine, writer)
+    assert writer.flush(5.0) and len(started) == 1 and log.pruning is started[0]
+    assert len(read_log(tmp_path / "rec.csv")) == due > 0  # no row waited for the prune
+    now[0] += PRUNE_S  # another day: still one prune at a time
+    frame = clips()["door"][STEPS - 1]
+    writer.write(EventMaker(LogConfig(cooldown_s=0.0)).events(engine.step({"door": frame})["door"], frame.image))
+    assert writer.flush(5.0) and len(started) == 1
+    threading.Timer(0.3, started[0].release.set).start()
+    writer.close()  # waits for the prune: nothing is left half done
+    assert started[0].waited and log.pruning is None
+
+
+def test_the_writer_sees_a_prune_end_without_waiting_for_new_events(tmp_path, engine):
+    now, clock = [0.0], lambda: now[0]
+    log = EventLog(CsvLog(tmp_path / "rec.csv"), LogConfig(cooldown_s=0.0), str(tmp_path / "faces"), clock=clock,
+                   keep=KeepRules(FacesConfig(retention_days=1), CaptureConfig()))
+    writer, held = Writer(log), HeldPrune()
+    log.retain = lambda *args, **kwargs: held
+    now[0] += PRUNE_S
+    run_steps(engine, writer)
+    assert writer.flush(5.0) and log.pruning is held
+    held.release.set()
+    deadline = time.monotonic() + 5.0
+    while log.pruning is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log.pruning is None and held.waited
+    writer.close()
+
+
 def test_a_view_carries_its_picture_only_while_someone_watches_that_source(tmp_path, engine):
     hub = Hub()
     views = hub.subscribe([VIEW])

@@ -35,21 +35,21 @@ from facecore.recognizer import Recognizer, check_bundle
 from facecore.workspace import announce_workspace
 
 from facecore.csvlog import CsvLog
-from .device import DEVICE_CHOICES, select_device
-from .engine import Engine
-from .events import EventLog
-from .hub import Hub
-from .keeper import KeepRules
-from .loop import LiveLoop, LoopOptions, View
-from .preflight import Consumer, check_before_start, start_consumers
-from .overlay import Overlay
-from .pipeline import SourceStage
-from .reload import ModelReloader
-from .sinks import VideoSink, Window, require_gui
+from .engine.device import DEVICE_CHOICES, select_device
+from .engine.local import LiveLoop, LoopOptions, View
+from .engine.pipeline import SourceStage
+from .engine.preflight import Consumer, check_before_start, start_consumers
+from .engine.reload import ModelReloader
+from .engine.stats import RunReport
+from .engine.step import Engine
+from .events.hub import Hub
+from .events.keeper import KeepRules
+from .events.records import EventLog
+from .events.writer import Writer
 from .sources import SourceOpener
-from .startup import LoadingScreen, ModelLoader
-from .stats import RunReport
-from .writer import Writer
+from .window.overlay import Overlay
+from .window.sinks import VideoSink, Window, require_gui
+from .window.startup import LoadingScreen, ModelLoader
 
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT", "Consumer"]
 
@@ -136,8 +136,8 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
 def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers, web=None) -> RunReport:
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
     log, bundle), then the run on Ray, its rows and views relayed to a hub in this process."""
-    from .ray_engine import require_ray
-    from .ray_guard import check_address
+    from .engine.ray_engine import require_ray
+    from .engine.ray_guard import check_address
 
     require_ray()
     check_address(config.ray.address)  # a wrong or unreachable address: one line now, before anything
@@ -149,7 +149,7 @@ def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers, 
         check_bundle(bundle, config)
     _record_outputs(config, videos)
     announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
-    from .ray_engine import run_ray
+    from .engine.ray_engine import run_ray
 
     keep = _keep_rules(config, bundle, args.workspace_root)
     with ExitStack() as stack:
@@ -210,7 +210,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
 
     ``models``: built before (tests, benchmarks), used instead of building; ``opener``
     replaces ``cv2.VideoCapture`` (tests of camera faults, the soak benchmark). ``consumers``:
-    each is called once with the run's :class:`~realtime.hub.Hub` before the sources play (either
+    each is called once with the run's :class:`~realtime.events.hub.Hub` before the sources play (either
     engine) and returns the function that stops it at the end of the run (a :data:`Consumer`).
     """
     args = build_parser().parse_args(argv)

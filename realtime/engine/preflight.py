@@ -1,11 +1,11 @@
 """What both engines of ``face-live`` do before their sources play: one check of every output, and
 the consumers of the run's hub started.
 
-A *consumer* (:data:`Consumer`) is a function given the run's :class:`~realtime.hub.Hub` once,
+A *consumer* (:data:`Consumer`) is a function given the run's :class:`~realtime.events.hub.Hub` once,
 before any source plays, under either engine; it subscribes (``hub.subscribe``), asks for the
 pictures of the sources it shows (``hub.watch``), starts its own thread if it needs one, and
 returns the function that stops it, called at the end of the run after every row is written and
-before the hub closes. Events out (:func:`realtime.outbound.start_outputs`) is one; a web app is
+before the hub closes. Events out (:func:`realtime.events.outbound.start_outputs`) is one; a web app is
 another (``realtime.cli.live(..., consumers=[...])`` or ``main(argv, consumers=[...])``).
 """
 
@@ -20,9 +20,9 @@ from facecore.config import Config
 from facecore.csvlog import CsvLog
 from facecore.files import check_output, check_output_folder
 
-from .hub import Hub
-from .outbound import check_outputs, start_outputs
-from .sources import plan_sources, video_paths
+from ..events.hub import Hub
+from ..events.outbound import check_outputs, start_outputs
+from ..sources import plan_sources, video_paths
 
 __all__ = ["Consumer", "check_before_start", "start_consumers"]
 

@@ -1,9 +1,9 @@
 """Which faces of the logged tracks face-live keeps: each row's face, and the best few of each
 track, ranked by the enrollment gate's measures (:func:`facecore.quality.measure_face`).
 
-Pure bookkeeping, like :class:`~realtime.events.EventMaker` that uses it: it says which faces
+Pure bookkeeping, like :class:`~realtime.events.records.EventMaker` that uses it: it says which faces
 to keep (their records and pictures) and which kept faces are no longer among their track's
-best; the one writer (:class:`~realtime.events.EventLog`) stores and deletes them.
+best; the one writer (:class:`~realtime.events.records.EventLog`) stores and deletes them.
 
 For each track (per source):
 
@@ -30,7 +30,7 @@ from facecore.facestore import StoredFace, face_crop, new_face_id
 from facecore.images import encode_jpeg
 from facecore.quality import measure_face
 
-from .pipeline import StepResult
+from ..engine.pipeline import StepResult
 
 __all__ = ["KeepRules", "Kept", "FacePicker", "spread"]
 

@@ -1,11 +1,11 @@
-"""Scene cuts: the measure of :mod:`realtime.scenes` within shots and at cuts: ``python -m bench.cuts``.
+"""Scene cuts: the measure of :mod:`realtime.engine.scenes` within shots and at cuts: ``python -m bench.cuts``.
 
 1. ``within``: the distance between frames of the same shot, 1, 2 and 3 frames apart (the
    display may skip a frame or two), on every clip, Hamilton's shots kept apart;
 2. ``cuts``: the distance across the Hamilton clip's three real cuts (found by eye: its frames
    20, 82 and 211 each begin a new shot) and across joins of two clips (the first 60 frames of
    one, then 60 of the other at the first one's size), at the same gaps;
-3. ``cost``: milliseconds of :func:`realtime.scenes.signature` per frame, by frame size.
+3. ``cost``: milliseconds of :func:`realtime.engine.scenes.signature` per frame, by frame size.
 
 The default ``camera.cut_threshold`` should sit above every ``within`` figure and below every
 ``cuts`` figure, with room on both sides.
@@ -21,7 +21,7 @@ import numpy as np
 
 from facecore.camera import Camera
 from facecore.config import CameraConfig
-from realtime.scenes import distance, signature
+from realtime.engine.scenes import distance, signature
 
 from .common import VIDEOS, load_average, median, print_table, write_results
 

@@ -75,7 +75,7 @@ def naive_boxes(mtcnn, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def compare_clip(clip, mtcnn, detector, args) -> tuple[dict, dict]:
     """Time both detectors on the clip's frames; match their faces on the first repeat."""
-    from realtime.tracker import match_boxes
+    from realtime.engine.tracker import match_boxes
 
     frames = sample_frames(clip, args.frames)
     naive_boxes(mtcnn, frames[0]), detector.detect(frames[0])  # first use of this frame size: not timed

@@ -111,7 +111,7 @@ def speed(detectors: dict, frames: list[np.ndarray], repeats: int) -> list[dict]
 
 def agreement(name: str, images: list[np.ndarray], theirs, ours) -> dict:
     """How far ``ours`` (LiteRT) finds what ``theirs`` (TensorFlow) finds on ``images``."""
-    from realtime.tracker import iou_matrix, match_boxes
+    from realtime.engine.tracker import iou_matrix, match_boxes
 
     row = {"set": name, "images": len(images), "tf_faces": 0, "litert_faces": 0, "matched": 0,
            "min_iou": None, "max_landmark_px": None}

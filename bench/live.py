@@ -114,7 +114,7 @@ def run_naive(source: Path, config, recognizer, detector, max_frames: int) -> di
     """Detect on every full frame, one model call per face; the first frame with a name counts."""
     from facecore.camera import Camera
     from facecore.faces import UNKNOWN
-    from realtime.overlay import Overlay
+    from realtime.window.overlay import Overlay
 
     overlay = Overlay(config.overlay)
     frames, calls, first_s, first_frame, named = 0, 0, None, None, set()

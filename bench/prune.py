@@ -11,11 +11,11 @@ Each way of writing runs ``--rounds`` rounds of two phases of ``--steps`` steps,
 that the shared machine's load falls on both alike, and takes each step's time (the engine step
 and the events of every source, as the recognition thread does them):
 
-1. ``writer``: events go to :class:`realtime.writer.Writer` (the writer's own thread);
+1. ``writer``: events go to :class:`realtime.events.writer.Writer` (the writer's own thread);
    ``base``: no prune; ``prune``: the retention rules are applied again as soon as the last
    prune has ended (it runs in a child process while the writer goes on), so that most steps
    run beside one;
-2. ``inline``: the same with :class:`realtime.events.EventLog` applied on the recognition thread
+2. ``inline``: the same with :class:`realtime.events.records.EventLog` applied on the recognition thread
    (how face-live wrote before), a prune every 50 steps (2 % of the steps: the p99 sees them).
 
 Reported per phase: the steps that overlapped a prune (``beside``), median, 99th percentile and
@@ -38,11 +38,11 @@ from facecore.config import FacesConfig, LogConfig, load_config
 from facecore.csvlog import CsvLog
 from facecore.facestore import FaceStore, StoredFace, new_face_id
 from facecore.images import encode_jpeg
-from realtime.engine import Engine
-from realtime.events import EventLog
-from realtime.keeper import KeepRules
-from realtime.pipeline import SourceStage
-from realtime.writer import Writer
+from realtime.engine.step import Engine
+from realtime.events.records import EventLog
+from realtime.events.keeper import KeepRules
+from realtime.engine.pipeline import SourceStage
+from realtime.events.writer import Writer
 
 from .common import REPO, load_average, median, print_table, write_results
 

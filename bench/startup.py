@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     mark("import of the command")
     from facecore.config import load_config
     from facecore.runtime import resolve_runtime, runtime_backbone, runtime_detector
-    from realtime.device import select_device
+    from realtime.engine.device import select_device
 
     config = load_config(None, ["backbone.name=facenet", f"backbone.weights={args.weights}",
                                 f"recognition.runtime={args.runtime}"])

@@ -1,7 +1,7 @@
 """What the video itself says about who is who among kept faces, for :mod:`enroll.linkage`.
 
 - **must-link**: the faces of one track are one person. A scene cut ends every track of its
-  source (:mod:`realtime.scenes`), and track ids are not reused within a run; a run started
+  source (:mod:`realtime.engine.scenes`), and track ids are not reused within a run; a run started
   later numbers its tracks afresh, so a track's faces are linked only while they follow each
   other within ``TRACK_GAP_S``. A tracker can still swap two people who cross: a track whose
   own faces are further apart than ``TRACK_FAR`` (cosine distance) is split by average

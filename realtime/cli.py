@@ -24,32 +24,30 @@ from typing import Iterator, Sequence
 
 from facecore.app import (add_common_options, detach_python_stderr, exit_fast, load_command_config,
                           quiet_tensorflow, run_guarded, setup_logging)
-from facecore.bundle import Bundle, bundle_exists, load_bundle
+from facecore.bundle import Bundle
 from facecore.config import Config
-from facecore.errors import FacecamError, StorageError, UsageError
-from facecore.facestore import backbone_tag
+from facecore.errors import FacecamError, UsageError
 from facecore.files import write_private
-from facecore.outputs import record_outputs
 from facecore.models import Models
 from facecore.recognizer import Recognizer, check_bundle
 from facecore.workspace import announce_workspace
 
 from facecore.csvlog import CsvLog
-from .device import DEVICE_CHOICES, select_device
-from .engine import Engine
-from .events import EventLog
-from .hub import Hub
-from .keeper import KeepRules
-from .loop import LiveLoop, LoopOptions, View
-from .preflight import Consumer, check_before_start, start_consumers
-from .overlay import Overlay
-from .pipeline import SourceStage
-from .reload import ModelReloader
-from .sinks import VideoSink, Window, require_gui
+from .engine.device import DEVICE_CHOICES, select_device
+from .engine.local import LiveLoop, LoopOptions, View
+from .engine.pipeline import SourceStage
+from .engine.preflight import Consumer, check_before_start, initial_bundle, record_run_outputs, start_consumers
+from .engine.reload import ModelReloader
+from .engine.stats import RunReport
+from .engine.step import Engine
+from .events.hub import Hub
+from .events.keeper import keep_rules
+from .events.records import EventLog
+from .events.writer import Writer
 from .sources import SourceOpener
-from .startup import LoadingScreen, ModelLoader
-from .stats import RunReport
-from .writer import Writer
+from .window.overlay import Overlay
+from .window.sinks import VideoSink, Window, require_gui
+from .window.startup import LoadingScreen, ModelLoader
 
 __all__ = ["main", "build_parser", "live", "ENROLL_HINT", "Consumer"]
 
@@ -104,17 +102,6 @@ def _say(text: str) -> None:
     print(f"{PROG}: {text}", file=sys.stderr, flush=True)
 
 
-def _initial_bundle(args, config: Config) -> Bundle | None:
-    """The bundle at ``train.model``, read and checked (a damaged one fails here, at once); ``None``
-    when nobody is enrolled. A ``--model`` given explicitly must hold one."""
-    path = Path(config.train.model)
-    if not bundle_exists(path):
-        if args.model is not None:
-            raise UsageError(f"--model {path}: no model bundle there (train one with: face-enroll train)")
-        return None
-    return load_bundle(path)
-
-
 @contextmanager
 def _window(config: Config, headless: bool) -> Iterator[Window | None]:
     window = None if headless else Window(config.overlay.window_name)
@@ -136,47 +123,26 @@ def _engine(config: Config, specs: list, bundle: Bundle | None, models: Models) 
 def _live_on_ray(args, config: Config, stop: threading.Event | None, consumers, web=None) -> RunReport:
     """``--engine ray``: the same checks first (Ray installed, headless, sources, outputs, CSV
     log, bundle), then the run on Ray, its rows and views relayed to a hub in this process."""
-    from .ray_engine import require_ray
-    from .ray_guard import check_address
+    from .engine.ray_engine import require_ray
+    from .engine.ray_guard import check_address
 
     require_ray()
     check_address(config.ray.address)  # a wrong or unreachable address: one line now, before anything
     if not args.headless:
         raise UsageError("--engine ray runs without a window: add --headless (--output DIR keeps each camera's video)")
     specs, videos = check_before_start(args, config)
-    bundle = _initial_bundle(args, config)
+    bundle = initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config)
-    _record_outputs(config, videos)
+    record_run_outputs(config, videos, _say)
     announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
-    from .ray_engine import run_ray
+    from .engine.ray_engine import run_ray
 
-    keep = _keep_rules(config, bundle, args.workspace_root)
+    keep = keep_rules(config, bundle, args.workspace_root)
     with ExitStack() as stack:
         hub = Hub()
         start_consumers(stack, config, hub, bundle, _with_web(consumers, web, specs))
         return run_ray(config, specs, videos, args.max_frames, stop, _say, keep, hub)
-
-
-def _record_outputs(config: Config, videos: dict[str, Path]) -> None:
-    """Note the CSV log and the videos of this run in the outputs registry (``log.registry``), so
-    that ``face-enroll remove NAME --everywhere`` cleans the log and names the videos."""
-    logs = [config.log.path] if config.log.path else []
-    if not config.log.registry or not (logs or videos):
-        return
-    try:
-        record_outputs(config.log.registry, logs, videos.values())
-    except StorageError as exc:
-        _say(f"warning: {exc}: face-enroll remove --everywhere will not know of this run's log and videos "
-             f"(give a log with its --log PATH)")
-
-
-def _keep_rules(config: Config, bundle: Bundle | None, root: Path | None = None) -> KeepRules:
-    """How faces are kept; their feature vectors come from the backbone the bundle was trained with,
-    and the CSV points at them relative to the workspace ``root``."""
-    trained = bundle.meta["backbone"] if bundle is not None else None
-    tag = backbone_tag(trained["name"], trained["weights_id"]) if trained else ""
-    return KeepRules(config.faces, config.capture, tag, str(root or ""))
 
 
 def _web_server(args, config: Config):
@@ -210,7 +176,7 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
 
     ``models``: built before (tests, benchmarks), used instead of building; ``opener``
     replaces ``cv2.VideoCapture`` (tests of camera faults, the soak benchmark). ``consumers``:
-    each is called once with the run's :class:`~realtime.hub.Hub` before the sources play (either
+    each is called once with the run's :class:`~realtime.events.hub.Hub` before the sources play (either
     engine) and returns the function that stops it at the end of the run (a :data:`Consumer`).
     """
     args = build_parser().parse_args(argv)
@@ -224,16 +190,16 @@ def live(argv: list[str] | None = None, models: Models | None = None, stop: thre
     if not args.headless:
         require_gui()
     specs, videos = check_before_start(args, config)
-    bundle = _initial_bundle(args, config)
+    bundle = initial_bundle(args, config)
     if bundle is not None:
         check_bundle(bundle, config, models.backbone if models is not None else None)
     with ExitStack() as stack:
         sources = SourceOpener(specs, config.camera, stack, opener)
         sources.open_live()  # a camera that cannot be opened, or a file without frames, fails here
-        _record_outputs(config, videos)  # the run starts: what it writes is recorded, the workspace named
+        record_run_outputs(config, videos, _say)  # the run starts: what it writes is recorded, the workspace named
         announce_workspace(args, config.log.path, config.faces.folder, prog=PROG)
         csv_log = CsvLog(config.log.path, config.log.fsync) if config.log.path else None
-        keep = _keep_rules(config, bundle, args.workspace_root)
+        keep = keep_rules(config, bundle, args.workspace_root)
         hub = Hub()  # what happened, for any consumer: rows as they are written, each step's view
         start_consumers(stack, config, hub, bundle, _with_web(consumers, web, specs))  # stop after the writer drained
         events = Writer(EventLog(csv_log, config.log, config.faces.folder or None, keep=keep,

@@ -22,7 +22,7 @@ from facecore.camera import Camera, Frame, SourceSpec, first_frame, is_stream, n
 from facecore.config import CameraConfig, Config
 from facecore.errors import SourceError, UsageError
 
-from .sinks import VIDEO_SUFFIXES, check_video_path
+from .window.sinks import VIDEO_SUFFIXES, check_video_path
 
 __all__ = ["plan_sources", "video_paths", "SourceOpener"]
 

@@ -101,7 +101,7 @@ def api_people(context: WebContext = Depends(get_context)) -> dict:
 @router.websocket("/sightings")
 async def sightings(websocket: WebSocket, context: WebContext = Depends(get_context)) -> None:
     """Each sighting face-live logs (a CSV row's cells and its ``event`` id), as one JSON text message."""
-    from realtime.hub import SIGHTING
+    from realtime.events.hub import SIGHTING
 
     await websocket.accept()
     if context.hub is None:

@@ -1,11 +1,11 @@
 """The Live page's feed: face-live's views, each source's newest picture JPEG-encoded once per
 update whatever the number of viewers, handed to every page that shows that source.
 
-One :class:`LiveFeed` per app reads the hub's :data:`~realtime.hub.VIEW` records on its own
+One :class:`LiveFeed` per app reads the hub's :data:`~realtime.events.hub.VIEW` records on its own
 thread, and sends at most ``web.live_fps`` views a second per source: a view that comes
 sooner waits for its turn, replaced by any newer one, and only the views sent are encoded.
 While at least one page views a source, it watches that source on the hub
-(:meth:`~realtime.hub.Hub.watch`: only then do its views carry the picture); the last page
+(:meth:`~realtime.events.hub.Hub.watch`: only then do its views carry the picture); the last page
 leaving stops it, so a run nobody looks at copies and encodes nothing.
 
 A packet is ``uint32`` (big-endian) header length, the header as UTF-8 JSON (the view's
@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from realtime.hub import VIEW, Hub
+from realtime.events.hub import VIEW, Hub
 
 __all__ = ["LiveFeed", "Viewer", "packet", "read_packet"]
 

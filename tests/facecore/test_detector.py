@@ -70,7 +70,7 @@ def test_choose_subject_prefers_large_centred_face():
 def test_small_faces_of_a_crowd_are_checked_on_a_finer_copy():
     """In a 1080p crowd, faces 20-35 px across in the 480 px detection copy: RNet and ONet
     judging them on the 1280 px copy find more of them, and lose none of the others."""
-    from realtime.tracker import match_boxes
+    from realtime.engine.tracker import match_boxes
 
     clip = need(VIDEOS / "crowd-unknown" / "video.mp4")
     with Camera(str(clip)) as camera:

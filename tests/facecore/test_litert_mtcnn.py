@@ -52,7 +52,7 @@ def _images() -> list[tuple[str, np.ndarray]]:
 def test_the_same_faces_boxes_and_landmarks_as_the_mtcnn_package(detector, lite):
     """The issue's contract: matched boxes IoU >= 0.9, at most 1% more or fewer faces over the
     set, landmarks within 2 px."""
-    from realtime.tracker import iou_matrix, match_boxes
+    from realtime.engine.tracker import iou_matrix, match_boxes
 
     counts, worst_iou, worst_px, unmatched = [0, 0], 1.0, 0.0, []
     for name, image in _images():

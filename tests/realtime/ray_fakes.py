@@ -9,7 +9,7 @@ import numpy as np
 from ray import serve
 
 from fakes import ColourDetector, ColourRecognizer
-from realtime.core import recognize_batched
+from realtime.engine.core import recognize_batched
 
 __all__ = ["FakeReplica", "fake_detector", "KNOWN"]
 

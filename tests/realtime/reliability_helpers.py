@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from facecore.faces import Faces
-from realtime.pipeline import StepResult
+from realtime.engine.pipeline import StepResult
 
 
 def snap(name: str, track: int, frame: int, source: str = "cam") -> StepResult:

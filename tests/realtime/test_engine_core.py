@@ -1,5 +1,5 @@
-"""The engine core's shared rules (realtime/core.py) on fake models, and the Ray engine's log actor
-(realtime/ray_hub.py) called directly, without a cluster: what to draw on a frame, the batched
+"""The engine core's shared rules (realtime/engine/core.py) on fake models, and the Ray engine's log actor
+(realtime/events/ray_hub.py) called directly, without a cluster: what to draw on a frame, the batched
 call split back, the first name's time, and the rows and views the driver's hub receives."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from facecore.config import Config, load_config
 from facecore.csvlog import read_log
 from facecore.faces import Faces
 from fakes import ColourDetector, ColourRecognizer, frames, scene
-from realtime.core import FirstName, drawn_faces, recognize_batched
-from realtime.engine import Engine
-from realtime.events import EventMaker
-from realtime.pipeline import StepResult, SourceStage
-from realtime.ray_hub import LogWriter
-from realtime.scenes import CutWatch
-from realtime.writer import view_record
+from realtime.engine.core import FirstName, drawn_faces, recognize_batched
+from realtime.engine.step import Engine
+from realtime.events.records import EventMaker
+from realtime.engine.pipeline import StepResult, SourceStage
+from realtime.events.ray_hub import LogWriter
+from realtime.engine.scenes import CutWatch
+from realtime.events.writer import view_record
 
 
 def _snapshot(frame_index: int, time_s: float, n: int = 2) -> StepResult:
@@ -101,7 +101,7 @@ def test_the_log_actor_hands_the_driver_its_rows_and_views_only_while_wanted(tmp
 
 @pytest.mark.parametrize("views", [False, True])
 def test_the_log_actor_holds_a_bounded_number_of_views(tmp_path, views):
-    from realtime.ray_hub import MAX_VIEWS
+    from realtime.events.ray_hub import MAX_VIEWS
 
     writer = LogWriter(Config().replace(log={"path": ""}, faces={"folder": ""}))
     writer.take(views=views)
@@ -116,8 +116,8 @@ def test_a_ray_camera_draws_a_late_label_grey_and_nothing_across_a_cut_on_its_vi
     rule (before, a Ray video drew every label in its colour, however old)."""
     pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
     from facecore.source_names import SourceSpec
-    from realtime.overlay import COLOURS
-    from realtime.ray_parts import CameraWorker
+    from realtime.window.overlay import COLOURS
+    from realtime.engine.ray_parts import CameraWorker
 
     config = Config()
     camera = CameraWorker(SourceSpec("door", "door.mp4"), config, None, None,
@@ -139,7 +139,7 @@ def test_a_bundle_trained_on_another_backbone_gets_that_backbone_built_and_warme
     trained on vgg16 without weights, the backbone in use has ImageNet's."""
     from facecore.bundle import Bundle, save_bundle
     from helpers import BUNDLE_META
-    from realtime.core import load_recognizer
+    from realtime.engine.core import load_recognizer
 
     built = []
 

@@ -9,8 +9,8 @@ import pytest
 from facecore.config import load_config
 from facecore.faces import PENDING, UNKNOWN
 from fakes import ColourDetector, ColourRecognizer, frames
-from realtime.engine import Engine
-from realtime.pipeline import SourceStage
+from realtime.engine.step import Engine
+from realtime.engine.pipeline import SourceStage
 
 
 @pytest.fixture

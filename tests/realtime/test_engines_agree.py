@@ -23,14 +23,14 @@ from facecore.csvlog import COLUMNS, CsvLog
 from facecore.source_names import SourceSpec
 from fakes import GREY, PALETTE, ColourDetector, ColourRecognizer
 from helpers import REPO
-from realtime.engine import Engine
-from realtime.events import EventLog
-from realtime.hub import SIGHTING, VIEW, Hub
-from realtime.loop import LiveLoop, LoopOptions, View
-from realtime.overlay import COLOURS, Overlay
-from realtime.pipeline import SourceStage
-from realtime.sinks import VideoSink
-from realtime.writer import Writer
+from realtime.engine.step import Engine
+from realtime.events.records import EventLog
+from realtime.events.hub import SIGHTING, VIEW, Hub
+from realtime.engine.local import LiveLoop, LoopOptions, View
+from realtime.window.overlay import COLOURS, Overlay
+from realtime.engine.pipeline import SourceStage
+from realtime.window.sinks import VideoSink
+from realtime.events.writer import Writer
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -87,7 +87,7 @@ def _run_local(config, clips: dict, out: Path, hub: Hub):
 def _run_ray(config, clips: dict, out: Path, hub: Hub, monkeypatch):
     pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
     from ray_fakes import FakeReplica, fake_detector
-    from realtime.ray_engine import run_ray
+    from realtime.engine.ray_engine import run_ray
 
     here = Path(__file__).parent  # the actors import fakes and ray_fakes by name
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), str(here.parent), str(here)]))

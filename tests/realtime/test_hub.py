@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from realtime.hub import SIGHTING, VIEW, Hub
+from realtime.events.hub import SIGHTING, VIEW, Hub
 
 
 def test_every_subscriber_gets_each_message_of_its_kinds_in_order():

@@ -14,9 +14,9 @@ from facecore.config import CaptureConfig, FacesConfig, LogConfig
 from facecore.csvlog import CsvLog, read_log
 from facecore.facestore import FaceStore
 from facecore.faces import PENDING, UNKNOWN, Faces
-from realtime.events import PRUNE_S, EventLog, EventMaker
-from realtime.keeper import KeepRules
-from realtime.pipeline import StepResult
+from realtime.events.records import PRUNE_S, EventLog, EventMaker
+from realtime.events.keeper import KeepRules
+from realtime.engine.pipeline import StepResult
 
 RULES = KeepRules(FacesConfig(per_track=3), CaptureConfig(), "facenet:test")
 

@@ -24,8 +24,8 @@ from helpers import VIDEOS, need
 from live_helpers import ENROLLED, facenet_sets
 from realtime.cli import live
 from facecore.csvlog import COLUMNS
-from realtime.engine import Engine
-from realtime.pipeline import SourceStage
+from realtime.engine.step import Engine
+from realtime.engine.pipeline import SourceStage
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from facecore.errors import UsageError
 from facecore.faces import PENDING, UNKNOWN, Faces
 from helpers import REPO
 from facecore.csvlog import COLUMNS, CsvLog, neutralize
-from realtime.events import EventLog, LogPolicy
-from realtime.pipeline import StepResult
+from realtime.events.records import EventLog, LogPolicy
+from realtime.engine.pipeline import StepResult
 
 
 def read_rows(path):

@@ -15,12 +15,12 @@ from facecore.config import CameraConfig, Config, LogConfig
 from helpers import VIDEOS, join_clips, need
 from live_helpers import facenet_sets
 from realtime.cli import live
-from realtime.engine import Engine
-from realtime.events import EventLog
-from realtime.loop import LiveLoop, LoopOptions, View
-from realtime.overlay import Overlay
-from realtime.pipeline import SourceStage
-from realtime.sinks import VideoSink
+from realtime.engine.step import Engine
+from realtime.events.records import EventLog
+from realtime.engine.local import LiveLoop, LoopOptions, View
+from realtime.window.overlay import Overlay
+from realtime.engine.pipeline import SourceStage
+from realtime.window.sinks import VideoSink
 
 pytestmark = pytest.mark.slow
 

@@ -73,7 +73,7 @@ def test_a_damaged_database_is_one_warning_and_the_csv_goes_on(tmp_path, caplog)
     """The writer face-live runs its rows through (``EventLog``), on a file that is not a database."""
     from facecore.config import LogConfig
     from facecore.csvlog import CsvLog
-    from realtime.events import Event, EventLog
+    from realtime.events.records import Event, EventLog
 
     database = tmp_path / "events.db"
     garbage = b"not a database " * 700
@@ -123,8 +123,8 @@ def test_the_ray_engines_log_actor_writes_the_database_too(tmp_path):
     """The class the log actor runs (``LogWriter``), called here directly, without a cluster."""
     pytest.importorskip("ray")
     from facecore.config import Config
-    from realtime.events import Event
-    from realtime.ray_hub import LogWriter
+    from realtime.events.records import Event
+    from realtime.events.ray_hub import LogWriter
 
     config = Config().replace(log={"path": str(tmp_path / "log.csv")}, faces={"folder": ""},
                               events={"database": str(tmp_path / "events.db")})
@@ -140,7 +140,7 @@ def test_the_writer_prunes_the_database_at_start_with_the_faces_retention(tmp_pa
 
     from facecore.config import LogConfig
     from facecore.csvlog import CsvLog
-    from realtime.events import EventLog
+    from realtime.events.records import EventLog
 
     database, now = tmp_path / "events.db", datetime.now(timezone.utc)
     db = EventDb(database)

@@ -14,11 +14,11 @@ from facecore.config import CameraConfig, Config, LogConfig
 from facecore.errors import SourceError
 from helpers import VIDEOS, need
 from facecore.csvlog import CsvLog
-from realtime.events import EventLog
-from realtime.engine import Engine
-from realtime.loop import LiveLoop, LoopOptions, View
-from realtime.overlay import Overlay
-from realtime.pipeline import SourceStage
+from realtime.events.records import EventLog
+from realtime.engine.step import Engine
+from realtime.engine.local import LiveLoop, LoopOptions, View
+from realtime.window.overlay import Overlay
+from realtime.engine.pipeline import SourceStage
 
 
 class ClipAsCamera:

@@ -16,7 +16,7 @@ from facecore.csvlog import CsvLog, read_log
 from facecore.outputs import read_outputs, record_outputs
 from facecore.people import make_private_dir
 from helpers import REPO, VIDEOS, need
-from realtime.sinks import VideoSink, check_video_path
+from realtime.window.sinks import VideoSink, check_video_path
 
 
 def _mode(path) -> int:

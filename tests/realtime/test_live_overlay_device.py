@@ -11,8 +11,8 @@ import pytest
 from facecore.config import OverlayConfig
 from facecore.errors import ConfigError, FacecamError
 from facecore.faces import PENDING, UNKNOWN, Faces
-from realtime.device import Device, select_device
-from realtime.overlay import COLOURS, Mosaic, Overlay, draw_label, label_text
+from realtime.engine.device import Device, select_device
+from realtime.window.overlay import COLOURS, Mosaic, Overlay, draw_label, label_text
 
 
 def count_colour(image: np.ndarray, colour) -> int:
@@ -67,7 +67,7 @@ def test_select_device_on_this_machine_matches_what_tensorflow_sees():
                                                   ("auto", "litert", True)])
 def test_select_device_for_litert_never_asks_tensorflow(monkeypatch, choice, runtime, gpu):
     monkeypatch.setattr("facecore.runtime.gpu_visible", lambda environ: gpu)
-    monkeypatch.setattr("realtime.device.load_tensorflow", lambda: pytest.fail("TensorFlow was loaded"))
+    monkeypatch.setattr("realtime.engine.device.load_tensorflow", lambda: pytest.fail("TensorFlow was loaded"))
     assert select_device(choice, runtime=runtime) == Device("cpu", "CPU:0", "CPU (LiteRT)")
 
 

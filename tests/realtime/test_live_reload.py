@@ -58,11 +58,11 @@ def _reload_once(path, caplog) -> tuple[list, list[str]]:
     import logging
 
     from facecore.config import load_config
-    from realtime.reload import ModelReloader
+    from realtime.engine.reload import ModelReloader
 
     applied = []
     reloader = ModelReloader(path, load_config(None, []), None, "the-old-id", applied.append)
-    with caplog.at_level(logging.INFO, logger="realtime.reload"):
+    with caplog.at_level(logging.INFO, logger="realtime.engine.reload"):
         reloader._reload()
     return applied, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 

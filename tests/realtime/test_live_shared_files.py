@@ -97,7 +97,7 @@ _SNAPSHOTS = _GATE + """
 import numpy as np
 from facecore.config import LogConfig
 from facecore.csvlog import CsvLog
-from realtime.events import EventLog
+from realtime.events.records import EventLog
 sys.path.insert(0, sys.argv[2])
 from reliability_helpers import snap
 

@@ -17,8 +17,8 @@ import pytest
 
 from helpers import REPO, VIDEOS, copy_people, need, write_clip
 from live_helpers import facenet_sets
-from realtime.overlay import _FONT
-from realtime.startup import LOADING
+from realtime.window.overlay import _FONT
+from realtime.window.startup import LOADING
 from window_helpers import need_tools, screenshot, under_xvfb, x_env
 
 OBAMA = VIDEOS / "obama-biden" / "obama.mp4"

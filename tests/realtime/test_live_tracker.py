@@ -8,7 +8,7 @@ import pytest
 from facecore.config import TrackerConfig
 from facecore.faces import PENDING, UNKNOWN, Faces
 from facecore.recognizer import Decision
-from realtime.tracker import Tracker, iou_matrix, match_boxes, vote
+from realtime.engine.tracker import Tracker, iou_matrix, match_boxes, vote
 
 LEFT = [100, 100, 200, 220]
 RIGHT = [400, 100, 500, 220]

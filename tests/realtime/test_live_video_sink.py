@@ -56,7 +56,7 @@ import resource, signal, sys
 import cv2
 from facecore.camera import Camera
 from facecore.errors import FacecamError
-from realtime.sinks import VideoSink
+from realtime.window.sinks import VideoSink
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))  # invisible to the free-space check

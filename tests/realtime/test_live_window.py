@@ -13,8 +13,8 @@ import pytest
 
 from helpers import VIDEOS, need, write_clip
 from live_helpers import facenet_sets
-from realtime.overlay import COLOURS, _PAD, draw_label
-from realtime.sinks import gui_backend
+from realtime.window.overlay import COLOURS, _PAD, draw_label
+from realtime.window.sinks import gui_backend
 from window_helpers import need_tools, press, screenshot, under_xvfb, wait_for_png, window_ids, x_env
 
 

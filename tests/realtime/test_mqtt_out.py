@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is not installed (pip install -e '.[dev]')")
 
 from outbound_helpers import Listener, mosquitto_broker, sighting, wait_for  # noqa: E402
-from realtime.hub import SIGHTING, Hub  # noqa: E402
-from realtime.mqtt import MqttTarget, slug  # noqa: E402
-from realtime.notices import NotifyPolicy  # noqa: E402
+from realtime.events.hub import SIGHTING, Hub  # noqa: E402
+from realtime.events.mqtt import MqttTarget, slug  # noqa: E402
+from realtime.events.notices import NotifyPolicy  # noqa: E402
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_start_outputs_runs_every_target_of_the_settings_and_close_stops_them(br
 
     from facecore.config import load_config
     from outbound_helpers import Receiver
-    from realtime.outbound import start_outputs
+    from realtime.events.outbound import start_outputs
 
     receivers = [Receiver(), Receiver()]
     config = load_config(None, [f'events.webhooks=["{receivers[0].url(login="a:s3cret")}", "{receivers[1].url()}"]',

@@ -19,7 +19,7 @@ from facecore.faces import UNKNOWN
 from helpers import VIDEOS, need, write_clip
 from live_helpers import facenet_sets
 from realtime.cli import live
-from realtime.overlay import _FONT, COLOURS
+from realtime.window.overlay import _FONT, COLOURS
 from reliability_helpers import DroppingCamera
 from test_live_clips import csv_rows, video_frames
 from window_helpers import need_tools, press, screenshot, under_xvfb, wait_for_png, x_env

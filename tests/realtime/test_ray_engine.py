@@ -331,7 +331,7 @@ def test_a_crashed_camera_actor_is_one_plain_line_naming_it_and_it_restarts(tmp_
 def test_the_processes_a_run_started_are_ended_and_those_from_before_are_spared():
     """What ``face-live`` ends when a local Ray's shutdown cannot reach its processes: only what
     started under it after the run began (here: plain ``sleep`` processes, a shell and its child)."""
-    from realtime.ray_guard import RunProcesses
+    from realtime.engine.ray_guard import RunProcesses
 
     before = subprocess.Popen(["sleep", "60"])
     try:
@@ -350,7 +350,7 @@ def test_the_processes_a_run_started_are_ended_and_those_from_before_are_spared(
 def test_ray_address_forms_auto_local_and_ray_client_are_read_and_checked():
     """A logic test of the address check alone (nothing listens on port 9 here)."""
     from facecore.errors import FacecamError, UsageError
-    from realtime.ray_guard import check_address
+    from realtime.engine.ray_guard import check_address
 
     check_address("")  # a local Ray
     check_address("auto")  # left to Ray: the cluster started on this machine
@@ -371,7 +371,7 @@ def test_a_ray_run_sends_its_rows_to_webhooks_and_to_a_consumer_of_its_hub(tmp_p
     with the views of the source it watches carrying their pictures."""
     from outbound_helpers import Receiver
     from realtime.cli import live
-    from realtime.hub import SIGHTING, VIEW
+    from realtime.events.hub import SIGHTING, VIEW
 
     _ray()
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the actors import facecam from here
@@ -407,7 +407,7 @@ def test_a_camera_actors_litert_threads_follow_the_cpus_ray_gives_it_unless_set(
     _ray()
     import facecore.runtime
     from facecore.config import load_config
-    from realtime import ray_parts
+    from realtime.engine import ray_parts
 
     seen = []
     monkeypatch.setattr(facecore.runtime, "runtime_detector", lambda config: seen.append(config.recognition.threads))

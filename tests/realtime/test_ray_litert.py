@@ -22,7 +22,7 @@ def _built_in_a_worker(config, clip: str) -> dict:
 
     from facecore.camera import Camera
     from facecore.source_names import SourceSpec
-    from realtime.ray_parts import CameraWorker, RecognizerReplica
+    from realtime.engine.ray_parts import CameraWorker, RecognizerReplica
 
     replica = RecognizerReplica(config)
     worker = CameraWorker(SourceSpec("obama", clip), config, None, None)

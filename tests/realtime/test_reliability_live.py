@@ -33,14 +33,14 @@ from facecore.config import CameraConfig, Config, LogConfig
 from facecore.faces import UNKNOWN
 from facecore.models import Models
 from helpers import REPO, VIDEOS, need, run_command, small_tmpfs
-from realtime import events as events_module
+from realtime.events import records as events_module
 from realtime.cli import _stop_on_signals, live
 from facecore.csvlog import COLUMNS, CsvLog
-from realtime.engine import Engine
-from realtime.events import RETRY_S, EventLog
-from realtime.loop import LiveLoop, LoopOptions, View
-from realtime.overlay import Overlay
-from realtime.pipeline import SourceStage
+from realtime.engine.step import Engine
+from realtime.events.records import RETRY_S, EventLog
+from realtime.engine.local import LiveLoop, LoopOptions, View
+from realtime.window.overlay import Overlay
+from realtime.engine.pipeline import SourceStage
 from reliability_helpers import DroppingCamera, snap
 
 OBAMA = VIDEOS / "obama-biden" / "obama.mp4"
@@ -62,7 +62,7 @@ import os, sys
 import numpy as np
 from facecore.config import LogConfig
 from facecore.csvlog import CsvLog
-from realtime.events import EventLog
+from realtime.events.records import EventLog
 sys.path.insert(0, sys.argv[2])
 from reliability_helpers import DroppingCamera, snap
 
@@ -143,7 +143,7 @@ import resource, signal, sys
 import numpy as np
 from facecore.config import LogConfig
 from facecore.csvlog import CsvLog
-from realtime.events import EventLog
+from realtime.events.records import EventLog
 sys.path.insert(0, sys.argv[2])
 from reliability_helpers import DroppingCamera, snap
 
@@ -185,7 +185,7 @@ def test_disk_full_mid_run_then_freed_rows_wait_and_are_written_in_order(tmp_pat
     saved, full = os.dup(csv_log._fd), os.open("/dev/full", os.O_WRONLY)
     try:
         os.dup2(full, csv_log._fd)
-        with caplog.at_level(logging.WARNING, logger="realtime.events"):
+        with caplog.at_level(logging.WARNING, logger="realtime.events.records"):
             events.record(snap("bob", 2, 2), image)
             events.record(snap("cy", 3, 3), image)
             assert events.rows == 1 and events.unwritten == 2

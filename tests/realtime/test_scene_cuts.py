@@ -10,7 +10,7 @@ import pytest
 from facecore.camera import Camera
 from facecore.config import CameraConfig
 from helpers import VIDEOS, join_clips, need
-from realtime.scenes import CutWatch
+from realtime.engine.scenes import CutWatch
 
 HAMILTON_CUTS = [20, 82, 211]  # the first frames of its second, third and fourth shots (seen by eye)
 

@@ -12,7 +12,7 @@ from facecore.camera import Camera
 from facecore.config import CameraConfig
 from facecore.errors import UsageError
 from helpers import VIDEOS, need, run_command
-from realtime.scenes import CutWatch
+from realtime.engine.scenes import CutWatch
 
 OBAMA = VIDEOS / "obama-biden" / "obama.mp4"
 HAMILTON = VIDEOS / "hamilton-whitehouse" / "short_hamilton_clip.mp4"
@@ -59,10 +59,10 @@ def test_camera_refuses_an_empty_source_as_a_usage_error():
 
 def _cuts(clip, threshold: float, caplog) -> tuple[int, list[str]]:
     watch = CutWatch(threshold, "door")
-    with caplog.at_level(logging.WARNING, logger="realtime.scenes"), Camera(str(need(clip))) as camera:
+    with caplog.at_level(logging.WARNING, logger="realtime.engine.scenes"), Camera(str(need(clip))) as camera:
         for frame in camera:
             watch.see(frame)
-    return watch.count, [r.getMessage() for r in caplog.records if r.name == "realtime.scenes"]
+    return watch.count, [r.getMessage() for r in caplog.records if r.name == "realtime.engine.scenes"]
 
 
 def test_a_cut_threshold_that_cuts_more_than_once_a_second_is_warned_about_once(caplog):

@@ -12,9 +12,9 @@ import time
 import pytest
 
 from outbound_helpers import Receiver, free_port, sighting, wait_for
-from realtime.hub import SIGHTING, Hub
-from realtime.notices import NotifyPolicy, notice
-from realtime.webhooks import WebhookTarget
+from realtime.events.hub import SIGHTING, Hub
+from realtime.events.notices import NotifyPolicy, notice
+from realtime.events.webhooks import WebhookTarget
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ from facecore.csvlog import CsvLog, read_log
 from facecore.errors import UsageError
 from facecore.facestore import FaceStore
 from fakes import ColourDetector, ColourRecognizer, frames
-from realtime.engine import Engine
-from realtime.events import PRUNE_S, EventLog, EventMaker
-from realtime.hub import SIGHTING, VIEW, Hub
-from realtime.keeper import KeepRules
-from realtime.pipeline import SourceStage
-from realtime.writer import Writer, prune_apart
+from realtime.engine.step import Engine
+from realtime.events.records import PRUNE_S, EventLog, EventMaker
+from realtime.events.hub import SIGHTING, VIEW, Hub
+from realtime.events.keeper import KeepRules
+from realtime.engine.pipeline import SourceStage
+from realtime.events.writer import Writer, prune_apart
 
 SOURCES = ("door", "hall")
 STEPS = 12
@@ -128,7 +128,7 @@ def test_the_hub_hears_each_row_with_its_event_id_and_a_view_per_step_and_source
 def test_a_full_queue_drops_the_oldest_steps_counted_and_said_once(tmp_path, engine, caplog):
     csv_log = SlowCsv(tmp_path / "rec.csv", hang_s=30.0)
     writer = Writer(EventLog(csv_log, LogConfig(cooldown_s=0.0)), maxsize=2)
-    with caplog.at_level(logging.WARNING, "realtime.writer"):
+    with caplog.at_level(logging.WARNING, "realtime.events.writer"):
         _, due = run_steps(engine, writer)
     assert writer.dropped > 0 and writer.status.startswith("EVENT LOG BEHIND")
     assert len([r for r in caplog.records if "behind" in r.getMessage()]) == 1
@@ -181,7 +181,7 @@ def test_the_daily_prune_beside_recognition_runs_in_a_child_process_and_deletes_
 
 
 class HeldPrune:
-    """A prune in progress until ``release`` is set (as :class:`realtime.writer.PendingPrune`)."""
+    """A prune in progress until ``release`` is set (as :class:`realtime.events.writer.PendingPrune`)."""
 
     def __init__(self):
         self.release, self.waited = threading.Event(), False
@@ -259,7 +259,7 @@ def test_a_view_carries_its_picture_only_while_someone_watches_that_source(tmp_p
 
 def test_kept_faces_are_encoded_to_jpeg_on_the_writer_thread_not_the_recognition_thread(tmp_path, engine,
                                                                                         monkeypatch):
-    import realtime.keeper as keeper
+    import realtime.events.keeper as keeper
 
     encoded_on = []
     encode = keeper.encode_jpeg

@@ -51,7 +51,7 @@ def _wait(condition, timeout: float = 5.0) -> None:
 
 
 def test_a_source_is_watched_only_while_a_viewer_shows_it_and_each_update_is_encoded_once():
-    from realtime.hub import VIEW, Hub
+    from realtime.events.hub import VIEW, Hub
     from web.feed import LiveFeed, Viewer, read_packet
 
     async def scenario():
@@ -81,7 +81,7 @@ def test_a_source_is_watched_only_while_a_viewer_shows_it_and_each_update_is_enc
 
 
 def test_a_slow_viewer_gets_only_the_newest_view_of_each_source():
-    from realtime.hub import VIEW, Hub
+    from realtime.events.hub import VIEW, Hub
     from web.feed import LiveFeed, Viewer, read_packet
 
     async def scenario():
@@ -116,7 +116,7 @@ def test_a_large_picture_is_shrunk_before_it_is_encoded_and_the_boxes_stay_in_fr
 
 
 def test_at_most_live_fps_pictures_a_second_are_encoded_per_source():
-    from realtime.hub import VIEW, Hub
+    from realtime.events.hub import VIEW, Hub
     from web.feed import LiveFeed, Viewer
 
     async def scenario():
@@ -136,7 +136,7 @@ def test_at_most_live_fps_pictures_a_second_are_encoded_per_source():
 
 
 def test_the_live_websocket_carries_every_tile_and_unwatches_when_the_page_goes(make_app):
-    from realtime.hub import VIEW, Hub
+    from realtime.events.hub import VIEW, Hub
     from web.feed import read_packet
 
     hub = Hub()
@@ -178,7 +178,7 @@ def test_without_a_hub_the_live_page_says_so_and_its_websocket_closes(make_app):
 
 
 def test_with_a_password_the_live_websocket_is_refused_without_a_login(make_app):
-    from realtime.hub import Hub
+    from realtime.events.hub import Hub
 
     from web_helpers import PASSWORD
 
@@ -210,7 +210,7 @@ def test_face_live_refuses_a_bad_web_address_in_one_line_with_exit_2(tmp_path, e
 
 
 def test_a_websocket_opened_by_another_site_is_refused(make_app):
-    from realtime.hub import Hub
+    from realtime.events.hub import Hub
     from starlette.websockets import WebSocketDisconnect
 
     client, _ = make_app(hub=Hub(), sources=["door"])
@@ -223,7 +223,7 @@ def test_a_websocket_opened_by_another_site_is_refused(make_app):
 
 
 def test_without_a_password_a_local_program_hears_the_sightings_as_they_are_logged(make_app):
-    from realtime.hub import SIGHTING, Hub
+    from realtime.events.hub import SIGHTING, Hub
 
     hub = Hub()
     client, _ = make_app(hub=hub, sources=["door"])

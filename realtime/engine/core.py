@@ -1,6 +1,6 @@
 """The engine core's rules that do not depend on how a run is carried: the same functions run
-in the local engine's threads (:mod:`realtime.loop`) and in the Ray engine's actors
-(:mod:`realtime.ray_parts`).
+in the local engine's threads (:mod:`realtime.engine.local`) and in the Ray engine's actors
+(:mod:`realtime.engine.ray_parts`).
 
 - :func:`recognize_batched`: ONE model call for the crops of several requests, its
   :class:`~facecore.recognizer.Decision` split back to each request;
@@ -73,7 +73,7 @@ def drawn_faces(result: StepResult | None, frame: Frame, cuts: CutWatch, stale_s
 
 
 def stage_figures(stage) -> dict:
-    """What a source's :class:`~realtime.pipeline.SourceStage` adds to its figures: ``name_latency_s``
+    """What a source's :class:`~realtime.engine.pipeline.SourceStage` adds to its figures: ``name_latency_s``
     (seconds from each named track's first appearance to its name) and ``cuts`` (scene cuts found)."""
     return {"name_latency_s": [round(s, 3) for s in stage.name_latencies], "cuts": stage.cuts.count}
 

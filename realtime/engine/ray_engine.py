@@ -8,7 +8,7 @@ Ray Serve), for cameras that outgrow one machine.
 3. start the one CSV writer on this machine, then one camera actor per source
    (``max_restarts`` after a crash; a restarted actor opens its source again);
 4. wait for the cameras to end, or for SIGINT/SIGTERM (they are asked to stop, each
-   ends its step), watching Ray meanwhile (``realtime.ray_watch``: a lost node or actor
+   ends its step), watching Ray meanwhile (``realtime.engine.ray_watch``: a lost node or actor
    ends the run within seconds), then close the CSV log, and stop everything started
    here: the deployment and the actors, and the local Ray itself (with any of its
    processes that its shutdown cannot reach). Every wait on Ray has a limit.
@@ -31,8 +31,8 @@ from facecore.camera import SourceSpec
 from facecore.config import Config
 from facecore.errors import FacecamError, UsageError
 
+from ..events.ray_hub import HubRelay
 from .core import fill_sources
-from .ray_hub import HubRelay
 from .ray_guard import NodeWatch, RunProcesses, bounded, plain, ray_messages_to_debug
 from .ray_watch import RunWatch, why_failed
 from .stats import RunReport
@@ -109,7 +109,7 @@ def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep,
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from .ray_hub import LogWriter
+    from ..events.ray_hub import LogWriter
     from .ray_parts import CameraWorker
 
     here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
@@ -130,7 +130,7 @@ def _wait(cameras: dict, max_frames: int, stop: threading.Event, watch: RunWatch
           relay=None) -> tuple[dict, str]:
     """Run every camera once all are built; ask them to stop on ``stop``. Returns ``{source:
     figures or error}`` and what was lost (``""``: nothing; the run is then over). ``relay``
-    (:class:`~realtime.ray_hub.HubRelay`) is asked on every round of the wait while the cameras run."""
+    (:class:`~realtime.events.ray_hub.HubRelay`) is asked on every round of the wait while the cameras run."""
     built, lost = _gather({actor.ready.remote(): name for name, actor in cameras.items()}, stop, watch)
     results = {name: value for name, value in built.items() if isinstance(value, dict)}  # the errors
     if stop.is_set() or lost:
@@ -216,11 +216,11 @@ def run_ray(config: Config, specs: list[SourceSpec], videos: dict[str, Path], ma
             stop: threading.Event | None = None, say=print, keep=None, hub=None, models=None) -> RunReport:
     """Run the sources on Ray until they end or ``stop`` is set; returns the run's report, whose
     ``error`` says what failed (a source, a camera, a node of Ray). ``keep``: how faces are kept
-    in the face store (``realtime.keeper.KeepRules``); ``hub``: the driver's
-    :class:`~realtime.hub.Hub`, where the rows written and the cameras' views are published
-    (:class:`~realtime.ray_hub.HubRelay`). ``models``: ``(detector factory, replica class)`` used
-    instead of :func:`~realtime.ray_parts.build_detector` and
-    :class:`~realtime.ray_parts.RecognizerReplica` (tests, on fake models)."""
+    in the face store (``realtime.events.keeper.KeepRules``); ``hub``: the driver's
+    :class:`~realtime.events.hub.Hub`, where the rows written and the cameras' views are published
+    (:class:`~realtime.events.ray_hub.HubRelay`). ``models``: ``(detector factory, replica class)`` used
+    instead of :func:`~realtime.engine.ray_parts.build_detector` and
+    :class:`~realtime.engine.ray_parts.RecognizerReplica` (tests, on fake models)."""
     stop = stop or threading.Event()
     processes = RunProcesses()
     started = _start_ray(config, len(specs))

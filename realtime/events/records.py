@@ -9,14 +9,14 @@ The rules (``[log]``):
 - a track still voting (``…``) is never logged.
 
 With a face store (``[faces]``), each logged track keeps its row faces and its best few
-faces with their feature vectors (:mod:`realtime.keeper`), and each row's ``snapshot`` cell
+faces with their feature vectors (:mod:`realtime.events.keeper`), and each row's ``snapshot`` cell
 points at its face. The writer applies ``[faces]`` retention when it starts and once a day
 (:func:`facecore.retention.prune`), and deletes the oldest faces beyond ``max_faces`` as it
 adds new ones.
 
 :class:`EventMaker` (pure) makes the events of a step on the recognition thread; :class:`EventLog`
 applies them (the files, and the hub: each row written is published there), on the writer's
-own thread (:class:`realtime.writer.Writer`) or in the Ray engine's log actor.
+own thread (:class:`realtime.events.writer.Writer`) or in the Ray engine's log actor.
 
 When the CSV log cannot be written (a full disk, a read-only or missing folder), the
 loop goes on: the rows wait in memory (up to ``MAX_WAITING``), writing is tried again
@@ -43,9 +43,9 @@ from facecore.facestore import FaceStore
 from facecore.logcells import snapshot_cell
 from facecore.retention import prune
 
+from ..engine.pipeline import StepResult
 from .hub import SIGHTING, Hub
 from .keeper import FacePicker, KeepRules, Kept
-from .pipeline import StepResult
 
 __all__ = ["LogPolicy", "Event", "EventMaker", "EventLog", "MAX_WAITING", "RETRY_S", "PRUNE_S"]
 
@@ -146,11 +146,11 @@ class EventLog:
     store's folder (``None``: no faces are kept); ``keep``: how they are kept, and the
     retention rules, applied here first. ``database``: the event database, which gets each row
     the CSV log gets (``None``: none; a failure there is logged once and the CSV goes on).
-    ``hub``: where each row is published once written (:data:`~realtime.hub.SIGHTING`: its cells
+    ``hub``: where each row is published once written (:data:`~realtime.events.hub.SIGHTING`: its cells
     and ``event``, the event database's id or ``None``).
     Call ``close()`` at the end: it tries the waiting rows a last time.
 
-    Not thread-safe: one thread applies events (:class:`realtime.writer.Writer` runs it on its own).
+    Not thread-safe: one thread applies events (:class:`realtime.events.writer.Writer` runs it on its own).
     """
 
     def __init__(self, csv_log: CsvLog | None, config: LogConfig, faces: str | None = None,

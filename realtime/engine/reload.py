@@ -6,7 +6,7 @@ is seen within seconds, with no restart and no frame dropped.
    id changed, or the bundle appeared or went away;
 2. on a change a thread loads the new bundle and builds its recogniser, reusing the
    backbone when the bundle was trained with the same one (else building and warming up
-   the one it names: :func:`realtime.core.load_recognizer`, which the Ray engine's replica
+   the one it names: :func:`realtime.engine.core.load_recognizer`, which the Ray engine's replica
    uses too), while frames go on being shown and recognised with the old one;
 3. the result is handed to ``apply`` (``Engine.offer``): ``None`` when the bundle is
    gone or cannot be used, so a removed person is never named from an old bundle.

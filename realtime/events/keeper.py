@@ -1,9 +1,9 @@
 """Which faces of the logged tracks face-live keeps: each row's face, and the best few of each
 track, ranked by the enrollment gate's measures (:func:`facecore.quality.measure_face`).
 
-Pure bookkeeping, like :class:`~realtime.events.EventMaker` that uses it: it says which faces
+Pure bookkeeping, like :class:`~realtime.events.records.EventMaker` that uses it: it says which faces
 to keep (their records and pictures) and which kept faces are no longer among their track's
-best; the one writer (:class:`~realtime.events.EventLog`) stores and deletes them.
+best; the one writer (:class:`~realtime.events.records.EventLog`) stores and deletes them.
 
 For each track (per source):
 
@@ -22,17 +22,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 
-from facecore.config import CaptureConfig, FacesConfig
-from facecore.facestore import StoredFace, face_crop, new_face_id
+from facecore.bundle import Bundle
+from facecore.config import CaptureConfig, Config, FacesConfig
+from facecore.facestore import StoredFace, backbone_tag, face_crop, new_face_id
 from facecore.images import encode_jpeg
 from facecore.quality import measure_face
 
-from .pipeline import StepResult
+from ..engine.pipeline import StepResult
 
-__all__ = ["KeepRules", "Kept", "FacePicker", "spread"]
+__all__ = ["KeepRules", "Kept", "FacePicker", "keep_rules", "spread"]
 
 
 @dataclass(frozen=True)
@@ -175,3 +177,11 @@ class FacePicker:
             quality=quality.as_dict(), features=vector, backbone=self.rules.backbone if vector is not None else "",
             row=row)
         return Kept(face, face_crop(image, faces.boxes[i], capture.image_margin, capture.image_px))
+
+
+def keep_rules(config: Config, bundle: Bundle | None, root: Path | None = None) -> KeepRules:
+    """How faces are kept; their feature vectors come from the backbone the bundle was trained with,
+    and the CSV points at them relative to the workspace ``root``."""
+    trained = bundle.meta["backbone"] if bundle is not None else None
+    tag = backbone_tag(trained["name"], trained["weights_id"]) if trained else ""
+    return KeepRules(config.faces, config.capture, tag, str(root or ""))

@@ -4,7 +4,7 @@ can hang it.
 :class:`RunWatch` is asked on every round of the driver's wait (twice a second) and looks,
 every ``every_s`` seconds:
 
-1. at the Ray node of this machine and the cluster's head (:class:`~realtime.ray_guard.NodeWatch`):
+1. at the Ray node of this machine and the cluster's head (:class:`~realtime.engine.ray_guard.NodeWatch`):
    one that stopped ends the run at once;
 2. at each camera actor and the CSV writer, with a ``progress()`` call (answered on the
    actor's second thread, beside its run): the figures so far (kept for the report, should

@@ -34,15 +34,15 @@ from facecore.errors import SourceError, StorageError
 from facecore.faces import Faces
 from facecore.files import make_dirs_private, write_private
 
+from ..events.records import EventLog
+from ..events.writer import Writer
+from ..window.overlay import Mosaic, Overlay
+from ..window.sinks import KEY_PAUSE, KEY_QUIT, KEY_SCREENSHOT, Window
 from .core import drawn_faces, fill_sources, stage_figures
-from .engine import Engine
-from .events import EventLog
-from .overlay import Mosaic, Overlay
 from .pipeline import StepResult
-from .sinks import KEY_PAUSE, KEY_QUIT, KEY_SCREENSHOT, Window
 from .stats import RunReport
+from .step import Engine
 from .views import LoopOptions, View, Worker
-from .writer import Writer
 
 __all__ = ["LiveLoop", "LoopOptions", "Worker", "View"]
 
@@ -183,7 +183,7 @@ class LiveLoop:
 
     def _drawn_faces(self, view: View, frame: Frame, result: StepResult) -> Faces:
         """The faces of ``result`` to draw on ``frame``: none when a scene cut came between them,
-        all marked stale when the result is older than ``stale_s`` (:func:`realtime.core.drawn_faces`)."""
+        all marked stale when the result is older than ``stale_s`` (:func:`realtime.engine.core.drawn_faces`)."""
         return drawn_faces(result, frame, self.engine.stages[view.name].cuts, self.options.stale_s)
 
     def _render(self, view: View, frame: Frame, result: StepResult, extra: tuple = ()) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Topics (``<source>``/``<person>``: :func:`slug` of the name; :data:`PREFIX` = ``facecam``):
 
-- ``facecam/<source>/event``: each notification (the webhook body, :func:`~realtime.notices.notice`),
+- ``facecam/<source>/event``: each notification (the webhook body, :func:`~realtime.events.notices.notice`),
   as the notify policy picks them (QoS 1, not retained);
 - ``facecam/<person>/last_seen``: ``{"name", "source", "time"}`` of the person's newest logged
   row (retained; every row, whatever the notify policy);

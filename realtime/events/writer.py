@@ -2,9 +2,9 @@
 a file.
 
 A step hands :meth:`Writer.record` its result: the events it calls for are made there (pure
-bookkeeping, :class:`~realtime.events.EventMaker`: the CSV cells and the faces to keep, as plain
+bookkeeping, :class:`~realtime.events.records.EventMaker`: the CSV cells and the faces to keep, as plain
 records) and queued; the writer's thread applies them in order with the
-:class:`~realtime.events.EventLog` (CSV log, face store, event database, the daily prune), which
+:class:`~realtime.events.records.EventLog` (CSV log, face store, event database, the daily prune), which
 publishes each row written on the hub. The step's view of its source (boxes, names, confidences,
 track ids, stale marks; its picture only while a consumer watches it) is published on the hub at
 once, by the calling thread:
@@ -24,7 +24,7 @@ oldest step's events are dropped, counted in :attr:`Writer.unwritten` (the run t
 exit code 1, as when the CSV log fails) and said once.
 
 :meth:`Writer.close` drains the queue (every row made before it is written) and closes the log.
-Under ``--engine ray`` the log actor applies the same :class:`~realtime.events.EventLog` itself:
+Under ``--engine ray`` the log actor applies the same :class:`~realtime.events.records.EventLog` itself:
 an actor's calls already leave the cameras' threads.
 """
 
@@ -43,9 +43,9 @@ import numpy as np
 
 from facecore.retention import Pruned, prune
 
-from .events import Event, EventLog
+from ..engine.pipeline import StepResult
 from .hub import VIEW
-from .pipeline import StepResult
+from .records import Event, EventLog
 
 __all__ = ["Writer", "view_record", "prune_apart", "PendingPrune", "MAX_QUEUED"]
 
@@ -56,7 +56,7 @@ MAX_QUEUED = 10_000  # steps whose events wait for the writer's thread (the olde
 
 
 def view_record(result: StepResult) -> dict:
-    """A :data:`~realtime.hub.VIEW` record of ``result``: plain lists, one entry per face."""
+    """A :data:`~realtime.events.hub.VIEW` record of ``result``: plain lists, one entry per face."""
     faces = result.faces
     return {
         "source": result.source, "frame": int(result.frame_index), "time_s": round(float(result.time_s), 3),

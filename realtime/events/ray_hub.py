@@ -1,14 +1,14 @@
 """The writer and the hub of ``face-live --engine ray``.
 
 - :class:`LogWriter` (the log actor, one, on the driver's machine): the one writer of the run. It
-  applies the cameras' events with the same :class:`~realtime.events.EventLog` as the local
+  applies the cameras' events with the same :class:`~realtime.events.records.EventLog` as the local
   engine's writer thread (the CSV log, the face store, the event database; an actor's calls
   already leave the cameras' threads), publishing each row written on a hub of its own. It also
   keeps the views the cameras send (only while the driver's hub has subscribers; with a
   ``picture`` only for the sources watched there), at most :data:`MAX_VIEWS`, the oldest dropped.
 - :class:`HubRelay` (in the driver): about twice a second (each round of the driver's wait)
   takes what the log actor holds, the rows written (``sighting``) and the views, and publishes
-  them on the driver's :class:`~realtime.hub.Hub`, where events out (webhooks, MQTT) and any
+  them on the driver's :class:`~realtime.events.hub.Hub`, where events out (webhooks, MQTT) and any
   other consumer listen as they do under the local engine. Each take tells the log actor
   what the driver's hub wants (views at all; the sources watched); the cameras learn it from
   the log actor on their periodic look (every 2 s), so a picture starts or stops travelling
@@ -24,9 +24,9 @@ from collections import deque
 from facecore.config import Config
 from facecore.csvlog import CsvLog
 
-from .events import Event, EventLog
 from .hub import SIGHTING, VIEW, Hub
 from .keeper import KeepRules
+from .records import Event, EventLog
 
 __all__ = ["LogWriter", "HubRelay", "MAX_VIEWS", "MAX_SIGHTINGS"]
 
@@ -52,7 +52,7 @@ class LogWriter:
         return self.events.write(events)
 
     def view(self, record: dict) -> None:
-        """A camera's view of one step (:func:`realtime.writer.view_record`), for the driver's hub."""
+        """A camera's view of one step (:func:`realtime.events.writer.view_record`), for the driver's hub."""
         if self._wants["views"]:
             self.views.append(record)
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from facecore.camera import Camera, Frame
 
+from ..window.sinks import VideoSink
 from .pipeline import StepResult
-from .sinks import VideoSink
 from .stats import Stats
 
 __all__ = ["LoopOptions", "View", "Worker"]

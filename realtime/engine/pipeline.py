@@ -1,6 +1,6 @@
 """One source's part of a recognition step: detect -> track -> crops due; then the votes.
 
-A step of the engine (:mod:`realtime.engine`) calls :meth:`SourceStage.begin` on each
+A step of the engine (:mod:`realtime.engine.step`) calls :meth:`SourceStage.begin` on each
 source that has a new frame, sends the crops due from all of them through ONE batched
 model call, and gives each source its share of the decisions with
 :meth:`SourceStage.finish` (a :class:`~facecore.recognizer.Decision`, split from the batched
@@ -8,7 +8,7 @@ one), which returns an immutable :class:`StepResult`: the tracked faces with the
 long each stage took, for the display and the CSV log.
 Without a recogniser (nobody enrolled) every track is ``unknown`` and nothing is cropped.
 
-A scene cut (:mod:`realtime.scenes`, ``camera.cut_threshold``) ends every track of the
+A scene cut (:mod:`realtime.engine.scenes`, ``camera.cut_threshold``) ends every track of the
 source at once: the first frame the stage processes after a cut starts afresh, detected at
 once, and no name or vote of the shot before carries over. The display reports each frame it
 shows with :meth:`SourceStage.watch`, so that a cut is found even on frames the stage skips.
@@ -111,7 +111,7 @@ class SourceStage:
 
     ``stills``: the frames are unrelated photos (a folder): every one is detected and
     recognised on its own, and named by its single prediction; no track crosses photos.
-    ``cuts``: the source's scene cuts (:class:`~realtime.scenes.CutWatch`).
+    ``cuts``: the source's scene cuts (:class:`~realtime.engine.scenes.CutWatch`).
     """
 
     def __init__(self, name: str, config: Config, detector: Detector, recognizing: bool,

@@ -2,12 +2,12 @@
 
 One :class:`WebhookTarget` per URL of ``[events] webhooks``. It reads its own bounded hub
 queue of sightings (oldest dropped when it falls behind), picks notifications with its
-:class:`~realtime.notices.NotifyPolicy` and POSTs each :func:`~realtime.notices.notice` body
+:class:`~realtime.events.notices.NotifyPolicy` and POSTs each :func:`~realtime.events.notices.notice` body
 (``Content-Type: application/json``). A connection refused, a timeout, a 5xx or a 429 is
 retried after ``backoff_s``, doubled each time up to ``MAX_BACKOFF_S``, ``tries`` times in
 all; then the event is dropped and counted. Any other answer (a 4xx) drops it at once.
 Drops are reported in one warning line per outage naming the URL with its credentials masked
-(:class:`~realtime.notices.Drops`). A ``user:password@`` in the URL is sent as HTTP Basic
+(:class:`~realtime.events.notices.Drops`). A ``user:password@`` in the URL is sent as HTTP Basic
 authorization, never as part of the address, and never shown.
 
 Standard library only (``urllib.request``): one small JSON POST per event needs no more.

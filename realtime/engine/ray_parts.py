@@ -6,7 +6,7 @@
   follows the bundle as the local engine does (a new id every 2 s at most).
 - :class:`CameraWorker` (a Ray actor per source): read -> the engine core's step (detect ->
   track -> ask the replica about the due tracks -> votes) -> events and views to the log actor
-  (:mod:`realtime.ray_hub`), and the annotated video, if asked, drawn by the core's rule.
+  (:mod:`realtime.events.ray_hub`), and the annotated video, if asked, drawn by the core's rule.
 
 Importing this module imports Ray; nothing else in facecam does.
 """
@@ -30,14 +30,14 @@ from facecore.crops import extract_crops
 from facecore.errors import FacecamError
 from facecore.recognizer import Decision
 
+from ..events.keeper import KeepRules
+from ..events.records import EventMaker
+from ..events.writer import view_record
+from ..window.overlay import Overlay
+from ..window.sinks import VideoSink
 from .core import drawn_faces, load_recognizer, recognize_batched, stage_figures
-from .engine import Engine
-from .events import EventMaker
-from .keeper import KeepRules
-from .overlay import Overlay
 from .pipeline import SourceStage
-from .sinks import VideoSink
-from .writer import view_record
+from .step import Engine
 
 __all__ = ["RecognizerReplica", "CameraWorker", "RemoteRecognizer", "build_detector", "answer", "ANSWER_S"]
 
@@ -63,7 +63,7 @@ class RecognizerReplica:
         self.cpu0 = time.process_time()  # start-up (the build, the warm-up) not counted, as in the local engine
 
     def _load(self) -> None:
-        """(Re)load the bundle, as the local engine does (:func:`realtime.core.load_recognizer`: a bundle
+        """(Re)load the bundle, as the local engine does (:func:`realtime.engine.core.load_recognizer`: a bundle
         trained on another backbone gets that one); without one (or a broken one) nobody is recognised."""
         path = self.config.train.model
         self.watcher.current = bundle_id(path)
@@ -139,7 +139,7 @@ def answer(response):
 
 class CameraWorker:
     """One source, end to end; ``run(max_frames)`` returns its figures. The engine core's step on one
-    source (:class:`~realtime.engine.Engine`, its recogniser the Serve deployment); events and, while
+    source (:class:`~realtime.engine.step.Engine`, its recogniser the Serve deployment); events and, while
     the driver's hub has subscribers, each step's view go to ``writer`` (the log actor).
     ``detector``: builds the detector from the config (default :func:`build_detector`)."""
 
@@ -200,7 +200,7 @@ class CameraWorker:
         """Every frame of the source to its end (or ``max_frames``, or ``stop``). A file is stepped
         frame by frame; a live source (a camera, a stream, a paced file) as in the local engine:
         each frame is shown (written) at the source's rate with the newest labels drawn
-        (:func:`realtime.core.drawn_faces`), while steps run on a thread on the newest frame."""
+        (:func:`realtime.engine.core.drawn_faces`), while steps run on a thread on the newest frame."""
         start, cpu = time.perf_counter(), time.process_time()
         self.engine.start_clock()
         figures = {"frames": 0, "steps": 0, "requests": 0, "status": "", "seconds": 0.0, "start": start,
@@ -260,7 +260,7 @@ class CameraWorker:
         return result
 
     def _show(self, frame, result, video, figures: dict) -> None:
-        """Count ``frame`` as shown and write it, with what :func:`realtime.core.drawn_faces` says of
+        """Count ``frame`` as shown and write it, with what :func:`realtime.engine.core.drawn_faces` says of
         ``result``, to the video if any."""
         if video is not None:
             faces = drawn_faces(result, frame, self.stage.cuts, self.config.overlay.stale_s)

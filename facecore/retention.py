@@ -33,10 +33,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Pruned:
-    """``faces`` deleted from the store, ``rows`` deleted from the CSV log."""
+    """``faces`` deleted from the store, ``rows`` deleted from the CSV log; ``gone``: the ids of
+    those faces."""
 
     faces: int = 0
     rows: int = 0
+    gone: tuple[str, ...] = ()
 
 
 def _in_store(cell: str, store: FaceStore | None, root=None) -> Path | None:
@@ -78,7 +80,7 @@ def prune(store: FaceStore | None, log_path: str | os.PathLike | None, config: F
     if gone or rows:
         log.info("pruned %d faces and %d CSV rows older than %g days (or beyond %d faces)",
                  len(gone), rows, config.retention_days, config.max_faces)
-    return Pruned(len(gone), rows)
+    return Pruned(len(gone), rows, tuple(gone))
 
 
 def _rewrite(log_path, name: str | None, gone: set[str], store: FaceStore | None, root=None) -> int:

@@ -284,13 +284,14 @@ class EventLog:
         """Wait for the prune ``pending`` to end, say why it failed if it did, and list the faces left."""
         self.pruning = None
         try:
-            pending.result()
+            gone = set(pending.result().gone)
         except UsageError:
             raise
         except FacecamError as exc:
             log.warning("could not prune old faces and rows: %s", exc)
-        if self.store is not None:
-            self._kept = deque(self.store.ids())
+            gone = set(self._kept) - set(self.store.ids()) if self.store is not None else set()
+        # the faces it deleted leave the list (not listing the store again: 10,000 files, on this thread)
+        self._kept = deque(i for i in self._kept if i not in gone)
 
     def _keep(self, kept: Kept) -> str:
         """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's CSV cell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 import pytest
@@ -44,3 +45,17 @@ def litert_cache(tmp_path_factory, facenet_config):
     folder = tmp_path_factory.mktemp("litert-cache")
     backbone_file(facenet_config.backbone, folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _one_ray_at_a_time(request, tmp_path_factory):
+    """Under pytest-xdist (``-n 2``), tests on a real Ray (marker ``ray``) take turns across the
+    workers: two local Rays at once would crowd 2 cores, and those tests look for Ray processes
+    left behind. The lock file lies in the run's temporary root, shared by its workers; without
+    workers nothing is locked."""
+    if request.node.get_closest_marker("ray") is None or "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    with open(tmp_path_factory.getbasetemp().parent / "ray.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield

@@ -177,6 +177,7 @@ echo "rc=$rc quit_ms=$(( ($(date +%s%N) - start) / 1000000 ))"
 
 
 @pytest.mark.slow  # a real capture process in a real window, as face-live's window tests
+@pytest.mark.alone  # the screenshot is taken between the 2nd and the 10th image kept
 @pytest.mark.skipif(not all(shutil.which(t) for t in ("Xvfb", "xauth", "xdotool", "import")),
                     reason="needs Xvfb, xauth, xdotool and imagemagick's import")
 @pytest.mark.skipif(not _has_gui(), reason="this OpenCV has no GUI (opencv-python-headless installed?)")

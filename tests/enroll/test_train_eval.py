@@ -154,6 +154,7 @@ def _train_process(data, model, cache, stderr=None):
 
 
 @pytest.mark.slow  # real training processes, each starting TensorFlow
+@pytest.mark.alone  # it must catch the bundle half-written: a window of milliseconds
 @pytest.mark.parametrize("when", ["while writing the bundle", "after 1 s"])
 def test_kill_9_during_training_keeps_a_loadable_bundle(enrolled, tmp_path, when):
     import signal

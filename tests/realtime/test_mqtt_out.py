@@ -101,6 +101,7 @@ def test_a_broker_with_a_password_and_no_secret_in_the_logs(tmp_path, caplog, ca
     assert "s3cret" not in everything and "wr0ng" not in everything
 
 
+@pytest.mark.alone  # a broker stopped and started again, and the client's reconnection, within wait_for's time
 def test_a_broker_that_stops_and_comes_back_gets_the_later_events(broker, caplog):
     hub = Hub()
     target = _target(hub, f"mqtt://127.0.0.1:{broker.port}")

@@ -118,6 +118,7 @@ def test_two_named_sources_give_the_local_engines_names(tmp_path, enrolled_bundl
 
 @pytest.mark.slow
 @pytest.mark.ray
+@pytest.mark.alone  # the kill must land within the run (9 s of unpaced clip)
 def test_a_camera_actor_killed_mid_run_restarts_and_the_csv_stays_whole(tmp_path, enrolled_bundle, cluster):
     import ray
 

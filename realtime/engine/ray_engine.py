@@ -37,7 +37,7 @@ from .ray_guard import NodeWatch, RunProcesses, bounded, plain, ray_messages_to_
 from .ray_watch import RunWatch, why_failed
 from .stats import RunReport
 
-__all__ = ["run_ray", "require_ray", "APP_NAME", "NAMESPACE"]
+__all__ = ["run_ray", "require_ray", "ongoing_requests", "APP_NAME", "NAMESPACE"]
 
 log = logging.getLogger(__name__)
 APP_NAME, NAMESPACE = "facecam", "facecam"
@@ -99,10 +99,18 @@ def _deploy(config: Config, replica=None):
 
     serve.start(proxy_location="Disabled", logging_config={"log_level": "ERROR"})
     r = config.ray
+    # Serve lets a replica hold 5 requests at once by default: a batch could never pass 5 cameras' steps,
+    # and the other cameras' requests would wait in their handles, retried with back-off
     deployment = serve.deployment(replica or RecognizerReplica).options(
-        name="recognizer", num_replicas=r.replicas,
+        name="recognizer", num_replicas=r.replicas, max_ongoing_requests=ongoing_requests(config),
         ray_actor_options={"num_cpus": r.replica_cpus, "num_gpus": r.num_gpus})
     return serve.run(deployment.bind(config), name=APP_NAME, route_prefix=None)
+
+
+def ongoing_requests(config: Config) -> int:
+    """How many requests a replica takes at once: two full batches (one being run, the next one
+    filling), so that batches reach ``ray.max_batch_size``."""
+    return 2 * config.ray.max_batch_size
 
 
 def _actors(config: Config, specs: list[SourceSpec], videos: dict, handle, keep, detector=None):

@@ -414,3 +414,28 @@ def test_a_camera_actors_litert_threads_follow_the_cpus_ray_gives_it_unless_set(
     monkeypatch.setattr(facecore.runtime, "runtime_detector", lambda config: seen.append(config.recognition.threads))
     ray_parts.build_detector(load_config(None, [f"ray.camera_cpus={cpus}", f"recognition.threads={threads}"]))
     assert seen == [expected]
+
+
+def test_a_replica_takes_two_full_batches_of_requests_at_once_not_serves_default_of_five(monkeypatch):
+    """Serve's default (5 requests at once per replica) would cap every batch at 5 cameras' steps."""
+    _ray()
+    from ray import serve
+
+    from facecore.config import load_config
+    from realtime.engine import ray_engine
+
+    asked = {}
+
+    class Deployment:
+        def options(self, **options):
+            asked.update(options)
+            return self
+
+        def bind(self, config):
+            return config
+
+    monkeypatch.setattr(serve, "start", lambda **kwargs: None)
+    monkeypatch.setattr(serve, "deployment", lambda cls: Deployment())
+    monkeypatch.setattr(serve, "run", lambda app, **kwargs: app)
+    ray_engine._deploy(load_config(None, ["ray.max_batch_size=12"]))
+    assert asked["max_ongoing_requests"] == 24

@@ -214,7 +214,7 @@ def _wait_for(proc, ready, limit_s: float) -> None:
 
 
 @pytest.mark.slow  # real training processes, each starting TensorFlow
-@pytest.mark.parametrize("when", ["while caching features", "while writing the bundle", "after 3 s"])
+@pytest.mark.parametrize("when", ["while caching features", "while writing the bundle", "after 1 s"])
 def test_sigterm_during_training_exits_143_with_whole_files_and_no_temporary_ones(enrolled, tmp_path, when):
     """SIGTERM (what a service manager or ``kill`` sends) winds training up like Ctrl-C: one line,
     exit 143, every cache entry whole, no temporary file or folder, a loadable bundle: the
@@ -235,7 +235,7 @@ def test_sigterm_during_training_exits_143_with_whole_files_and_no_temporary_one
         elif when == "while writing the bundle":
             _wait_for(proc, lambda: any(p.name.startswith(".model.tmp-") for p in tmp_path.iterdir()), 240)
         else:
-            _wait_for(proc, lambda: False, 3)
+            _wait_for(proc, lambda: False, 1)
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=120)
     err = (tmp_path / "stderr.txt").read_text()

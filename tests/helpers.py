@@ -95,6 +95,15 @@ def lfw_people(names_or_count, first: int = 0, last: int = 10) -> dict[str, list
     return {n: sorted((root / n).glob("*.jpg"))[first:last] for n in chosen}
 
 
+def ctrl_c_heard() -> None:
+    """``preexec_fn`` of a process that a test stops with SIGINT: SIGINT back to its default, so that
+    the process hears it even when the test run itself was started with SIGINT ignored (as a
+    background job of a non-interactive shell is)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_command(module: str, *args: str, timeout: float = 600, env: dict | None = None, cwd=None):
     """Run ``python -m module args`` as a real process; returns CompletedProcess (text)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from helpers import REPO, VIDEOS, need, run_command, write_clip
+from helpers import REPO, VIDEOS, ctrl_c_heard, need, run_command, write_clip
 from live_helpers import facenet_sets
 from facecore.csvlog import COLUMNS
 
@@ -157,7 +157,7 @@ def test_sigint_stops_everything_closes_the_csv_whole_and_leaves_no_ray_process(
     proc = subprocess.Popen(_face_live(tmp_path, enrolled_bundle, "--source", f"obama={clip}",
                                        "--set", "camera.pace=true", "--set", "log.cooldown_s=0"),
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            cwd=tmp_path)
+                            cwd=tmp_path, preexec_fn=ctrl_c_heard)
     try:
         deadline = time.monotonic() + 300
         while not _rows(log):

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 
-from helpers import REPO
+from helpers import REPO, ctrl_c_heard
 
 
 def _face_web(*args: str, cwd, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -51,7 +51,8 @@ def test_hash_password_prints_a_config_line_that_logs_in(tmp_path):
 
 def test_face_web_serves_until_ctrl_c_and_then_ends_cleanly(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "web.cli", "0", "--workspace", str(tmp_path)], cwd=tmp_path,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+                               preexec_fn=ctrl_c_heard)
     try:
         line = process.stderr.readline()
         assert "serving http://127.0.0.1:" in line, line

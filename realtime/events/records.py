@@ -136,6 +136,18 @@ class EventMaker:
         }.items())
 
 
+def _or_warning(prune):
+    """``prune()``'s outcome, or ``None`` with a warning when it failed (the run goes on, and tries
+    again the next day); a ``UsageError`` is raised."""
+    try:
+        return prune()
+    except UsageError:
+        raise
+    except FacecamError as exc:
+        log.warning("could not prune old faces and rows: %s", exc)
+        return None
+
+
 class EventLog:
     """The one writer of the CSV log and of the face store: ``write(events)`` appends the rows of
     any source and stores their faces; ``record(snapshot, image)`` makes and writes the events of
@@ -263,13 +275,8 @@ class EventLog:
         is logged: the run goes on, and tries again the next day)."""
         self._next_prune = self._clock() + PRUNE_S
         self.db.prune(time.time() - self.keep.faces.retention_days * 86400.0)
-        try:
-            outcome = self.retain(self.store, self.csv.path, self.keep.faces, root=self.keep.root or None)
-        except UsageError:
-            raise
-        except FacecamError as exc:
-            log.warning("could not prune old faces and rows: %s", exc)
-            outcome = None
+        outcome = _or_warning(lambda: self.retain(self.store, self.csv.path, self.keep.faces,
+                                                  root=self.keep.root or None))
         if hasattr(outcome, "done"):  # it runs on meanwhile; rows go on being appended (the CSV log's locks)
             self.pruning = outcome
         elif self.store is not None:
@@ -283,15 +290,12 @@ class EventLog:
     def _pruned(self, pending) -> None:
         """Wait for the prune ``pending`` to end, say why it failed if it did, and list the faces left."""
         self.pruning = None
-        try:
-            gone = set(pending.result().gone)
-        except UsageError:
-            raise
-        except FacecamError as exc:
-            log.warning("could not prune old faces and rows: %s", exc)
-            gone = set(self._kept) - set(self.store.ids()) if self.store is not None else set()
-        # the faces it deleted leave the list (not listing the store again: 10,000 files, on this thread)
-        self._kept = deque(i for i in self._kept if i not in gone)
+        done = _or_warning(pending.result)
+        if done is None and self.store is not None:
+            self._kept = deque(self.store.ids())
+        elif done is not None:  # the faces it deleted leave the list (not listing 10,000 files again here)
+            gone = set(done.gone)
+            self._kept = deque(i for i in self._kept if i not in gone)
 
     def _keep(self, kept: Kept) -> str:
         """Store a face, then delete the oldest beyond ``max_faces``; returns its picture's CSV cell

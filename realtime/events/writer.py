@@ -70,11 +70,10 @@ def view_record(result: StepResult) -> dict:
 
 class PendingPrune:
     """A prune running in a child process: :meth:`done`, and :meth:`result` (waits; raises its error).
-    ``started``/``ended``: ``time.perf_counter()`` when it began and ended."""
+    ``ended``: ``time.perf_counter()`` when it ended (``None`` before)."""
 
     def __init__(self, future: Future, args: tuple) -> None:
-        self.future, self.args = future, args
-        self.started, self.ended = time.perf_counter(), None
+        self.future, self.args, self.ended = future, args, None
         future.add_done_callback(self._end)
 
     def _end(self, _future) -> None:
@@ -89,8 +88,8 @@ class PendingPrune:
             done = self.future.result()
         except BrokenProcessPool as exc:
             log.warning("the prune's child process failed (%s): pruning here", exc)
-            done = prune(store, log_path, config, root=root)
-        if done.faces or done.rows:
+            return prune(store, log_path, config, root=root)  # which says what it pruned
+        if done.faces or done.rows:  # the child's own line does not reach this process's log
             log.info("pruned %d faces and %d CSV rows older than %g days (or beyond %d faces)",
                      done.faces, done.rows, config.retention_days, config.max_faces)
         return done

@@ -7,6 +7,8 @@
 - :class:`CameraWorker` (a Ray actor per source): read -> the engine core's step (detect ->
   track -> ask the replica about the due tracks -> votes) -> events and views to the log actor
   (:mod:`realtime.events.ray_hub`), and the annotated video, if asked, drawn by the core's rule.
+  Every 2 s a thread of the actor asks the replica for its bundle and the log actor what the
+  driver's hub wants; no step waits for those answers.
 
 Importing this module imports Ray; nothing else in facecam does.
 """
@@ -43,6 +45,7 @@ __all__ = ["RecognizerReplica", "CameraWorker", "RemoteRecognizer", "build_detec
 
 log = logging.getLogger(__name__)
 ANSWER_S = 60.0  # the recogniser not answering a camera for this long ends the camera's run
+LOOK_S = 2.0  # how often a camera actor asks the replica for its bundle and the log actor what the hub wants
 
 
 class RecognizerReplica:
@@ -153,8 +156,9 @@ class CameraWorker:
         self.maker = EventMaker(config.log, keep if config.faces.folder else None)
         self.video, self.overlay = video, Overlay(config.overlay)
         self._stop = threading.Event()
-        self._crop_id, self._next_look, self._wants = "", 0.0, {"views": False, "watching": ()}
-        self._asked = None  # the log actor's answer to come: what the driver's hub wants
+        self._spec_key: tuple | None = None  # (bundle id, a recogniser at all) of the recogniser offered last
+        self._wants = {"views": False, "watching": ()}  # what the driver's hub wants, as last heard
+        self._look_error: FacecamError | None = None  # the replica did not answer the look thread
         self._figures: dict = {}
 
     def stop(self) -> None:
@@ -176,31 +180,42 @@ class CameraWorker:
         return True
 
     def _look(self) -> None:
-        """Every 2 s: the replica's crop spec (a new bundle: every track is named afresh) and what the
-        driver's hub wants (views at all; the sources whose pictures are watched)."""
-        now = time.monotonic()
-        if now < self._next_look:
-            return
-        self._next_look = now + 2.0
+        """The replica's crop spec (a new bundle, or none: offered to the engine, and every track is
+        named afresh) and what the driver's hub wants (views at all; the sources whose pictures are watched)."""
         spec = answer(self.recognizer.spec.remote())
-        if (spec or {}).get("id", "") != self._crop_id or (spec is None) != (self.engine.recognizer is None):
-            self._crop_id = (spec or {}).get("id", "")
+        key = ((spec or {}).get("id", ""), spec is not None)
+        if key != self._spec_key:
+            self._spec_key = key
             self.engine.offer(RemoteRecognizer(self.recognizer, spec) if spec is not None else None)
-        first = self._asked is None and not self._figures.get("steps")  # waited for once, at the start
-        if self._asked is None:
-            self._asked = self.writer.wants.remote()
-        if first or ray.wait([self._asked], timeout=0)[0]:  # later answers are never waited for
+        try:
+            self._wants = ray.get(self.writer.wants.remote(), timeout=ANSWER_S)
+        except ray.exceptions.RayError as exc:
+            log.debug("the log actor did not say what the hub wants: %s", exc)
+
+    def _looking(self, ended: threading.Event) -> None:
+        """:meth:`_look` every :data:`LOOK_S` seconds until ``ended``, on a thread of its own: the
+        replica answers a look only once the batch it runs is done, and no step waits for that."""
+        while not ended.wait(LOOK_S):
             try:
-                self._wants = ray.get(self._asked, timeout=ANSWER_S)
-            except ray.exceptions.RayError as exc:
-                log.debug("the log actor did not say what the hub wants: %s", exc)
-            self._asked = None
+                self._look()
+            except FacecamError as exc:  # the replica did not answer: the run ends at its next step
+                self._look_error = exc
+                return
 
     def run(self, max_frames: int = 0) -> dict:
         """Every frame of the source to its end (or ``max_frames``, or ``stop``). A file is stepped
         frame by frame; a live source (a camera, a stream, a paced file) as in the local engine:
         each frame is shown (written) at the source's rate with the newest labels drawn
         (:func:`realtime.engine.core.drawn_faces`), while steps run on a thread on the newest frame."""
+        self._look()  # the first look before the run's clock starts; the next ones on their own thread
+        ended = threading.Event()
+        threading.Thread(target=self._looking, args=(ended,), name="facecam-look", daemon=True).start()
+        try:
+            return self._run(max_frames)
+        finally:
+            ended.set()
+
+    def _run(self, max_frames: int) -> dict:
         start, cpu = time.perf_counter(), time.process_time()
         self.engine.start_clock()
         figures = {"frames": 0, "steps": 0, "requests": 0, "status": "", "seconds": 0.0, "start": start,
@@ -244,7 +259,8 @@ class CameraWorker:
 
     def _step(self, frame, figures: dict):
         """One step of the engine core on ``frame``, then its events and its view to the log actor."""
-        self._look()
+        if self._look_error is not None:
+            raise self._look_error
         result = self.engine.step({self.spec.name: frame})[self.spec.name]
         first = self.engine.first_name
         figures.update(steps=self.engine.counts.steps, requests=self.engine.counts.calls,

@@ -4,12 +4,16 @@ call split back, the first name's time, and the rows and views the driver's hub 
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
 from facecore.camera import Frame
 from facecore.config import Config, load_config
 from facecore.csvlog import read_log
+from facecore.errors import FacecamError
 from facecore.faces import Faces
 from fakes import ColourDetector, ColourRecognizer, frames, scene
 from realtime.engine.core import FirstName, drawn_faces, recognize_batched
@@ -162,3 +166,95 @@ def test_a_bundle_trained_on_another_backbone_gets_that_backbone_built_and_warme
     same, _ = load_recognizer(path, used, recognizer.backbone)  # the same bundle again: its backbone is reused
     assert same.backbone is recognizer.backbone and len(built) == 2
     assert load_recognizer(tmp_path / "none", config, in_use) == (None, config)
+
+
+class _Answer:
+    """A Serve response: ``result`` runs ``value`` (which may wait, or raise ``TimeoutError``)."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self, timeout_s=None):
+        return self.value(timeout_s)
+
+
+class _SlowDetector(ColourDetector):
+    """A :class:`ColourDetector` that takes 30 ms a frame, so that a run of 90 frames lasts
+    longer than one look interval of the camera actor."""
+
+    def detect(self, frame):
+        time.sleep(0.03)
+        return super().detect(frame)
+
+
+def _ray_camera(tmp_path, monkeypatch, later_looks):
+    """A camera actor's class, called directly, on a 90-frame clip of ada; its recogniser handle
+    answers the first look for its spec at once and each later one with ``later_looks``; the log
+    actor is a stand-in whose ``wants`` is read without Ray. Returns the camera and the looks made."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    import cv2
+    import ray
+
+    from facecore.source_names import SourceSpec
+    from realtime.engine import ray_parts
+
+    clip = tmp_path / "door.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (320, 240))
+    for i in range(90):
+        writer.write(cv2.cvtColor(scene([("ada", 40 + i % 30, 60, 90)]), cv2.COLOR_RGB2BGR))
+    writer.release()
+    recognizer = ColourRecognizer(["ada"])
+    looks = []
+
+    def spec(timeout_s):
+        looks.append(time.monotonic())
+        if len(looks) > 1:
+            return later_looks(timeout_s)
+        return {"id": "one", "size": recognizer.backbone.input_size, "margin": recognizer.crop.margin, "align": False}
+
+    remote = lambda f: type("Method", (), {"remote": staticmethod(f)})()  # noqa: E731
+    handle = type("Handle", (), {"spec": remote(lambda: _Answer(spec)),
+                                 "recognize": remote(lambda crops: _Answer(lambda t: recognizer.recognize_crops(crops)))})()
+    log_actor = type("LogActor", (), {"wants": remote(lambda: {"views": False, "watching": ()}),
+                                      "write": remote(lambda events: None), "view": remote(lambda view: None)})()
+    monkeypatch.setattr(ray, "get", lambda ref, timeout=None: ref)  # the stand-in's answers are plain values
+    monkeypatch.setattr(ray_parts, "LOOK_S", 0.1)
+    config = Config().replace(log={"path": ""}, faces={"folder": ""}, detector={"every_n_frames": 1},
+                              tracker={"recognize_every": 5})
+    camera = ray_parts.CameraWorker(SourceSpec("door", str(clip)), config, handle, log_actor,
+                                    detector=lambda c: _SlowDetector(c.detector))
+    return camera, looks
+
+
+def test_a_ray_cameras_steps_go_on_while_a_look_at_the_replica_waits(tmp_path, monkeypatch):
+    """The camera actor asks the replica for its bundle every 2 s. The replica answers only once the
+    batch it runs is done (0.3 to 0.75 s at 8 sources on 2 cores), and the step that asked waited
+    for it: that camera's naming stalled. Here every look after the first waits until the run is
+    over: the run's 90 frames (2.7 s or more) are stepped and ada is named all the same."""
+    over = threading.Event()
+
+    def after_the_run(timeout_s):
+        if not over.wait(10.0):
+            raise TimeoutError
+        return None
+
+    camera, looks = _ray_camera(tmp_path, monkeypatch, after_the_run)
+    try:
+        figures = camera.run()
+        assert len(looks) >= 2  # a look was waiting while the run went on
+    finally:
+        over.set()
+    assert figures["frames"] == 90 and figures["steps"] == 90 and figures["status"] == "ended"
+    assert figures["first_name_frame"] is not None and figures["requests"] > 0
+
+
+def test_a_replica_that_does_not_answer_a_look_ends_the_cameras_run_with_why(tmp_path, monkeypatch):
+    """The look runs on its own thread; a replica that does not answer it still ends the camera's
+    run (at its next step), saying which part did not answer."""
+    def no_answer(timeout_s):
+        raise TimeoutError
+
+    camera, looks = _ray_camera(tmp_path, monkeypatch, no_answer)
+    with pytest.raises(FacecamError, match="the recognizer did not answer"):
+        camera.run()
+    assert len(looks) == 2

@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 
 from facecore.config import Config
 
+from .desk import SharedModels
 from .security import Security, Session
 
 __all__ = ["WebContext", "get_context", "session_of", "TEMPLATES", "STATIC"]
@@ -34,7 +35,8 @@ class WebContext:
     ``hub``: face-live's hub (``None`` under face-web: no live sources); ``sources``: the
     names of face-live's sources, in order; ``recognizer_factory``: builds the
     :class:`web.recognition.ImageRecognizer` for ``/api/recognize`` (once, on first use; tests
-    give a fake).
+    give a fake); ``models``: the detector and backbone that it and the People and Review pages
+    share (:class:`web.desk.SharedModels`).
     """
 
     config: Config
@@ -43,6 +45,7 @@ class WebContext:
     sources: list[str] = field(default_factory=list)
     recognizer_factory: Callable[[Config], Any] | None = None
     security: Security = field(init=False)
+    models: SharedModels = field(init=False)
     templates: Jinja2Templates = field(init=False)
     feed: Any = field(default=None, init=False)  # the Live page's web.feed.LiveFeed, started on first use
     _recognizer: Any = field(default=None, init=False, repr=False)
@@ -50,6 +53,7 @@ class WebContext:
 
     def __post_init__(self) -> None:
         self.security = Security(self.config.web)
+        self.models = SharedModels(self.config)
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
 
     def recognizer(self) -> Any:
@@ -60,7 +64,7 @@ class WebContext:
                 if factory is None:
                     from .recognition import ImageRecognizer
 
-                    factory = ImageRecognizer.build
+                    factory = lambda config: ImageRecognizer.build(config, self.models)  # noqa: E731
                 self._recognizer = factory(self.config)
             return self._recognizer
 

@@ -44,7 +44,7 @@ def desk_of(context: WebContext, request: Request) -> Desk:
     with _making:
         desk = getattr(request.app.state, "desk", None)
         if desk is None:
-            desk = request.app.state.desk = Desk(context.config, root=context.root)
+            desk = request.app.state.desk = Desk(context.config, context.models, root=context.root)
         return desk
 
 

@@ -25,17 +25,20 @@ class ImageRecognizer:
     """Detect every face of an RGB image and name it (``unknown`` for strangers)."""
 
     def __init__(self, config: Config, models, recognizer=None, bundle: str | None = None) -> None:
-        self.config, self.models, self._recognizer, self._bundle = config, models, recognizer, bundle
-        self._lock = threading.Lock()  # one image at a time: TensorFlow models are not shared across calls
+        """``models``: built ``Models``, or the app's :class:`~web.desk.SharedModels`."""
+        from .desk import SharedModels
+
+        self.shared = models if isinstance(models, SharedModels) else SharedModels(config, models)
+        self.config, self._recognizer, self._bundle = config, recognizer, bundle
+        self.models = self.shared.get(backbone=bundle_exists(Path(config.train.model)))
+        self._lock = threading.Lock()  # one image at a time
 
     @classmethod
     def build(cls, config: Config, models=None) -> "ImageRecognizer":
-        """Build the detector and the backbone (seconds; ``models``: built before, used instead), the
-        recogniser of the current bundle (if any), and warm them up on a blank frame."""
-        from facecore.models import Models
-
-        if models is None:  # on TensorFlow, its detector imports it (quietly); on LiteRT nothing does
-            models = Models.build(config, backbone=bundle_exists(Path(config.train.model)))
+        """Build the detector and, when there is a bundle, the backbone (seconds; ``models``: built
+        ``Models`` or the app's ``SharedModels``, used instead), the recogniser of the current bundle,
+        and warm them up on a blank frame. On TensorFlow its detector imports it (quietly); on LiteRT
+        nothing does."""
         made = cls(config, models)
         made.warm_up()
         return made
@@ -53,7 +56,6 @@ class ImageRecognizer:
     def _reload(self) -> None:
         """(Re)build the recogniser when the bundle on disk is not the one in use."""
         from facecore.recognizer import Recognizer
-        from facecore.runtime import runtime_backbone
 
         model = Path(self.config.train.model)
         if not bundle_exists(model):
@@ -63,8 +65,8 @@ class ImageRecognizer:
         if current == self._bundle and self._recognizer is not None:
             return
         bundle = load_bundle(model)
-        if self.models.backbone is None:
-            self.models.backbone = runtime_backbone(self.config)
+        if self.models.backbone is None:  # a bundle appeared: the backbone is built into the shared models
+            self.models = self.shared.get(backbone=True)
         self._recognizer = Recognizer.from_bundle(bundle, self.config, backbone=self.models.backbone)
         self._bundle = current
 

@@ -123,3 +123,35 @@ def test_a_real_decompression_bomb_is_refused_before_decoding(make_app):
         b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
     response = client.post("/api/recognize", content=png)
     assert response.status_code == 413 and "pixels" in response.json()["error"]
+
+
+def test_the_people_pages_and_api_recognize_share_one_detector_and_one_backbone(make_app, monkeypatch):
+    """Each part was built once for /api/recognize and once again for the People and Review pages:
+    two copies of the weights in one app. Builds counted on stand-ins (the subject is who builds,
+    not the networks)."""
+    from facecore import models as models_module
+    from facecore import runtime
+    from fakes import ColourDetector
+
+    built = {"detector": 0, "backbone": 0}
+
+    def detector(config, device="CPU:0"):
+        built["detector"] += 1
+        return ColourDetector(config.detector)
+
+    def backbone(config):
+        built["backbone"] += 1
+        return type("Backbone", (), {"input_size": 8, "warm_up": lambda self, every_size=False: None})()
+
+    monkeypatch.setattr(models_module, "runtime_detector", detector)
+    monkeypatch.setattr(models_module, "runtime_backbone", backbone)
+    monkeypatch.setattr(runtime, "runtime_backbone", backbone)
+    client, context = make_app()
+    answer = client.post("/api/recognize", content=_png(64, 48), headers={"Content-Type": "image/png"})
+    assert answer.status_code == 200 and {f["name"] for f in answer.json()["faces"]} <= {"unknown"}, answer.text
+    assert built == {"detector": 1, "backbone": 0}  # nobody enrolled: no backbone yet
+    assert client.get("/people").status_code == 200
+    desk = client.app.state.desk
+    assert desk.detector() is context.recognizer().models.detector
+    assert desk.models() is context.recognizer().models  # the desk's training needs the backbone: built into them
+    assert built == {"detector": 1, "backbone": 1}

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 __all__ = ["REPO", "SHARED", "FACENET_H5", "VIDEOS", "RESULTS", "machine", "print_table", "write_results", "median",
-           "load_average", "clips", "facenet_overrides", "parse_args"]
+           "load_average", "clips", "facenet_overrides", "parse_args", "report_runs"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACECAM_SHARED", REPO.parent / "shared"))
@@ -85,6 +85,15 @@ def write_results(name: str, payload: dict, out: str | Path | None = None) -> Pa
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
     print(f"results written to {path}")
     return path
+
+
+def report_runs(args, rows: list[dict], columns: list[str], load_before: float) -> Path:
+    """The end of a benchmark: ``rows`` as a table of ``columns``, the load average before and now,
+    and the JSON result (``args``, the load averages, the runs) under ``args.name``."""
+    print_table(rows, columns)
+    load_after = load_average()
+    print(f"load average (1 min): {load_before} before, {load_after} after")
+    return write_results(args.name, {"args": vars(args), "load_average_1min": [load_before, load_after], "runs": rows})
 
 
 def looped(clip: Path, dest: Path, seconds: float | None = None, times: int = 1) -> Path:

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import REPO, VIDEOS, load_average, looped, parse_args, print_table, write_results
+from .common import REPO, VIDEOS, load_average, looped, parse_args, print_table, report_runs
 from .live import enroll_stills
 
 COLUMNS = ["engine", "sources", "display_fps_min", "display_fps_mean", "latency_p50_s", "latency_max_s",
@@ -118,9 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(run(engine, n, clips, bundle, args.overrides, tmp))
                 print_table([rows[-1]], COLUMNS)
     print()
-    print_table(rows, COLUMNS)
-    print(f"load average (1 min): {load_before} before, {load_average()} after")
-    write_results(args.name, {"args": vars(args), "load_average_1min": [load_before, load_average()], "runs": rows})
+    report_runs(args, rows, COLUMNS, load_before)
     return 0
 
 

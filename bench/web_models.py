@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .common import REPO, load_average, parse_args, print_table, write_results
+from .common import REPO, load_average, parse_args, report_runs
 
 COLUMNS = ["runtime", "start_mb", "api_mb", "people_mb", "people_wait_s"]
 
@@ -72,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(None, args.overrides)
         bundle = enroll_stills(config, Models.build(config), Path(tmp), None)
         rows = [measure(runtime, bundle, args.overrides, Path(tmp)) for runtime in args.runtimes]
-    print_table(rows, COLUMNS)
-    print(f"load average (1 min): {load_before} before, {load_average()} after")
-    write_results(args.name, {"args": vars(args), "load_average_1min": [load_before, load_average()], "runs": rows})
+    report_runs(args, rows, COLUMNS, load_before)
     return 0
 
 

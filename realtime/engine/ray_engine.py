@@ -206,6 +206,8 @@ def _finish(handle, writer) -> tuple[dict, dict]:
 
 def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunReport:
     """The run's figures: ``seconds`` is the longest camera loop (actors' start-up not counted)."""
+    from .ray_parts import replica_totals
+
     seconds = max((r.get("seconds", 0.0) for r in results.values()), default=0.0)
     report = RunReport(seconds=seconds, ended="signal" if stopped else "end")
     named = [r for r in results.values() if r.get("first_name_s") is not None]
@@ -213,9 +215,10 @@ def _report(results: dict, stats: dict, logged: dict, stopped: bool) -> RunRepor
         first = min(named, key=lambda r: r["first_name_s"])
         report.first_name_s, report.first_name_frame = first["first_name_s"], first["first_name_frame"]
     report.steps = sum(r.get("steps", 0) for r in results.values())
-    report.cpu_s = sum(r.get("cpu_s", 0.0) for r in results.values()) + stats.get("cpu_s", 0.0)
+    totals = replica_totals(results, stats)  # every replica's, not only the one that answered ``stats``
+    report.cpu_s = sum(r.get("cpu_s", 0.0) for r in results.values()) + totals.get("cpu_s", 0.0)
     fill_sources(report, {name: {**r, "status": r.get("error") or r.get("status", "")} for name, r in results.items()})
-    report.model_calls, report.faces_recognized = stats.get("calls", 0), stats.get("faces", 0)
+    report.model_calls, report.faces_recognized = totals.get("calls", 0), totals.get("faces", 0)
     report.rows, report.rows_unwritten, report.log_error = logged["rows"], logged["unwritten"], logged["error"]
     return report
 

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,55 @@ from .core import drawn_faces, load_recognizer, recognize_batched, stage_figures
 from .pipeline import SourceStage
 from .step import Engine
 
-__all__ = ["RecognizerReplica", "CameraWorker", "RemoteRecognizer", "build_detector", "answer", "ANSWER_S"]
+__all__ = ["RecognizerReplica", "ReplicaTally", "CameraWorker", "RemoteRecognizer", "build_detector", "answer",
+           "replica_totals", "ANSWER_S"]
 
 log = logging.getLogger(__name__)
 ANSWER_S = 60.0  # the recogniser not answering a camera for this long ends the camera's run
 LOOK_S = 2.0  # how often a camera actor asks the replica for its bundle and the log actor what the hub wants
+
+
+class ReplicaTally:
+    """One replica's figures (``calls``, ``faces``, ``requests``, ``cpu_s`` since :meth:`start`) under a
+    ``replica`` key of its own. Every answer of ``recognize`` carries them: a call through the handle
+    reaches one replica only, so the run's totals are added up from what the cameras were told
+    (:func:`replica_totals`)."""
+
+    def __init__(self) -> None:
+        self.key = uuid.uuid4().hex[:12]
+        self.calls = self.faces = self.requests = 0
+        self.start()
+
+    def start(self) -> None:
+        self.cpu0 = time.process_time()
+
+    def add(self, parts: list) -> None:
+        """One model call, split into ``parts`` (one per request)."""
+        self.calls, self.faces = self.calls + 1, self.faces + sum(len(part) for part in parts)
+        self.requests += len(parts)
+
+    def figures(self) -> dict:
+        return {"replica": self.key, "calls": self.calls, "faces": self.faces, "requests": self.requests,
+                "cpu_s": time.process_time() - self.cpu0}
+
+    def answers(self, parts: list) -> list[tuple]:
+        """``(part, figures)`` for each request."""
+        figures = self.figures()
+        return [(part, figures) for part in parts]
+
+
+def replica_totals(results: dict, asked: dict) -> dict:
+    """``calls``, ``faces`` and ``cpu_s`` of every replica together: each replica's as the latest answer a
+    camera got from it said (``results``: each camera's figures, their ``replicas``); ``asked`` (one
+    replica's own figures, asked at the end) when no camera was answered."""
+    latest: dict[str, dict] = {}
+    for figures in results.values():
+        for key, tally in (figures.get("replicas") or {}).items():
+            if key not in latest or tally["calls"] > latest[key]["calls"]:
+                latest[key] = tally
+    if not latest:
+        return asked
+    return {name: sum(tally.get(name, 0) for tally in latest.values()) for name in ("calls", "faces", "cpu_s")}
 
 
 class RecognizerReplica:
@@ -58,12 +103,12 @@ class RecognizerReplica:
         # on a GPU: memory growth, not all of its memory; on LiteRT, TensorFlow is not imported
         select_device(config.recognition.device, runtime=config.recognition.runtime)
         self.config, self.recognizer, self.backbone = config, None, None
-        self.calls, self.faces, self.requests, self.cpu0 = 0, 0, 0, time.process_time()
+        self.tally = ReplicaTally()
         self.watcher = BundleWatcher(config.train.model, None, every_s=2.0)
         self._load()
         self.recognize.set_max_batch_size(config.ray.max_batch_size)
         self.recognize.set_batch_wait_timeout_s(config.ray.batch_wait_s)
-        self.cpu0 = time.process_time()  # start-up (the build, the warm-up) not counted, as in the local engine
+        self.tally.start()  # start-up (the build, the warm-up) not counted, as in the local engine
 
     def _load(self) -> None:
         """(Re)load the bundle, as the local engine does (:func:`realtime.engine.core.load_recognizer`: a bundle
@@ -90,20 +135,19 @@ class RecognizerReplica:
                 "align": rec.crop.align}
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
-    async def recognize(self, requests: list[np.ndarray]) -> list[Decision | None]:
+    async def recognize(self, requests: list[np.ndarray]) -> list[tuple]:
         """Each request: ``(n, s, s, 3)`` crops of one camera step; all in one model call, whose
-        :class:`Decision` is split back per request (``None`` each while nobody is enrolled)."""
+        :class:`Decision` is split back per request (``None`` each while nobody is enrolled), each
+        with this replica's figures (:class:`ReplicaTally`)."""
         rec = self.recognizer
         if rec is None:
-            return [None] * len(requests)
+            return self.tally.answers([None] * len(requests))
         parts = recognize_batched(rec, requests)
-        self.calls, self.faces = self.calls + 1, self.faces + sum(len(part) for part in parts)
-        self.requests += len(requests)
-        return parts
+        self.tally.add(parts)
+        return self.tally.answers(parts)
 
     def stats(self) -> dict:
-        return {"calls": self.calls, "faces": self.faces, "requests": self.requests,
-                "cpu_s": time.process_time() - self.cpu0}
+        return self.tally.figures()
 
 
 def build_detector(config: Config):
@@ -118,17 +162,20 @@ def build_detector(config: Config):
 
 class RemoteRecognizer:
     """The Serve deployment seen by the engine core as a recogniser: crops are cut as its ``spec``
-    says (``size``, ``margin``, ``align``), and ``recognize_crops`` asks it (:data:`ANSWER_S` at most)."""
+    says (``size``, ``margin``, ``align``), and ``recognize_crops`` asks it (:data:`ANSWER_S` at most);
+    each answer's replica figures go into ``tallies`` (by replica)."""
 
-    def __init__(self, handle, spec: dict) -> None:
+    def __init__(self, handle, spec: dict, tallies: dict | None = None) -> None:
         self.handle, self.spec = handle, spec
+        self.tallies = {} if tallies is None else tallies
 
     def crops(self, image: np.ndarray, faces) -> np.ndarray:
         spec = self.spec
         return extract_crops(image, faces, spec["size"], spec["margin"], spec["align"])
 
     def recognize_crops(self, crops: np.ndarray) -> Decision:
-        decision = answer(self.handle.recognize.remote(crops))
+        decision, tally = answer(self.handle.recognize.remote(crops))
+        self.tallies[tally["replica"]] = tally
         return Decision.unknown(len(crops)) if decision is None else decision  # the bundle went away meanwhile
 
 
@@ -159,6 +206,7 @@ class CameraWorker:
         self._spec_key: tuple | None = None  # (bundle id, a recogniser at all) of the recogniser offered last
         self._wants = {"views": False, "watching": ()}  # what the driver's hub wants, as last heard
         self._look_error: FacecamError | None = None  # the replica did not answer the look thread
+        self._tallies: dict[str, dict] = {}  # each replica's figures, from its latest answer
         self._figures: dict = {}
 
     def stop(self) -> None:
@@ -186,7 +234,7 @@ class CameraWorker:
         key = ((spec or {}).get("id", ""), spec is not None)
         if key != self._spec_key:
             self._spec_key = key
-            self.engine.offer(RemoteRecognizer(self.recognizer, spec) if spec is not None else None)
+            self.engine.offer(RemoteRecognizer(self.recognizer, spec, self._tallies) if spec is not None else None)
         try:
             self._wants = ray.get(self.writer.wants.remote(), timeout=ANSWER_S)
         except ray.exceptions.RayError as exc:
@@ -219,7 +267,7 @@ class CameraWorker:
         start, cpu = time.perf_counter(), time.process_time()
         self.engine.start_clock()
         figures = {"frames": 0, "steps": 0, "requests": 0, "status": "", "seconds": 0.0, "start": start,
-                   "first_name_s": None, "first_name_frame": None}
+                   "first_name_s": None, "first_name_frame": None, "replicas": self._tallies}
         self._figures = figures
         with Camera(self.spec.source, self.config.camera) as camera, self._sink(camera) as video:
             if camera.live:

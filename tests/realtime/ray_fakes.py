@@ -10,6 +10,7 @@ from ray import serve
 
 from fakes import ColourDetector, ColourRecognizer
 from realtime.engine.core import recognize_batched
+from realtime.engine.ray_parts import ReplicaTally
 
 __all__ = ["FakeReplica", "fake_detector", "KNOWN"]
 
@@ -26,7 +27,7 @@ class FakeReplica:
 
     def __init__(self, config) -> None:
         self.recognizer = ColourRecognizer(KNOWN)
-        self.calls = self.faces = 0
+        self.tally = ReplicaTally()
 
     def spec(self) -> dict:
         crop = self.recognizer.crop
@@ -35,8 +36,8 @@ class FakeReplica:
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
     async def recognize(self, requests: list[np.ndarray]):
         parts = recognize_batched(self.recognizer, requests)
-        self.calls, self.faces = self.calls + 1, self.faces + sum(len(p) for p in parts)
-        return parts
+        self.tally.add(parts)
+        return self.tally.answers(parts)
 
     def stats(self) -> dict:
-        return {"calls": self.calls, "faces": self.faces, "cpu_s": 0.0}
+        return self.tally.figures()

@@ -190,7 +190,8 @@ class _SlowDetector(ColourDetector):
 def _ray_camera(tmp_path, monkeypatch, later_looks):
     """A camera actor's class, called directly, on a 90-frame clip of ada; its recogniser handle
     answers the first look for its spec at once and each later one with ``later_looks``; the log
-    actor is a stand-in whose ``wants`` is read without Ray. Returns the camera and the looks made."""
+    actor is a stand-in whose ``wants`` is read without Ray. Returns the camera, the looks made and the
+    replica figures each answer carries."""
     pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
     import cv2
     import ray
@@ -204,6 +205,7 @@ def _ray_camera(tmp_path, monkeypatch, later_looks):
         writer.write(cv2.cvtColor(scene([("ada", 40 + i % 30, 60, 90)]), cv2.COLOR_RGB2BGR))
     writer.release()
     recognizer = ColourRecognizer(["ada"])
+    tally = {"replica": "one", "calls": 1, "faces": 1, "cpu_s": 0.0}
     looks = []
 
     def spec(timeout_s):
@@ -214,7 +216,7 @@ def _ray_camera(tmp_path, monkeypatch, later_looks):
 
     remote = lambda f: type("Method", (), {"remote": staticmethod(f)})()  # noqa: E731
     handle = type("Handle", (), {"spec": remote(lambda: _Answer(spec)),
-                                 "recognize": remote(lambda crops: _Answer(lambda t: recognizer.recognize_crops(crops)))})()
+                                 "recognize": remote(lambda crops: _Answer(lambda t: (recognizer.recognize_crops(crops), tally)))})()
     log_actor = type("LogActor", (), {"wants": remote(lambda: {"views": False, "watching": ()}),
                                       "write": remote(lambda events: None), "view": remote(lambda view: None)})()
     monkeypatch.setattr(ray, "get", lambda ref, timeout=None: ref)  # the stand-in's answers are plain values
@@ -223,7 +225,7 @@ def _ray_camera(tmp_path, monkeypatch, later_looks):
                               tracker={"recognize_every": 5})
     camera = ray_parts.CameraWorker(SourceSpec("door", str(clip)), config, handle, log_actor,
                                     detector=lambda c: _SlowDetector(c.detector))
-    return camera, looks
+    return camera, looks, tally
 
 
 def test_a_ray_cameras_steps_go_on_while_a_look_at_the_replica_waits(tmp_path, monkeypatch):
@@ -238,7 +240,7 @@ def test_a_ray_cameras_steps_go_on_while_a_look_at_the_replica_waits(tmp_path, m
             raise TimeoutError
         return None
 
-    camera, looks = _ray_camera(tmp_path, monkeypatch, after_the_run)
+    camera, looks, tally = _ray_camera(tmp_path, monkeypatch, after_the_run)
     try:
         figures = camera.run()
         assert len(looks) >= 2  # a look was waiting while the run went on
@@ -246,6 +248,7 @@ def test_a_ray_cameras_steps_go_on_while_a_look_at_the_replica_waits(tmp_path, m
         over.set()
     assert figures["frames"] == 90 and figures["steps"] == 90 and figures["status"] == "ended"
     assert figures["first_name_frame"] is not None and figures["requests"] > 0
+    assert figures["replicas"] == {"one": tally}  # the replica's figures, from its answers
 
 
 def test_a_replica_that_does_not_answer_a_look_ends_the_cameras_run_with_why(tmp_path, monkeypatch):
@@ -254,7 +257,22 @@ def test_a_replica_that_does_not_answer_a_look_ends_the_cameras_run_with_why(tmp
     def no_answer(timeout_s):
         raise TimeoutError
 
-    camera, looks = _ray_camera(tmp_path, monkeypatch, no_answer)
+    camera, looks, _ = _ray_camera(tmp_path, monkeypatch, no_answer)
     with pytest.raises(FacecamError, match="the recognizer did not answer"):
         camera.run()
     assert len(looks) == 2
+
+
+def test_a_runs_recogniser_figures_add_up_every_replica_from_the_latest_answer_each_gave():
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    from realtime.engine.ray_parts import replica_totals
+
+    def tally(key, calls, faces, cpu_s):
+        return {"replica": key, "calls": calls, "faces": faces, "cpu_s": cpu_s}
+
+    cameras = {"door": {"replicas": {"a": tally("a", 3, 5, 1.0), "b": tally("b", 7, 9, 2.0)}},
+               "hall": {"replicas": {"a": tally("a", 4, 6, 1.5)}},  # a's later answer
+               "yard": {"error": "lost"}}
+    assert replica_totals(cameras, {"calls": 99, "faces": 99, "cpu_s": 9.0}) == {"calls": 11, "faces": 15, "cpu_s": 3.5}
+    asked = {"calls": 0, "faces": 0, "cpu_s": 0.2}
+    assert replica_totals({"door": {"replicas": {}}}, asked) == asked  # nobody answered: the replica asked at the end

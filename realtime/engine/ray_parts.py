@@ -207,6 +207,7 @@ class CameraWorker:
         self._wants = {"views": False, "watching": ()}  # what the driver's hub wants, as last heard
         self._look_error: FacecamError | None = None  # the replica did not answer the look thread
         self._tallies: dict[str, dict] = {}  # each replica's figures, from its latest answer
+        self._looker: threading.Thread | None = None  # the run's look thread
         self._figures: dict = {}
 
     def stop(self) -> None:
@@ -227,10 +228,13 @@ class CameraWorker:
         answer(self.recognizer.spec.remote())
         return True
 
-    def _look(self) -> None:
+    def _look(self, ended: threading.Event | None = None) -> None:
         """The replica's crop spec (a new bundle, or none: offered to the engine, and every track is
-        named afresh) and what the driver's hub wants (views at all; the sources whose pictures are watched)."""
+        named afresh) and what the driver's hub wants (views at all; the sources whose pictures are
+        watched). Nothing more once ``ended`` is set (the run ended while the replica answered)."""
         spec = answer(self.recognizer.spec.remote())
+        if ended is not None and ended.is_set():
+            return
         key = ((spec or {}).get("id", ""), spec is not None)
         if key != self._spec_key:
             self._spec_key = key
@@ -245,7 +249,7 @@ class CameraWorker:
         replica answers a look only once the batch it runs is done, and no step waits for that."""
         while not ended.wait(LOOK_S):
             try:
-                self._look()
+                self._look(ended)
             except FacecamError as exc:  # the replica did not answer: the run ends at its next step
                 self._look_error = exc
                 return
@@ -257,7 +261,8 @@ class CameraWorker:
         (:func:`realtime.engine.core.drawn_faces`), while steps run on a thread on the newest frame."""
         self._look()  # the first look before the run's clock starts; the next ones on their own thread
         ended = threading.Event()
-        threading.Thread(target=self._looking, args=(ended,), name="facecam-look", daemon=True).start()
+        self._looker = threading.Thread(target=self._looking, args=(ended,), name="facecam-look", daemon=True)
+        self._looker.start()
         try:
             return self._run(max_frames)
         finally:

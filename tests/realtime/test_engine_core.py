@@ -246,6 +246,8 @@ def test_a_ray_cameras_steps_go_on_while_a_look_at_the_replica_waits(tmp_path, m
         assert len(looks) >= 2  # a look was waiting while the run went on
     finally:
         over.set()
+        camera._looker.join(10.0)  # answered after the run: it does nothing more, and ends
+    assert not camera._looker.is_alive()
     assert figures["frames"] == 90 and figures["steps"] == 90 and figures["status"] == "ended"
     assert figures["first_name_frame"] is not None and figures["requests"] > 0
     assert figures["replicas"] == {"one": tally}  # the replica's figures, from its answers
@@ -260,7 +262,8 @@ def test_a_replica_that_does_not_answer_a_look_ends_the_cameras_run_with_why(tmp
     camera, looks, _ = _ray_camera(tmp_path, monkeypatch, no_answer)
     with pytest.raises(FacecamError, match="the recognizer did not answer"):
         camera.run()
-    assert len(looks) == 2
+    camera._looker.join(10.0)
+    assert len(looks) == 2 and not camera._looker.is_alive()
 
 
 def test_a_runs_recogniser_figures_add_up_every_replica_from_the_latest_answer_each_gave():

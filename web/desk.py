@@ -35,6 +35,11 @@ class SharedModels:
         self.config, self._models = config, models
         self._lock = threading.Lock()
 
+    @classmethod
+    def of(cls, config: Config, models: "SharedModels | Models | None") -> "SharedModels":
+        """``models`` when they are shared models already; else shared models starting from them."""
+        return models if isinstance(models, SharedModels) else cls(config, models)
+
     def get(self, backbone: bool = True) -> Models:
         """The models; with ``backbone``, the backbone is built into them now if it is not yet."""
         from facecore.runtime import runtime_backbone
@@ -55,7 +60,7 @@ class Desk:
     def __init__(self, config: Config, models: SharedModels | Models | None = None, root: Path | None = None) -> None:
         self.config, self.root = config, root
         self.jobs = Jobs()
-        self.shared = models if isinstance(models, SharedModels) else SharedModels(config, models)
+        self.shared = SharedModels.of(config, models)
         self._changing = threading.Lock()
 
     @property

@@ -18,6 +18,8 @@ from facecore.config import Config
 from facecore.errors import BundleError
 from facecore.faces import UNKNOWN
 
+from .desk import SharedModels
+
 __all__ = ["ImageRecognizer"]
 
 
@@ -26,9 +28,7 @@ class ImageRecognizer:
 
     def __init__(self, config: Config, models, recognizer=None, bundle: str | None = None) -> None:
         """``models``: built ``Models``, or the app's :class:`~web.desk.SharedModels`."""
-        from .desk import SharedModels
-
-        self.shared = models if isinstance(models, SharedModels) else SharedModels(config, models)
+        self.shared = SharedModels.of(config, models)
         self.config, self._recognizer, self._bundle = config, recognizer, bundle
         self.models = self.shared.get(backbone=bundle_exists(Path(config.train.model)))
         self._lock = threading.Lock()  # one image at a time
